@@ -1,0 +1,1 @@
+"""campus-edge: the after-school custody chain at the school gate, offline first."""

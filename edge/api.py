@@ -1,0 +1,235 @@
+"""The HTTP surface (CONTRACT.md, HTTP): health, simulation, presence, events, pages.
+
+``create_app(node)`` builds the FastAPI app around a Node; nothing lives in module
+globals. Every error a client can cause is a 4xx with a sentence in ``detail``; a
+tap is answered only after its event is durable (the writer resolves the future after
+COMMIT). Large JSON answers are serialized once with ``json.dumps``, not through
+FastAPI's encoder, which costs several times more on the 5,000-student picture.
+"""
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AwareDatetime, BaseModel, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from edge import auth
+from edge.errors import AuthError, StorageError, TapError
+from edge.node import Node
+from edge.projection import fold, picture
+
+log = logging.getLogger(__name__)
+
+PRESENCE_ROLES = frozenset({"duty_leader", "guard", "admin"})
+EVENTS_ROLES = frozenset({"admin"})
+
+
+class SimTap(BaseModel):
+    """A card presented to a station's simulated reader."""
+
+    station: str = Field(min_length=1, max_length=64, examples=["K-1A"])
+    uid: str = Field(min_length=1, max_length=64, examples=["04A2B3C4"])
+    at: dt.datetime | None = Field(
+        default=None, description="the simulated moment; without an offset, school time"
+    )
+
+
+class TapAnswer(BaseModel):
+    """The answer to a tap, sent once its event is durable."""
+
+    outcome: str
+    event_id: str
+    kind: str
+    code: str
+    message: str
+    message_en: str
+    station: str
+    at: str
+    subject: dict[str, Any] | None = None
+    missing: list[dict[str, Any]] | None = None
+    alert: str | None = None
+    warning: str | None = None
+
+
+class Problem(BaseModel):
+    """An error answer: ``detail`` is a sentence saying what is wrong."""
+
+    detail: str
+
+
+class BodyLimit:
+    """Refuse request bodies larger than the limit with 413, before reading them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check Content-Length, then pass the request on."""
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                    response = JSONResponse(
+                        {"detail": f"the request body is larger than {self.limit} bytes"}, 413
+                    )
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _json(content: Any, status: int = 200) -> Response:
+    return Response(
+        json.dumps(content, ensure_ascii=False, separators=(",", ":")),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+def create_app(node: Node) -> FastAPI:
+    """Build the HTTP app around a node."""
+    app = FastAPI(
+        title="campus-edge",
+        version="0.1.0",
+        description="After-school custody chain at the gate: taps, presence, events.",
+    )
+    bearer = HTTPBearer(auto_error=False)
+    responses: dict[int | str, dict[str, Any]] = {
+        401: {"model": Problem},
+        403: {"model": Problem},
+        422: {"model": Problem},
+    }
+
+    def principal(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> auth.Principal:
+        if credentials is None:
+            raise AuthError("sign in first: this needs a staff token (Authorization: Bearer)")
+        return auth.verify(node.secret, credentials.credentials, node.roster, node.clock.now())
+
+    Staff = Annotated[auth.Principal, Depends(principal)]
+
+    @app.exception_handler(AuthError)
+    async def _auth_error(request: Request, exc: AuthError) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"detail": str(exc)}, exc.status, headers=headers)
+
+    @app.exception_handler(TapError)
+    async def _tap_error(request: Request, exc: TapError) -> Response:
+        return JSONResponse({"detail": str(exc)}, exc.status)
+
+    @app.exception_handler(StorageError)
+    async def _storage_error(request: Request, exc: StorageError) -> Response:
+        return JSONResponse({"detail": str(exc)}, 503)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = []
+        for error in exc.errors():
+            if error.get("type") == "json_invalid":
+                problems.append(
+                    f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'broken')}"
+                    f" near character {error.get('loc', ('', '?'))[-1]})"
+                )
+                continue
+            where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+            problems.append(f"{where}: {error.get('msg', 'is not valid')}")
+        return JSONResponse({"detail": "; ".join(problems) or "the request is not valid"}, 422)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        """Tell whether the node runs, what it is, and how its readers are."""
+        roster = node.roster
+        return {
+            "status": "ok",
+            "node_id": node.ledger.node_id,
+            "role": node.settings.role,
+            "epoch": node.ledger.epoch,
+            "roster_version": roster.version,
+            "stations": len(roster.stations),
+            "students": len(roster.students),
+            "clock_synced": node.writer.clock_synced,
+            "simulate": node.settings.simulate,
+            "readers": {s: r.health.to_json() for s, r in node.readers.items()},
+        }
+
+    if node.settings.simulate:
+
+        @app.post(
+            "/api/v1/sim/taps",
+            response_model=TapAnswer,
+            responses={404: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}},
+        )
+        async def sim_tap(body: SimTap, lang: str = "zh") -> Response:
+            """Present a card at a station's simulated reader; answer once durable."""
+            reader = node.simulated(body.station)
+            if reader is None:
+                if body.station not in node.roster.stations:
+                    raise TapError(
+                        f"station '{body.station}' is not in the roster (stations.csv)", 404
+                    )
+                raise TapError(
+                    f"station '{body.station}' has a real reader, not a simulated one", 409
+                )
+            result = await asyncio.wrap_future(reader.present(body.uid, body.at))
+            return _json(result.to_json("en" if lang == "en" else "zh"))
+
+    @app.get("/api/v1/presence", responses=responses)
+    def presence(
+        who: Staff,
+        date: Annotated[dt.date | None, Query(description="school day, YYYY-MM-DD")] = None,
+        at: Annotated[
+            AwareDatetime | None, Query(description="the picture as it stood then")
+        ] = None,
+    ) -> Response:
+        """Return who is on campus, where and with whom: now, or as it stood at ``at``."""
+        auth.require(who, PRESENCE_ROLES)
+        roster = node.roster
+        calendar = roster.calendar
+        if date is None:
+            date = calendar.day_of(at or node.clock.now())
+        if at is None:
+            with node.projection.lock:
+                return _json(picture(roster, node.projection.day(date), node.clock.now()))
+        state = fold(date, node.ledger.events_of_day(date, until=at))
+        return _json(picture(roster, state, at))
+
+    @app.get("/api/v1/events", responses=responses)
+    def events(
+        who: Staff,
+        after: Annotated[int, Query(ge=0, description="cursor: 'next' of the last page")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> Response:
+        """Page through the ledger in ledger order."""
+        auth.require(who, EVENTS_ROLES)
+        page = node.ledger.events_after(after, limit)
+        cursor = page[-1].rowid if page else after
+        return _json({"events": [e.to_json() for e in page], "next": cursor})
+
+    @app.get("/kiosk/{station}", response_class=HTMLResponse, include_in_schema=False)
+    def kiosk_page(station: str) -> Response:
+        """Serve a station's tap screen."""
+        if station not in node.roster.stations:
+            return HTMLResponse(
+                f"<h1>站点 {station!r} 不在名单中 / station not in the roster</h1>", 404
+            )
+        return HTMLResponse(_page("kiosk.html"))
+
+    @app.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard_page() -> Response:
+        """Serve the duty leader's dashboard."""
+        return HTMLResponse(_page("dashboard.html"))
+
+    app.add_middleware(BodyLimit, limit=node.settings.max_body_bytes)
+    return app
+
+
+def _page(name: str) -> str:
+    return resources.files("kiosk_ui").joinpath(name).read_text(encoding="utf-8")

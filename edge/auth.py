@@ -1,0 +1,97 @@
+"""Bearer tokens for staff: signed, expiring, checked against the roster in force.
+
+A token is ``ce1.<payload>.<signature>``: the payload (staff id, role, issue and
+expiry times) in base64url JSON, signed with HMAC-SHA256 under the node's secret
+(``secret.key`` in the data directory, created 0600 on first use). A token stops
+working when it expires, when the secret is replaced, or when the staff member is no
+longer in the roster with that role. Pure apart from reading the secret file.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.errors import AuthError
+from edge.roster import Roster
+
+PREFIX = "ce1"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a valid token speaks for."""
+
+    staff_id: str
+    role: str
+    name: str
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """Return the node's signing secret, creating it on first use."""
+    path = Path(data_dir) / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue(secret: bytes, staff_id: str, role: str, now: dt.datetime, hours: float) -> str:
+    """Return a signed token for a staff member's role, valid for ``hours``."""
+    payload = {
+        "sub": staff_id,
+        "role": role,
+        "iat": int(now.timestamp()),
+        "exp": int((now + dt.timedelta(hours=hours)).timestamp()),
+    }
+    body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+    signature = _b64(hmac.new(secret, f"{PREFIX}.{body}".encode(), hashlib.sha256).digest())
+    return f"{PREFIX}.{body}.{signature}"
+
+
+def verify(secret: bytes, token: str, roster: Roster, now: dt.datetime) -> Principal:
+    """Return who the token speaks for, or raise AuthError (401) saying why not."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != PREFIX:
+        raise AuthError("the token is not a campus-edge token")
+    expected = hmac.new(secret, f"{PREFIX}.{parts[1]}".encode(), hashlib.sha256).digest()
+    try:
+        signature = _unb64(parts[2])
+        payload = json.loads(_unb64(parts[1]))
+        staff_id, role, expires = str(payload["sub"]), str(payload["role"]), int(payload["exp"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise AuthError("the token is damaged") from err
+    if not hmac.compare_digest(signature, expected):
+        raise AuthError("the token was not issued by this server")
+    if now.timestamp() >= expires:
+        raise AuthError("the token has expired: ask for a new one")
+    staff = roster.staff.get(staff_id)
+    if staff is None or staff.role != role:
+        raise AuthError("the token's staff member is no longer in the roster with that role")
+    return Principal(staff_id, role, staff.name)
+
+
+def require(principal: Principal, allowed: frozenset[str]) -> None:
+    """Raise AuthError (403) unless the principal's role is one of ``allowed``."""
+    if principal.role not in allowed:
+        raise AuthError(
+            f"a {principal.role} may not do this; it needs one of: {', '.join(sorted(allowed))}",
+            403,
+        )

@@ -1,0 +1,187 @@
+"""What the ledger holds: taps, decisions and the events made of them.
+
+An ``Event`` is immutable and is the only thing ever written about what happened.
+Its fold key ``(hlc, node_id, epoch, seq)`` orders events the same way on every node,
+whatever order they arrived in (DESIGN.md, Time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+ACCEPTED, DENIED, IGNORED = "accepted", "denied", "ignored"
+
+# Event kinds. Tap kinds come from rules.decide; the state they change is in projection.
+SIGNED_IN = "signed_in"  # student signed in to a group (or moved there)
+CUSTODY_TAKEN = "custody_taken"  # staff took custody of a group, with a head count
+PICKUP_OPENED = "pickup_opened"  # guardian opened a pickup context at a station
+RELEASED = "released"  # student released to a guardian
+LEFT_ALONE = "left_alone"  # student left alone (walk_alone = 1)
+STAFF_ON_DUTY = "staff_on_duty"  # staff tapped at a pickup point
+REFUSED = "refused"  # a known card whose tap the rules refused
+UNKNOWN_CARD = "unknown_card"  # a card not in the roster
+DEBOUNCED = "debounced"  # the same card again within the debounce window
+TAP_KINDS = frozenset(
+    {
+        SIGNED_IN,
+        CUSTODY_TAKEN,
+        PICKUP_OPENED,
+        RELEASED,
+        LEFT_ALONE,
+        STAFF_ON_DUTY,
+        REFUSED,
+        UNKNOWN_CARD,
+        DEBOUNCED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Tap:
+    """A card read at a station, with its canonical card key and the moment it happened."""
+
+    station: str
+    card: str
+    uid: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the rules made of a tap: outcome, event kind, message code and details."""
+
+    outcome: str
+    kind: str
+    code: str
+    subject_kind: str | None = None
+    subject_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One durable record in the ledger."""
+
+    node_id: str
+    epoch: str
+    seq: int
+    hlc: int
+    at: dt.datetime
+    day: dt.date
+    station: str
+    kind: str
+    outcome: str
+    code: str
+    card: str | None
+    uid: str | None
+    subject_kind: str | None
+    subject_id: str | None
+    data: dict[str, Any]
+    roster_version: int
+    clock_synced: bool
+    rowid: int | None = None
+
+    @property
+    def event_id(self) -> str:
+        """Return the id that names this event on every node."""
+        return f"{self.node_id}:{self.epoch}:{self.seq}"
+
+    @property
+    def key(self) -> tuple[int, str, str, int]:
+        """Return the fold order key."""
+        return (self.hlc, self.node_id, self.epoch, self.seq)
+
+    def to_row(self) -> tuple[Any, ...]:
+        """Return the values for the ledger's INSERT, in ``ROW_COLUMNS`` order."""
+        return (
+            self.event_id,
+            self.node_id,
+            self.epoch,
+            self.seq,
+            self.hlc,
+            self.at.isoformat(),
+            self.day.isoformat(),
+            self.station,
+            self.kind,
+            self.outcome,
+            self.code,
+            self.card,
+            self.uid,
+            self.subject_kind,
+            self.subject_id,
+            json.dumps(self.data, ensure_ascii=False, separators=(",", ":")),
+            self.roster_version,
+            int(self.clock_synced),
+        )
+
+    @classmethod
+    def from_row(cls, row: Any) -> Event:
+        """Build an Event from a ledger row (sqlite3.Row or a mapping)."""
+        return cls(
+            node_id=row["node_id"],
+            epoch=row["epoch"],
+            seq=row["seq"],
+            hlc=row["hlc"],
+            at=dt.datetime.fromisoformat(row["at"]),
+            day=dt.date.fromisoformat(row["day"]),
+            station=row["station"],
+            kind=row["kind"],
+            outcome=row["outcome"],
+            code=row["code"],
+            card=row["card"],
+            uid=row["uid"],
+            subject_kind=row["subject_kind"],
+            subject_id=row["subject_id"],
+            data=json.loads(row["data"]),
+            roster_version=row["roster_version"],
+            clock_synced=bool(row["clock_synced"]),
+            rowid=row["rowid"],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the event as the HTTP API shows it."""
+        return {
+            "id": self.event_id,
+            "node_id": self.node_id,
+            "epoch": self.epoch,
+            "seq": self.seq,
+            "hlc": self.hlc,
+            "kind": self.kind,
+            "outcome": self.outcome,
+            "code": self.code,
+            "at": self.at.isoformat(),
+            "day": self.day.isoformat(),
+            "station": self.station,
+            "card": self.card,
+            "uid": self.uid,
+            "subject_kind": self.subject_kind,
+            "subject_id": self.subject_id,
+            "data": self.data,
+            "roster_version": self.roster_version,
+            "clock_synced": self.clock_synced,
+        }
+
+
+ROW_COLUMNS = (
+    "id",
+    "node_id",
+    "epoch",
+    "seq",
+    "hlc",
+    "at",
+    "day",
+    "station",
+    "kind",
+    "outcome",
+    "code",
+    "card",
+    "uid",
+    "subject_kind",
+    "subject_id",
+    "data",
+    "roster_version",
+    "clock_synced",
+)

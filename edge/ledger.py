@@ -1,0 +1,310 @@
+"""The ledger: an append-only SQLite event log, and the roster it was decided on.
+
+Durability: WAL journal with ``synchronous=FULL``, so a committed event survives a
+power cut. Events are never updated or deleted. Only the tap writer thread appends
+events (through ``insert_events`` on its own connection); any thread may read
+through ``reader()``, which hands out one connection per thread.
+
+Migrations run in order, each in the same transaction as the row that records it,
+so a database is never left half-migrated; every test database is built this way.
+
+The roster is imported into staging tables with sqlite-utils (bulk work), then swapped
+in by renaming inside one transaction together with its version row: a reader sees the
+old roster or the new one, never a mix, and a refused import leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from edge import roster as roster_mod
+from edge.errors import StorageError
+from edge.events import ROW_COLUMNS, Event
+from edge.roster import Roster
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_meta_and_events",
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE events (
+            rowid INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            node_id TEXT NOT NULL,
+            epoch TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            hlc INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            day TEXT NOT NULL,
+            station TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            code TEXT NOT NULL,
+            card TEXT,
+            uid TEXT,
+            subject_kind TEXT,
+            subject_id TEXT,
+            data TEXT NOT NULL,
+            roster_version INTEGER NOT NULL,
+            clock_synced INTEGER NOT NULL,
+            UNIQUE (node_id, epoch, seq)
+        );
+        CREATE INDEX events_day ON events (day, hlc);
+        CREATE INDEX events_subject ON events (subject_id, day);
+        CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+        CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+    """,
+    ),
+    (
+        "0002_roster",
+        """
+        CREATE TABLE roster_versions (
+            version INTEGER PRIMARY KEY,
+            imported_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            school_toml TEXT NOT NULL,
+            counts TEXT NOT NULL
+        );
+    """,
+    ),
+]
+
+_COLUMNS = ", ".join(ROW_COLUMNS)
+_MARKS = ", ".join("?" for _ in ROW_COLUMNS)
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES ({_MARKS})"  # noqa: S608 - constants
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open a connection with the ledger's pragmas (WAL, synchronous=FULL)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+class Ledger:
+    """The node's database: meta, events, roster."""
+
+    def __init__(self, path: Path, node_id: str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        try:
+            conn = connect(self.path)
+            try:
+                migrate(conn)
+                self.epoch = self._meta(conn, "epoch", lambda: secrets.token_hex(4))
+                self.node_id = self._meta(conn, "node_id", lambda: node_id)
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as err:
+            raise StorageError(f"the database {self.path} cannot be opened: {err}") from err
+
+    @staticmethod
+    def _meta(conn: sqlite3.Connection, key: str, default: Any) -> str:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            return str(row[0])
+        value = default()
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+        return str(value)
+
+    # -- reading ----------------------------------------------------------------
+
+    def reader(self) -> sqlite3.Connection:
+        """Return this thread's read connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            self._local.conn = conn
+        return conn
+
+    def events_of_day(self, day: dt.date, until: dt.datetime | None = None) -> list[Event]:
+        """Return a day's events in fold order, optionally only those up to a moment."""
+        rows = (
+            self.reader()
+            .execute(
+                "SELECT * FROM events WHERE day = ? ORDER BY hlc, node_id, epoch, seq",
+                (day.isoformat(),),
+            )
+            .fetchall()
+        )
+        events = [Event.from_row(r) for r in rows]
+        if until is not None:
+            events = [e for e in events if e.at <= until]
+        return events
+
+    def events_after(self, cursor: int, limit: int) -> list[Event]:
+        """Return up to ``limit`` events after a ledger position, in ledger order."""
+        rows = (
+            self.reader()
+            .execute("SELECT * FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?", (cursor, limit))
+            .fetchall()
+        )
+        return [Event.from_row(r) for r in rows]
+
+    def position(self, conn: sqlite3.Connection | None = None) -> tuple[int, int]:
+        """Return (next seq for this node and epoch, last HLC stamp in the ledger)."""
+        conn = conn or self.reader()
+        seq = conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE node_id = ? AND epoch = ?",
+            (self.node_id, self.epoch),
+        ).fetchone()[0]
+        hlc = conn.execute("SELECT COALESCE(MAX(hlc), 0) FROM events").fetchone()[0]
+        return int(seq) + 1, int(hlc)
+
+    def count_events(self) -> int:
+        """Return how many events the ledger holds."""
+        return int(self.reader().execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    # -- writing (the tap writer's connection) -----------------------------------
+
+    def writer(self) -> sqlite3.Connection:
+        """Open the connection the single writer thread owns."""
+        return connect(self.path)
+
+    @staticmethod
+    def insert_events(conn: sqlite3.Connection, events: list[Event]) -> None:
+        """Insert events inside the caller's transaction."""
+        conn.executemany(_INSERT, [e.to_row() for e in events])
+
+    # -- roster -----------------------------------------------------------------
+
+    def roster_version(self, conn: sqlite3.Connection | None = None) -> int:
+        """Return the version of the roster in force (0: none imported yet)."""
+        conn = conn or self.reader()
+        return int(
+            conn.execute("SELECT COALESCE(MAX(version), 0) FROM roster_versions").fetchone()[0]
+        )
+
+    def load_roster(self) -> Roster:
+        """Return the roster in force (an empty one before the first import)."""
+        conn = self.reader()
+        conn.execute("BEGIN")
+        try:
+            version = self.roster_version(conn)
+            if version == 0:
+                return roster_mod.empty()
+            school_toml = conn.execute(
+                "SELECT school_toml FROM roster_versions WHERE version = ?", (version,)
+            ).fetchone()[0]
+            tables = {}
+            for name in roster_mod.FILES:
+                rows = conn.execute(f"SELECT * FROM [roster_{name}]").fetchall()  # noqa: S608
+                tables[name] = [{k: r[k] for k in r.keys() if r[k] is not None} for r in rows]
+        finally:
+            conn.execute("COMMIT")
+        return roster_mod.build(tables, school_toml, version)
+
+    def save_roster(self, roster: Roster, source: str) -> int:
+        """Store a checked roster as the new version, atomically; return its version."""
+        conn = connect(self.path)
+        db = sqlite_utils.Database(conn)
+        try:
+            for name, (_, columns) in roster_mod.FILES.items():
+                staging = f"roster_{name}_staging"
+                db[staging].drop(ignore=True)
+                db[staging].create(  # type: ignore[union-attr]
+                    {"_row": str, **{c.name: str for c in columns}}
+                )
+                db[staging].insert_all(roster.tables.get(name, []), batch_size=1000)  # type: ignore[union-attr]
+            digest = hashlib.sha256(
+                json.dumps(
+                    [roster.tables, roster.school_toml], sort_keys=True, ensure_ascii=False
+                ).encode()
+            ).hexdigest()
+            counts = {name: len(rows) for name, rows in roster.tables.items()}
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = self.roster_version(conn) + 1
+                for name in roster_mod.FILES:
+                    conn.execute(f"DROP TABLE IF EXISTS [roster_{name}]")
+                    conn.execute(f"ALTER TABLE [roster_{name}_staging] RENAME TO [roster_{name}]")
+                conn.execute(
+                    "INSERT INTO roster_versions VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        version,
+                        dt.datetime.now(dt.UTC).isoformat(),
+                        source,
+                        digest,
+                        roster.school_toml,
+                        json.dumps(counts),
+                    ),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return version
+        except sqlite3.DatabaseError as err:
+            raise StorageError(f"the roster could not be stored: {err}") from err
+        finally:
+            conn.close()
+
+    def integrity_ok(self) -> bool:
+        """Run SQLite's integrity check."""
+        return self.reader().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    @contextmanager
+    def transaction(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        """Run a block in an immediate transaction on ``conn``; roll back on error."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply every migration not yet recorded, each in its own transaction."""
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    done = {r[0] for r in conn.execute("SELECT name FROM _migrations")}
+    applied = []
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO _migrations VALUES (?, ?)",
+                (name, dt.datetime.now(dt.UTC).isoformat()),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    # executescript would commit the open transaction; split instead, keeping the
+    # trigger bodies (which hold their own semicolons) whole.
+    parts, buffer = [], ""
+    for chunk in sql.split(";"):
+        buffer += chunk + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n;"):
+                parts.append(buffer.strip())
+            buffer = ""
+    return parts

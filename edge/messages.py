@@ -1,0 +1,97 @@
+"""The message catalogue: every sentence a person reads, in Chinese and English.
+
+Codes come from ``rules.decide`` (and the API's refusals); ``render`` fills in names
+from the roster. Chinese (zh-CN) is the default; English on request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edge.roster import Roster
+
+CATALOGUE: dict[str, tuple[str, str]] = {
+    "signed_in": ("{student}，签到成功：{group}", "{student} signed in to {group}"),
+    "already_here": ("{student}，已在{group}签到", "{student} is already signed in to {group}"),
+    "moved": (
+        "{student}，已从{from_group}转到{group}",
+        "{student} moved from {from_group} to {group}",
+    ),
+    "reentry": (
+        "{student}，已重新签到{group}（注意：今天已离校）",
+        "{student} signed in again to {group} (warning: recorded as gone home today)",
+    ),
+    "signed_in_on_leave": (
+        "{student}，签到成功：{group}（注意：今天已请假）",
+        "{student} signed in to {group} (note: on leave today)",
+    ),
+    "custody_taken": (
+        "{staff}接管{group}：实到{head_count}人，应到{expected}人，未到{missing_count}人",
+        "{staff} took over {group}: {head_count} present of {expected}, {missing_count} missing",
+    ),
+    "pickup_opened": (
+        "{guardian}，请让孩子刷卡：{children}",
+        "{guardian}: children may now tap out: {children}",
+    ),
+    "released": ("{student}，已由{guardian}接走", "{student} released to {guardian}"),
+    "left_alone": ("{student}，自行离校", "{student} leaves alone (parents' consent)"),
+    "staff_on_duty": ("{staff}，已在{station}值班", "{staff} on duty at {station}"),
+    "needs_guardian": (
+        "{student}需要家长接送，请家长先刷接送卡",
+        "{student} needs a guardian: the guardian taps their pickup card first",
+    ),
+    "unauthorized_pickup": (
+        "拒绝：{guardian}不是{student}的授权接送人",
+        "Refused: {guardian} is not authorized to collect {student}",
+    ),
+    "barred_guardian": (
+        "警告！{guardian}被禁止接走{student}，请立即报告值班领导",
+        "ALERT! {guardian} must not collect {student}: tell the duty leader now",
+    ),
+    "guardian_at_classroom": (
+        "接送卡请在接送点刷卡",
+        "Pickup cards are used at the pickup point",
+    ),
+    "unknown_card": ("未登记的卡（{card}），请联系管理员", "Unknown card ({card}): see the admin"),
+    "debounced": ("刚刚已刷过卡", "Already tapped just now"),
+}
+
+
+def render(code: str, roster: Roster, data: dict[str, Any], *, lang: str = "zh") -> str:
+    """Return the sentence for a decision code, with the roster's names filled in."""
+    zh, en = CATALOGUE.get(code, (code, code))
+    template = en if lang == "en" else zh
+    values = _DefaultDict(data)
+    values.update(data)
+    names: dict[str, dict[str, Any]] = {
+        "student": roster.students,
+        "guardian": roster.guardians,
+        "staff": roster.staff,
+    }
+    for key, table in names.items():
+        ident = data.get(f"{key}_id")
+        if ident is not None:
+            person = table.get(ident)
+            values[key] = person.name if person else ident
+    for key in ("group", "from_group"):
+        ident = data.get(f"{key}_id") if key == "group" else data.get("from_group")
+        if ident is not None:
+            group = roster.groups.get(ident)
+            values[key] = group.name if group else ident
+    station = roster.stations.get(str(data.get("station_id", "")))
+    values["station"] = station.name if station else data.get("station_id", "")
+    if "missing" in data:
+        values["missing_count"] = len(data["missing"])
+    if "students" in data:
+        children = [
+            roster.students[c["student_id"]].name
+            for c in data["students"]
+            if c["student_id"] in roster.students
+        ]
+        values["children"] = ("、" if lang != "en" else ", ").join(children) or "-"
+    return template.format_map(values)
+
+
+class _DefaultDict(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"

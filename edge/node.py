@@ -1,0 +1,101 @@
+"""A running node: its ledger, live projection, tap writer and readers, built together.
+
+``Node.open`` builds everything from settings with an injectable clock; ``start`` and
+``stop`` bring the writer and the readers up and down. The HTTP app (``edge.api``)
+takes a Node, so a test builds the real thing on a temporary directory.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from edge import auth, cards
+from edge.clock import Clock, SystemClock
+from edge.devices.base import Reader, Sink
+from edge.devices.registry import ReaderUnavailable, UnavailableReader, open_reader
+from edge.devices.sim import SimulatedReader
+from edge.ledger import Ledger
+from edge.projection import Projection
+from edge.roster import Roster
+from edge.rules import Timing
+from edge.settings import Settings
+from edge.taps import TapWriter
+
+if TYPE_CHECKING:
+    from edge.taps import TapResult
+
+log = logging.getLogger(__name__)
+
+
+class Node:
+    """Everything one ``campus-edge serve`` process runs."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.started_at = time.monotonic()
+        self.ledger = Ledger(settings.database, settings.node_id)
+        self.projection = Projection(self.ledger.events_of_day)
+        self.writer = TapWriter(
+            self.ledger,
+            self.projection,
+            self.clock,
+            Timing(
+                debounce=dt.timedelta(seconds=settings.debounce_seconds),
+                pickup_context=dt.timedelta(seconds=settings.pickup_context_seconds),
+            ),
+        )
+        self.secret = auth.load_secret(settings.data_dir)
+        self.readers: dict[str, Reader] = {}
+
+    @property
+    def roster(self) -> Roster:
+        """Return the roster in force."""
+        return self.writer.roster
+
+    def start(self) -> None:
+        """Start the tap writer, then attach and start every reader."""
+        self.writer.start()
+        bindings: dict[str, str] = {}
+        for text in self.settings.readers:
+            station, _, spec = text.partition("=")
+            bindings[station.strip()] = spec.strip()
+        if self.settings.simulate:
+            for station in self.roster.stations:
+                bindings.setdefault(station, "sim")
+        for station, spec in bindings.items():
+            try:
+                reader: Reader = open_reader(station, spec)
+            except ReaderUnavailable as err:
+                log.error("station %s: %s", station, err)
+                reader = UnavailableReader(station, spec, str(err))
+            reader.start(self._sink_for(station))
+            self.readers[station] = reader
+
+    def stop(self) -> None:
+        """Stop the readers, then let the writer finish what is queued."""
+        for reader in self.readers.values():
+            reader.stop()
+        self.writer.stop()
+
+    def _sink_for(self, station: str) -> Sink:
+        def sink(
+            uid: str, form: cards.Form = "auto", at: dt.datetime | None = None
+        ) -> concurrent.futures.Future[TapResult]:
+            return self.writer.submit_nowait(self.writer.make_tap(station, uid, at, form))
+
+        return sink
+
+    def simulated(self, station: str) -> SimulatedReader | None:
+        """Return the simulated reader at a station, if there is one."""
+        reader = self.readers.get(station)
+        if reader is None and self.settings.simulate and station in self.roster.stations:
+            # A station added by a roster import after start gets its simulated reader now.
+            reader = SimulatedReader(station)
+            reader.start(self._sink_for(station))
+            self.readers[station] = reader
+        return reader if isinstance(reader, SimulatedReader) else None

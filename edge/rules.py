@@ -1,0 +1,184 @@
+"""The school's rules for a tap: a pure function of (tap, roster, today's state).
+
+``decide`` does no I/O and reads no clock: the tap carries its moment. It follows
+CONTRACT.md's table "What a tap does", row by row, in that order:
+
+1. the same card within the debounce window at the same station -> ignored;
+2. an unknown card -> denied (recorded so an admin can enrol it);
+3. classroom station: a student signs in (or moves, or re-enters after release with
+   a warning); staff take custody of the group with a head count naming the missing;
+4. pickup station: a guardian opens a pickup context (replacing any open one); a
+   student whom that guardian may collect is released to them; otherwise a
+   walk-alone student leaves alone; otherwise the tap is refused, loudly when the
+   open context's guardian is barred from that child (pickup.csv allowed = 0).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from edge import events as ev
+from edge.events import Decision, Tap
+from edge.projection import ON_LEAVE, PRESENT, DayState
+from edge.roster import Roster
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The windows the rules use; school settings with CONTRACT.md's defaults."""
+
+    debounce: dt.timedelta = dt.timedelta(seconds=10)
+    pickup_context: dt.timedelta = dt.timedelta(seconds=120)
+
+
+def decide(tap: Tap, roster: Roster, state: DayState, timing: Timing = Timing()) -> Decision:  # noqa: B008
+    """Decide what a tap means, without side effects."""
+    previous = state.last_taps.get((tap.station, tap.card))
+    if previous is not None and dt.timedelta(0) <= tap.at - previous < timing.debounce:
+        return Decision(
+            ev.IGNORED, ev.DEBOUNCED, "debounced", data={"previous_at": previous.isoformat()}
+        )
+
+    holder = roster.cards.get(tap.card)
+    if holder is None:
+        return Decision(ev.DENIED, ev.UNKNOWN_CARD, "unknown_card", data={"alert": "normal"})
+    kind, ident = holder
+    station = roster.stations[tap.station]
+    if station.role == "classroom":
+        return _at_classroom(tap, roster, state, station.group_id or "", kind, ident)
+    return _at_pickup(tap, roster, state, timing, kind, ident)
+
+
+def _at_classroom(
+    tap: Tap, roster: Roster, state: DayState, group_id: str, kind: str, ident: str
+) -> Decision:
+    if kind == "student":
+        before = state.students.get(ident)
+        data: dict[str, object] = {"group_id": group_id}
+        code = "signed_in"
+        if before is not None and before.state == PRESENT:
+            if before.group_id == group_id:
+                code = "already_here"
+            else:
+                data["from_group"] = before.group_id
+                code = "moved"
+        elif before is not None:
+            # Released or gone home, and back at a classroom door: signed in again, but a
+            # staff member must know the school's record said the child had left.
+            data["reentry"] = True
+            data["previous_state"] = before.state
+            data["warning"] = "reentry"
+            code = "reentry"
+        elif roster.on_leave(ident, state.day):
+            data["warning"] = "on_leave"
+            code = "signed_in_on_leave"
+        return Decision(ev.ACCEPTED, ev.SIGNED_IN, code, "student", ident, data)
+
+    if kind == "staff":
+        present = sorted(state.present_in(group_id))
+        expected = roster.expected_in_group(group_id, state.day)
+        missing = sorted(
+            sid
+            for sid in expected
+            if sid not in state.students and not roster.on_leave(sid, state.day)
+        )
+        on_leave = sorted(sid for sid in expected if state.state_of(roster, sid) == ON_LEAVE)
+        previous = state.custodians.get(group_id)
+        data = {
+            "group_id": group_id,
+            "head_count": len(present),
+            "present": present,
+            "expected": len(expected),
+            "missing": missing,
+            "on_leave": on_leave,
+            "previous_custodian": previous[0] if previous else None,
+        }
+        return Decision(ev.ACCEPTED, ev.CUSTODY_TAKEN, "custody_taken", "staff", ident, data)
+
+    return Decision(
+        ev.DENIED,
+        ev.REFUSED,
+        "guardian_at_classroom",
+        "guardian",
+        ident,
+        {"reason": "guardian_at_classroom", "alert": "normal"},
+    )
+
+
+def _at_pickup(
+    tap: Tap, roster: Roster, state: DayState, timing: Timing, kind: str, ident: str
+) -> Decision:
+    if kind == "guardian":
+        children = [
+            {
+                "student_id": sid,
+                "state": state.state_of(roster, sid) or "not_enrolled_today",
+                "group_id": _group_of(state, sid),
+            }
+            for sid, right in roster.children_of(ident)
+            if right.allowed
+        ]
+        replaced = state.contexts.get(tap.station)
+        data: dict[str, object] = {"students": children}
+        if replaced and tap.at - replaced[1] < timing.pickup_context:
+            data["replaced_guardian"] = replaced[0]
+        return Decision(ev.ACCEPTED, ev.PICKUP_OPENED, "pickup_opened", "guardian", ident, data)
+
+    if kind == "staff":
+        return Decision(ev.ACCEPTED, ev.STAFF_ON_DUTY, "staff_on_duty", "staff", ident, {})
+
+    context = state.contexts.get(tap.station)
+    if context is not None and not dt.timedelta(0) <= tap.at - context[1] < timing.pickup_context:
+        context = None
+    guardian = context[0] if context else None
+    right = roster.pickup.get((ident, guardian)) if guardian else None
+    if right is not None and right.allowed:
+        return Decision(
+            ev.ACCEPTED,
+            ev.RELEASED,
+            "released",
+            "student",
+            ident,
+            {
+                "guardian_id": guardian,
+                "relation": right.relation,
+                "from_group": _group_of(state, ident),
+            },
+        )
+    if roster.students[ident].walk_alone:
+        return Decision(
+            ev.ACCEPTED,
+            ev.LEFT_ALONE,
+            "left_alone",
+            "student",
+            ident,
+            {"from_group": _group_of(state, ident)},
+        )
+    if guardian is None:
+        return Decision(
+            ev.DENIED,
+            ev.REFUSED,
+            "needs_guardian",
+            "student",
+            ident,
+            {"reason": "needs_guardian", "alert": "normal"},
+        )
+    barred = right is not None and not right.allowed
+    return Decision(
+        ev.DENIED,
+        ev.REFUSED,
+        "barred_guardian" if barred else "unauthorized_pickup",
+        "student",
+        ident,
+        {
+            "reason": "barred_guardian" if barred else "unauthorized_pickup",
+            "guardian_id": guardian,
+            "alert": "loud" if barred else "alert",
+        },
+    )
+
+
+def _group_of(state: DayState, student_id: str) -> str | None:
+    presence = state.students.get(student_id)
+    return presence.group_id if presence is not None and presence.state == PRESENT else None

@@ -1,0 +1,305 @@
+"""The tap pipeline: one writer thread decides, commits, applies, then acknowledges.
+
+Every tap from every reader goes through ``TapWriter.submit``. The writer thread owns
+the ledger's write connection, the HLC and the sequence counter. It takes the taps
+queued since its last commit as one batch and, inside one transaction, decides each
+on the live picture, inserts its event and applies it to the projection; then it
+commits (WAL, synchronous=FULL). Only after COMMIT has returned are the submitters'
+futures resolved and listeners told, so a green screen or a beep always stands for a
+durable event. If the commit fails (disk full, read-only storage) nothing is
+acknowledged, the projection drops what it applied and refolds from the ledger, and
+every submitter gets a StorageError.
+
+Local events always sort after everything already in the ledger, because the HLC
+starts from the ledger's highest stamp; so the projection can apply them in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from edge import cards, messages
+from edge.clock import Clock, HybridLogicalClock, clock_synchronized
+from edge.errors import StorageError, TapError
+from edge.events import Decision, Event, Tap
+from edge.ledger import Ledger
+from edge.projection import Projection
+from edge.roster import Roster
+from edge.rules import Timing, decide
+
+log = logging.getLogger(__name__)
+Listener = Callable[[list["TapResult"]], None]
+_BATCH = 256
+
+
+@dataclass(frozen=True)
+class TapResult:
+    """A committed tap: its event, and the roster it was decided on."""
+
+    event: Event
+    roster: Roster
+
+    def to_json(self, lang: str = "zh") -> dict[str, Any]:
+        """Return the answer of CONTRACT.md's simulation endpoint (and the kiosk's)."""
+        e = self.event
+        data = {**e.data, "station_id": e.station}
+        if e.subject_kind:
+            data[f"{e.subject_kind}_id"] = e.subject_id
+        data.setdefault("card", e.uid)
+        answer: dict[str, Any] = {
+            "outcome": e.outcome,
+            "event_id": e.event_id,
+            "kind": e.kind,
+            "code": e.code,
+            "message": messages.render(e.code, self.roster, data, lang=lang),
+            "message_en": messages.render(e.code, self.roster, data, lang="en"),
+            "station": e.station,
+            "at": e.at.astimezone(self.roster.calendar.tz).isoformat(),
+            "subject": self._subject(),
+        }
+        if "alert" in e.data:
+            answer["alert"] = e.data["alert"]
+        if "warning" in e.data:
+            answer["warning"] = e.data["warning"]
+        if "missing" in e.data:
+            answer["missing"] = [self._student(s) for s in e.data["missing"]]
+            answer["head_count"] = e.data["head_count"]
+            answer["expected"] = e.data["expected"]
+        if "students" in e.data:
+            answer["students"] = [
+                {**self._student(c["student_id"]), "state": c["state"], "group_id": c["group_id"]}
+                for c in e.data["students"]
+            ]
+        return answer
+
+    def _subject(self) -> dict[str, Any] | None:
+        e = self.event
+        if e.subject_kind is None or e.subject_id is None:
+            return None
+        tables: dict[str, dict[str, Any]] = {
+            "student": self.roster.students,
+            "guardian": self.roster.guardians,
+            "staff": self.roster.staff,
+        }
+        table = tables[e.subject_kind]
+        person = table.get(e.subject_id)
+        subject = {
+            "kind": e.subject_kind,
+            "id": e.subject_id,
+            "name": person.name if person else None,
+        }
+        if e.subject_kind == "student" and person is not None:
+            subject["class"] = person.class_name
+            subject["grade"] = person.grade
+        return subject
+
+    def _student(self, student_id: str) -> dict[str, Any]:
+        student = self.roster.students.get(student_id)
+        return {
+            "student_id": student_id,
+            "name": student.name if student else None,
+            "class": student.class_name if student else None,
+        }
+
+
+class TapWriter:
+    """Serializes every tap through one thread that owns the ledger's write side."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        projection: Projection,
+        clock: Clock,
+        timing: Timing | None = None,
+        roster: Roster | None = None,
+        check_clock: Callable[[], bool] = clock_synchronized,
+    ) -> None:
+        self.ledger = ledger
+        self.projection = projection
+        self.clock = clock
+        self.timing = timing or Timing()
+        self.roster = roster or ledger.load_roster()
+        self._check_clock = check_clock
+        self.clock_synced = True
+        self._clock_checked = 0.0
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._listeners: list[Listener] = []
+        self._ready = threading.Event()
+        self.commits = 0
+        self.failures = 0
+
+    # -- the submitter's side ---------------------------------------------------
+
+    def make_tap(
+        self, station: str, uid: str, at: dt.datetime | None = None, form: cards.Form = "auto"
+    ) -> Tap:
+        """Check a raw read and return the Tap to decide; TapError if it cannot be taken."""
+        roster = self.roster
+        if station not in roster.stations:
+            raise TapError(f"station '{station}' is not in the roster (stations.csv)", 404)
+        try:
+            card = cards.normalize(uid, byte_order=_byte_order(roster), form=form)
+        except cards.CardNumberError as err:
+            raise TapError(f"uid: {err}") from err
+        if at is None:
+            at = self.clock.now()
+        elif at.tzinfo is None:
+            at = at.replace(tzinfo=roster.calendar.tz)
+        return Tap(station=station, card=card, uid=uid, at=at)
+
+    def submit_nowait(self, tap: Tap) -> concurrent.futures.Future[TapResult]:
+        """Queue a tap; the future resolves once its event is committed."""
+        if self._thread is None or not self._thread.is_alive():
+            raise StorageError("the tap writer is not running")
+        future: concurrent.futures.Future[TapResult] = concurrent.futures.Future()
+        self._queue.put((tap, future))
+        return future
+
+    async def submit(self, tap: Tap) -> TapResult:
+        """Queue a tap and wait until its event is committed."""
+        return await asyncio.wrap_future(self.submit_nowait(tap))
+
+    def listen(self, listener: Listener) -> None:
+        """Call ``listener`` on the writer thread with each committed batch."""
+        self._listeners.append(listener)
+
+    # -- the writer thread --------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the writer thread; return once it is ready to take taps."""
+        self._thread = threading.Thread(target=self._run, name="tap-writer", daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Finish the queued taps and stop the writer thread."""
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        conn = self.ledger.writer()
+        seq, last_hlc = self.ledger.position(conn)
+        hlc = HybridLogicalClock(last_hlc)
+        data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+        self._ready.set()
+        while True:
+            try:
+                item = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                data_version = self._refresh(conn, data_version)
+                continue
+            stop = item is None
+            batch = [] if stop else [item]
+            while not stop and len(batch) < _BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                else:
+                    batch.append(more)
+            if batch:
+                data_version = self._refresh(conn, data_version)
+                seq, hlc = self._commit(conn, batch, seq, hlc)
+            if stop:
+                break
+        conn.close()
+
+    def _refresh(self, conn: sqlite3.Connection, data_version: int) -> int:
+        # Another process (``campus-edge roster import``) may have swapped the roster in;
+        # data_version changes whenever another connection commits.
+        now = time.monotonic()
+        if now - self._clock_checked > 60:
+            self._clock_checked = now
+            self.clock_synced = self._check_clock()
+        current = conn.execute("PRAGMA data_version").fetchone()[0]
+        if current != data_version and self.ledger.roster_version(conn) != self.roster.version:
+            try:
+                self.roster = self.ledger.load_roster()
+                log.info("roster version %s now in force", self.roster.version)
+            except Exception:
+                log.exception("could not load the new roster; the previous one stays in force")
+        return int(current)
+
+    def _commit(
+        self, conn: sqlite3.Connection, batch: list[Any], seq: int, hlc: HybridLogicalClock
+    ) -> tuple[int, HybridLogicalClock]:
+        roster = self.roster
+        results: list[tuple[concurrent.futures.Future[TapResult], TapResult]] = []
+        start_seq, start_hlc = seq, hlc.last
+        try:
+            with self.projection.lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for tap, future in batch:
+                        state = self.projection.day(roster.calendar.day_of(tap.at))
+                        decision = decide(tap, roster, state, self.timing)
+                        event = self._event(tap, decision, roster, seq, hlc.stamp(tap.at))
+                        seq += 1
+                        self.ledger.insert_events(conn, [event])
+                        state.apply(event)
+                        results.append((future, TapResult(event, roster)))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    self.projection.forget()
+                    raise
+        except Exception as err:
+            self.failures += 1
+            log.exception("commit of %d taps failed; none acknowledged", len(batch))
+            failure = StorageError(
+                f"the tap could not be saved ({err}); it was not recorded: tap again, "
+                "and tell the IT teacher if this repeats"
+            )
+            for _, future in batch:
+                future.set_exception(failure)
+            return start_seq, HybridLogicalClock(start_hlc)
+        self.commits += 1
+        for future, result in results:
+            future.set_result(result)
+        committed = [r for _, r in results]
+        for listener in self._listeners:
+            try:
+                listener(committed)
+            except Exception:
+                log.exception("a tap listener failed")
+        return seq, hlc
+
+    def _event(self, tap: Tap, decision: Decision, roster: Roster, seq: int, stamp: int) -> Event:
+        return Event(
+            node_id=self.ledger.node_id,
+            epoch=self.ledger.epoch,
+            seq=seq,
+            hlc=stamp,
+            at=tap.at,
+            day=roster.calendar.day_of(tap.at),
+            station=tap.station,
+            kind=decision.kind,
+            outcome=decision.outcome,
+            code=decision.code,
+            card=tap.card,
+            uid=tap.uid,
+            subject_kind=decision.subject_kind,
+            subject_id=decision.subject_id,
+            data=decision.data,
+            roster_version=roster.version,
+            clock_synced=self.clock_synced,
+        )
+
+
+def _byte_order(roster: Roster) -> cards.ByteOrder:
+    return "big" if roster.calendar.card_byte_order == "big" else "little"
