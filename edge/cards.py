@@ -42,7 +42,8 @@ def normalize(raw: str, *, byte_order: ByteOrder = "little", form: Form = "auto"
     ``form`` lets a driver that knows what it reads say so ("hex" from nfcpy and
     serial modules, "decimal" from a wedge reader). With "auto" (roster files, the
     simulation endpoint) ten digits are the printed decimal, and hex may be forced
-    with a ``0x`` prefix (an EM4100 id that happens to have no letters).
+    with a ``0x`` prefix (an EM4100 id that happens to have no letters). Eight digits
+    and no letters are read as a 4-byte hex UID, as nfcpy reports it.
     """
     text = _SEPARATORS.sub("", str(raw)).upper()
     if text.startswith("0X"):
@@ -50,7 +51,9 @@ def normalize(raw: str, *, byte_order: ByteOrder = "little", form: Form = "auto"
     if not text:
         raise CardNumberError("the card number is empty")
     if form == "auto":
-        form = "decimal" if len(text) == 10 and text.isdigit() else "hex"
+        # Digits only: the printed decimal (a spreadsheet may have dropped leading
+        # zeros), unless the length is one only a hex UID has (8, 14 or 20).
+        form = "decimal" if text.isdigit() and len(text) not in (8, 14, 20) else "hex"
     if form == "decimal":
         return _from_decimal(text)
     return _from_hex(text, byte_order)

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import uvicorn
+
+from edge import auth
+from edge import roster as roster_mod
+from edge.api import create_app
+from edge.clock import ManualClock
+from edge.ledger import Ledger
+from edge.node import Node
+from edge.settings import Settings
+from tests import roster_files
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local(hhmm: str, day: dt.date = roster_files.TODAY) -> dt.datetime:
+    """Return a school-local moment on the test day, e.g. local('16:05:30')."""
+    parts = [int(p) for p in hhmm.split(":")]
+    return dt.datetime(day.year, day.month, day.day, *parts, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> Path:
+    return roster_files.write(tmp_path / "roster")
+
+
+@pytest.fixture
+def roster(bundle: Path) -> roster_mod.Roster:
+    return roster_mod.load(bundle, version=1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """A real uvicorn server on a loopback port, in a thread."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(node),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    def token(self, staff_id: str) -> str:
+        member = self.node.roster.staff[staff_id]
+        return auth.issue(self.node.secret, staff_id, member.role, self.node.clock.now(), 12)
+
+
+@pytest.fixture
+def make_node(tmp_path: Path, bundle: Path) -> Iterator[Callable[..., Node]]:
+    nodes: list[Node] = []
+
+    def make(
+        *,
+        simulate: bool = True,
+        clock: ManualClock | None = None,
+        roster_dir: Path | None = None,
+        data_dir: Path | None = None,
+    ) -> Node:
+        settings = Settings(
+            data_dir=data_dir or tmp_path / f"node{len(nodes)}",
+            node_id=f"kiosk-{len(nodes)}",
+            simulate=simulate,
+        )
+        ledger = Ledger(settings.database, settings.node_id)
+        if ledger.roster_version() == 0:
+            ledger.save_roster(roster_mod.load(roster_dir or bundle, version=1), "test")
+        node = Node(settings, clock or ManualClock(local("15:30")))
+        node.writer.clock_synced = True
+        node.start()
+        nodes.append(node)
+        return node
+
+    yield make
+    for node in nodes:
+        node.stop()
+
+
+@pytest.fixture
+def server(make_node: Callable[..., Node]) -> Iterator[LiveServer]:
+    with LiveServer(make_node()) as live:
+        yield live
+
+
+@pytest.fixture
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as c:
+        yield c
