@@ -1,0 +1,305 @@
+"""A generated afternoon for a demo campus, through a real `campus-edge serve` process.
+
+The expected picture comes from the generated script itself (who signed in where,
+who took custody, who left with whom), not from the projection code under test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from edge import demo
+from edge import roster as roster_mod
+from edge.events import Event
+from edge.projection import fold, picture
+from tests.conftest import free_port, local
+from tests.roster_files import TODAY
+
+
+class Service:
+    """`campus-edge serve --simulate` as a real process."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.log = open(data_dir / "serve.log", "ab")  # noqa: SIM115 - closed in stop()
+
+    def start(self) -> None:
+        env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(self.data_dir)}
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edge",
+                "serve",
+                "--simulate",
+                "--port",
+                str(self.port),
+                "--node-id",
+                "gate-1",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        self.proc.kill()
+        raise RuntimeError((self.data_dir / "serve.log").read_text())
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.log.close()
+
+    def token(self, staff: str) -> str:
+        env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(self.data_dir)}
+        out = subprocess.run(
+            [sys.executable, "-m", "edge", "token", "--staff", staff],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        return out.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def campus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, roster_mod.Roster]]:
+    root = tmp_path_factory.mktemp("campus")
+    bundle = demo.write_bundle(root / "roster", students=300, seed=7, today=TODAY)
+    env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(root / "data")}
+    subprocess.run(
+        [sys.executable, "-m", "edge", "roster", "import", str(bundle)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    service = Service(root / "data")
+    service.start()
+    yield service, roster_mod.load(bundle, version=1)
+    service.stop()
+
+
+@dataclass
+class Script:
+    """A generated afternoon and, for any moment, what the picture must be."""
+
+    taps: list[tuple[dt.datetime, str, str]] = field(default_factory=list)
+    facts: list[tuple[dt.datetime, str, dict]] = field(default_factory=list)
+    custody: list[tuple[dt.datetime, str, str]] = field(default_factory=list)
+
+    def expected(self, roster: roster_mod.Roster, at: dt.datetime) -> dict[str, dict]:
+        picture: dict[str, dict] = {}
+        for sid in roster.students:
+            if roster.on_leave(sid, TODAY):
+                picture[sid] = {"state": "on_leave"}
+            elif roster.expected_groups(sid, TODAY):
+                picture[sid] = {"state": "expected"}
+        for moment, sid, fact in sorted(self.facts, key=lambda f: f[0]):
+            if moment <= at:
+                picture[sid] = fact
+        custodians = {g: s for m, g, s in sorted(self.custody) if m <= at}
+        end = roster.calendar.service_end_at(TODAY)
+        for fact in picture.values():
+            if fact["state"] == "present":
+                fact["custodian_staff_id"] = custodians.get(fact["group_id"])
+                fact["overdue"] = at >= end
+        return picture
+
+
+def generate(roster: roster_mod.Roster, seed: int = 11) -> Script:
+    rng = random.Random(seed)
+    script = Script()
+    classroom = {s.group_id: s.station_id for s in roster.stations.values() if s.group_id}
+    pickups = [s.station_id for s in roster.stations.values() if s.role == "pickup"]
+    card = {
+        **{s.student_id: s.card for s in roster.students.values()},
+        **{g.guardian_id: g.card for g in roster.guardians.values()},
+    }
+    staff_card = {s.staff_id: s.card for s in roster.staff.values()}
+    present: dict[str, str] = {}
+    for sid in roster.students:
+        groups = roster.expected_groups(sid, TODAY)
+        if not groups or roster.on_leave(sid, TODAY) or rng.random() < 0.05:
+            continue  # on leave, not enrolled today, or absent: stays expected
+        basic = next(g for g in groups if roster.groups[g].kind == "basic")
+        at = local("15:30") + dt.timedelta(seconds=rng.randrange(0, 900))
+        script.taps.append((at, classroom[basic], card[sid] or ""))
+        script.facts.append((at, sid, {"state": "present", "group_id": basic}))
+        present[sid] = basic
+        club = next((g for g in groups if roster.groups[g].kind == "club"), None)
+        if club:
+            moved = local("16:00") + dt.timedelta(seconds=rng.randrange(0, 600))
+            script.taps.append((moved, classroom[club], card[sid] or ""))
+            script.facts.append((moved, sid, {"state": "present", "group_id": club}))
+    for n, group in enumerate(sorted(classroom)):
+        at = local("15:50") + dt.timedelta(seconds=n)
+        owner = roster.groups[group].staff_id or ""
+        script.taps.append((at, classroom[group], staff_card[owner] or ""))
+        script.custody.append((at, group, owner))
+    # Releases in dismissal batches, one family at a time per pickup point.
+    slot = dict.fromkeys(pickups, local("16:30"))
+    context: dict[str, tuple[str, dt.datetime]] = {}
+    for sid in sorted(present):
+        student = roster.students[sid]
+        if rng.random() < 0.04:
+            continue  # nobody comes: overdue after the service end
+        station = rng.choice(pickups)
+        batch = rng.choice(roster.calendar.dismissal_times(student.grade))
+        start = max(slot[station], dt.datetime.combine(TODAY, batch, tzinfo=local("0:0").tzinfo))
+        open_for = context.get(station)
+        right = roster.pickup.get((sid, open_for[0])) if open_for else None
+        if (
+            student.walk_alone
+            and right is not None
+            and right.allowed
+            and open_for
+            and (start - open_for[1] < dt.timedelta(seconds=120))
+        ):
+            # A sibling's guardian is still at the desk: the table's first pickup row wins.
+            script.taps.append((start, station, card[sid] or ""))
+            script.facts.append((start, sid, {"state": "released", "released_to": open_for[0]}))
+        elif student.walk_alone:
+            script.taps.append((start, station, card[sid] or ""))
+            script.facts.append((start, sid, {"state": "left_alone"}))
+        else:
+            guardian = next(
+                g for s, g in roster.pickup if s == sid and roster.pickup[(s, g)].allowed
+            )
+            context[station] = (guardian, start)
+            script.taps.append((start, station, card[guardian] or ""))
+            script.taps.append((start + dt.timedelta(seconds=3), station, card[sid] or ""))
+            script.facts.append(
+                (
+                    start + dt.timedelta(seconds=3),
+                    sid,
+                    {"state": "released", "released_to": guardian},
+                )
+            )
+        slot[station] = start + dt.timedelta(seconds=11)  # past the 10 s debounce
+    script.taps.sort()
+    return script
+
+
+def test_a_generated_afternoon_gives_the_right_picture_at_every_moment(campus) -> None:
+    service, roster = campus
+    script = generate(roster)
+    assert len(script.taps) > 500
+    with httpx.Client(base_url=service.url, timeout=10) as client:
+        for at, station, uid in script.taps:
+            reply = client.post(
+                "/api/v1/sim/taps", json={"station": station, "uid": uid, "at": at.isoformat()}
+            )
+            assert reply.status_code == 200, reply.text
+            assert reply.json()["outcome"] == "accepted", (station, uid, reply.json())
+        headers = {"authorization": f"Bearer {service.token('T001')}"}
+        for moment in ("15:35", "15:55", "16:05", "16:45", "17:15", "17:45", "18:30"):
+            at = local(moment)
+            got = client.get(
+                "/api/v1/presence",
+                headers=headers,
+                params={"date": TODAY.isoformat(), "at": at.isoformat()},
+            ).json()
+            want = script.expected(roster, at)
+            seen = {s["student_id"]: s for s in got["students"]}
+            assert set(seen) == set(want), moment
+            for sid, fact in want.items():
+                for key, value in fact.items():
+                    assert seen[sid][key] == value, (moment, sid, key, seen[sid])
+            states = [f["state"] for f in want.values()]
+            assert got["counts"]["present"] == states.count("present"), moment
+        final = client.get(
+            "/api/v1/presence", headers=headers, params={"date": TODAY.isoformat()}
+        ).json()
+        assert final["counts"]["released"] > 100
+        assert final["counts"]["left_alone"] > 5
+
+
+def test_acknowledged_taps_survive_sigkill_once_each(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    bundle = demo.write_bundle(tmp_path / "roster", students=120, seed=3, today=TODAY)
+    env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(tmp_path / "data")}
+    subprocess.run(
+        [sys.executable, "-m", "edge", "roster", "import", str(bundle)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    roster = roster_mod.load(bundle, version=1)
+    cards = [(s.student_id, s.card) for s in roster.students.values()]
+    service = Service(tmp_path / "data")
+    request.addfinalizer(service.stop)
+    acked: list[str] = []
+    moment = [local("15:30")]
+
+    def tapper(worker: int) -> None:
+        with httpx.Client(base_url=service.url, timeout=5) as client:
+            for n in range(10_000):
+                sid, uid = cards[(worker * 37 + n) % len(cards)]
+                station = f"K-{'1A'}" if worker % 2 else "P-EAST"
+                moment[0] += dt.timedelta(seconds=1)
+                try:
+                    reply = client.post(
+                        "/api/v1/sim/taps",
+                        json={"station": station, "uid": uid, "at": moment[0].isoformat()},
+                    )
+                except httpx.TransportError:
+                    return
+                if reply.status_code == 200:
+                    acked.append(reply.json()["event_id"])
+
+    for _ in range(3):
+        service.start()
+        with ThreadPoolExecutor(3) as pool:
+            futures = [pool.submit(tapper, w) for w in range(3)]
+            time.sleep(random.uniform(0.5, 1.0))
+            service.kill()
+            for f in futures:
+                f.result()
+    with sqlite3.connect(tmp_path / "data" / "campus-edge.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        ids = [r[0] for r in db.execute("SELECT id FROM events")]
+        assert len(ids) == len(set(ids))
+        missing = set(acked) - set(ids)
+        assert not missing, f"{len(missing)} acknowledged taps lost"
+        assert len(acked) > 50
+        db.row_factory = sqlite3.Row
+        rows = db.execute("SELECT rowid, * FROM events").fetchall()
+    events = [Event.from_row(r) for r in rows]
+    # Three epochs of seq? No: one database, one epoch; seq restarts where it stopped.
+    seqs = sorted(e.seq for e in events)
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert picture(roster, fold(TODAY, events), local("18:00"))["counts"]
