@@ -8,9 +8,10 @@ whatever order they arrived in (DESIGN.md, Time).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 ACCEPTED, DENIED, IGNORED = "accepted", "denied", "ignored"
 
@@ -61,7 +62,7 @@ class Decision:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """One durable record in the ledger."""
 
@@ -102,7 +103,7 @@ class Event:
             self.epoch,
             self.seq,
             self.hlc,
-            self.at.isoformat(),
+            utc_text(self.at),
             self.day.isoformat(),
             self.station,
             self.kind,
@@ -112,34 +113,21 @@ class Event:
             self.uid,
             self.subject_kind,
             self.subject_id,
-            json.dumps(self.data, ensure_ascii=False, separators=(",", ":")),
+            orjson.dumps(self.data).decode(),
             self.roster_version,
             int(self.clock_synced),
         )
 
     @classmethod
     def from_row(cls, row: Any) -> Event:
-        """Build an Event from a ledger row (sqlite3.Row or a mapping)."""
+        """Build an Event from a ledger row selected as ``SELECT_COLUMNS``, in that order."""
+        (rowid, node_id, epoch, seq, hlc, at, day, station, kind, outcome, code, card, uid,
+         subject_kind, subject_id, data, roster_version, clock_synced) = row  # fmt: skip
         return cls(
-            node_id=row["node_id"],
-            epoch=row["epoch"],
-            seq=row["seq"],
-            hlc=row["hlc"],
-            at=dt.datetime.fromisoformat(row["at"]),
-            day=dt.date.fromisoformat(row["day"]),
-            station=row["station"],
-            kind=row["kind"],
-            outcome=row["outcome"],
-            code=row["code"],
-            card=row["card"],
-            uid=row["uid"],
-            subject_kind=row["subject_kind"],
-            subject_id=row["subject_id"],
-            data=json.loads(row["data"]),
-            roster_version=row["roster_version"],
-            clock_synced=bool(row["clock_synced"]),
-            rowid=row["rowid"],
-        )
+            node_id, epoch, seq, hlc, dt.datetime.fromisoformat(at), dt.date.fromisoformat(day),
+            station, kind, outcome, code, card, uid, subject_kind, subject_id,
+            orjson.loads(data), roster_version, bool(clock_synced), rowid,
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         """Return the event as the HTTP API shows it."""
@@ -185,3 +173,9 @@ ROW_COLUMNS = (
     "roster_version",
     "clock_synced",
 )
+SELECT_COLUMNS = "rowid, " + ", ".join(c for c in ROW_COLUMNS if c != "id")
+
+
+def utc_text(moment: dt.datetime) -> str:
+    """Return a moment as fixed-width UTC ISO text, so the ledger can compare it as text."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")

@@ -30,7 +30,7 @@ import sqlite_utils
 
 from edge import roster as roster_mod
 from edge.errors import StorageError
-from edge.events import ROW_COLUMNS, Event
+from edge.events import ROW_COLUMNS, SELECT_COLUMNS, Event, utc_text
 from edge.roster import Roster
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -135,28 +135,32 @@ class Ledger:
             self._local.conn = conn
         return conn
 
+    def iter_day(self, day: dt.date, until: dt.datetime | None = None) -> Iterator[Event]:
+        """Yield a day's events in fold order, optionally only those up to a moment.
+
+        Streams from a cursor on a connection of its own, so a day of 40,000 events is
+        never held in memory at once and this thread's reader stays free meanwhile.
+        """
+        conn = connect(self.path)
+        try:
+            sql = f"SELECT {SELECT_COLUMNS} FROM events WHERE day = ?"  # noqa: S608
+            params = [day.isoformat()]
+            if until is not None:
+                sql += " AND at <= ?"
+                params.append(utc_text(until))
+            for row in conn.execute(sql + " ORDER BY hlc, node_id, epoch, seq", params):
+                yield Event.from_row(row)
+        finally:
+            conn.close()
+
     def events_of_day(self, day: dt.date, until: dt.datetime | None = None) -> list[Event]:
         """Return a day's events in fold order, optionally only those up to a moment."""
-        rows = (
-            self.reader()
-            .execute(
-                "SELECT * FROM events WHERE day = ? ORDER BY hlc, node_id, epoch, seq",
-                (day.isoformat(),),
-            )
-            .fetchall()
-        )
-        events = [Event.from_row(r) for r in rows]
-        if until is not None:
-            events = [e for e in events if e.at <= until]
-        return events
+        return list(self.iter_day(day, until))
 
     def events_after(self, cursor: int, limit: int) -> list[Event]:
         """Return up to ``limit`` events after a ledger position, in ledger order."""
-        rows = (
-            self.reader()
-            .execute("SELECT * FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?", (cursor, limit))
-            .fetchall()
-        )
+        sql = f"SELECT {SELECT_COLUMNS} FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?"  # noqa: S608
+        rows = self.reader().execute(sql, (cursor, limit)).fetchall()
         return [Event.from_row(r) for r in rows]
 
     def position(self, conn: sqlite3.Connection | None = None) -> tuple[int, int]:

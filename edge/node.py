@@ -39,7 +39,7 @@ class Node:
         self.clock = clock or SystemClock()
         self.started_at = time.monotonic()
         self.ledger = Ledger(settings.database, settings.node_id)
-        self.projection = Projection(self.ledger.events_of_day)
+        self.projection = Projection(self.ledger.iter_day)
         self.writer = TapWriter(
             self.ledger,
             self.projection,

@@ -16,7 +16,7 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from edge import events as ev
@@ -96,10 +96,14 @@ class DayState:
         ]
 
 
-def fold(day: dt.date, events: Iterable[Event]) -> DayState:
-    """Fold events of one day, in key order, into a fresh DayState."""
+def fold(day: dt.date, events: Iterable[Event], *, presorted: bool = False) -> DayState:
+    """Fold events of one day into a fresh DayState, in key order.
+
+    ``presorted`` streams events already in key order (the ledger's ``iter_day``)
+    without holding them all.
+    """
     state = DayState(day)
-    for event in sorted(events, key=lambda e: e.key):
+    for event in events if presorted else sorted(events, key=lambda e: e.key):
         state.apply(event)
     return state
 
@@ -113,13 +117,14 @@ class Projection:
         self.lock = threading.RLock()
         self._load_day = load_day
         self._days: OrderedDict[dt.date, DayState] = OrderedDict()
+        self._facts: dict[tuple[int, int, dt.date], DayRoster] = {}
 
     def day(self, day: dt.date) -> DayState:
         """Return the live state of ``day``, folding it from the ledger on first use."""
         with self.lock:
             state = self._days.get(day)
             if state is None:
-                state = fold(day, self._load_day(day))
+                state = fold(day, self._load_day(day), presorted=True)
                 self._days[day] = state
                 while len(self._days) > self.KEEP_DAYS:
                     self._days.popitem(last=False)
@@ -132,12 +137,22 @@ class Projection:
         with self.lock:
             state = self._days.get(event.day)
             if state is None:
-                self.day(event.day)  # folds from the ledger, which holds the event already
-            elif state.last_key is None or event.key > state.last_key:
+                return  # folded from the ledger, which holds the event, when first needed
+            if state.last_key is None or event.key > state.last_key:
                 state.apply(event)
             else:
-                self.forget(event.day)
-                self.day(event.day)
+                self.forget(event.day)  # refolded in key order when next needed
+
+    def facts(self, roster: Roster, day: dt.date) -> DayRoster:
+        """Return the roster's facts for a day, computed once per roster and day."""
+        key = (id(roster), roster.version, day)
+        facts = self._facts.get(key)
+        if facts is None:
+            facts = day_roster(roster, day)
+            if len(self._facts) > 8:
+                self._facts.clear()
+            self._facts[key] = facts
+        return facts
 
     def forget(self, day: dt.date | None = None) -> None:
         """Drop the in-memory state of a day (or of all days) so it refolds from the ledger."""
@@ -148,67 +163,113 @@ class Projection:
                 self._days.pop(day, None)
 
 
-def picture(roster: Roster, state: DayState, judged_at: dt.datetime) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DayRoster:
+    """What the roster says about one day, worked out once per roster version and day.
+
+    ``rows`` holds, per student in roster order: their id, the entry shown while they
+    are unseen today (expected or on leave; None when not listed at all), and the
+    identity fields every entry starts with. Entries here are shared: never mutate.
+    """
+
+    day: dt.date
+    rows: tuple[tuple[str, dict[str, Any] | None, dict[str, Any]], ...]
+    expected_by_group: dict[str, int]
+    service_end: dt.datetime
+    tz: dt.tzinfo
+    since_text: dict[dt.datetime, str] = field(default_factory=dict, compare=False)
+    entries: dict[str, tuple[Presence, str | None, bool, dict[str, Any]]] = field(
+        default_factory=dict, compare=False
+    )
+
+    def local_text(self, moment: dt.datetime) -> str:
+        """Return a moment as ISO text in the school's zone, formatted once per instant."""
+        text = self.since_text.get(moment)
+        if text is None:
+            text = self.since_text[moment] = moment.astimezone(self.tz).isoformat()
+        return text
+
+
+def day_roster(roster: Roster, day: dt.date) -> DayRoster:
+    """Work out the roster's facts for one day (see DayRoster)."""
+    rows = []
+    for sid, student in roster.students.items():
+        ident = {
+            "student_id": sid,
+            "name": student.name,
+            "grade": student.grade,
+            "class": student.class_name,
+        }
+        unseen: dict[str, Any] | None = None
+        groups = roster.expected_groups(sid, day)
+        if roster.on_leave(sid, day):
+            unseen = {**ident, "state": ON_LEAVE, **_NOBODY, "expected_groups": groups}
+        elif groups:
+            unseen = {**ident, "state": EXPECTED, **_NOBODY, "expected_groups": groups}
+        rows.append((sid, unseen, ident))
+    return DayRoster(
+        day,
+        tuple(rows),
+        {g: len(roster.expected_in_group(g, day)) for g in roster.groups},
+        roster.calendar.service_end_at(day),
+        roster.calendar.tz,
+    )
+
+
+_NOBODY = {"group_id": None, "custodian_staff_id": None, "released_to": None, "since": None,
+           "overdue": False}  # fmt: skip
+
+
+def picture(
+    roster: Roster, state: DayState, judged_at: dt.datetime, facts: DayRoster | None = None
+) -> dict[str, Any]:
     """Return the presence answer of CONTRACT.md for one day, judged at a moment."""
-    day = state.day
-    overdue_from = roster.calendar.service_end_at(day)
-    is_late = judged_at >= overdue_from
+    facts = facts if facts is not None and facts.day == state.day else day_roster(roster, state.day)
+    is_late = judged_at >= facts.service_end
     tz = roster.calendar.tz
     students: list[dict[str, Any]] = []
     counts = dict.fromkeys(STATES, 0)
     seen = state.students
+    custodians = state.custodians
     present_by_group: dict[str, int] = {}
-    for sid, student in roster.students.items():
+    overdue = 0
+    for sid, unseen, ident in facts.rows:
         presence = seen.get(sid)
-        expected_groups: list[str] = []
         if presence is None:
-            if roster.on_leave(sid, day):
-                current = ON_LEAVE
-            else:
-                expected_groups = roster.expected_groups(sid, day)
-                if not expected_groups:
-                    continue
-                current = EXPECTED
-            entry: dict[str, Any] = {
-                "student_id": sid,
-                "name": student.name,
-                "grade": student.grade,
-                "class": student.class_name,
-                "state": current,
-                "group_id": None,
-                "custodian_staff_id": None,
-                "released_to": None,
-                "since": None,
-                "overdue": False,
-                "expected_groups": expected_groups,
-            }
-        else:
-            current = presence.state
-            custodian = None
-            if current == PRESENT and presence.group_id is not None:
-                present_by_group[presence.group_id] = present_by_group.get(presence.group_id, 0) + 1
-                held = state.custodians.get(presence.group_id)
-                custodian = held[0] if held else None
-            entry = {
-                "student_id": sid,
-                "name": student.name,
-                "grade": student.grade,
-                "class": student.class_name,
-                "state": current,
-                "group_id": presence.group_id,
-                "custodian_staff_id": custodian,
-                "released_to": presence.released_to,
-                "since": presence.since.astimezone(tz).isoformat(),
-                "overdue": current == PRESENT and is_late,
-                "station": presence.station,
-            }
+            if unseen is not None:
+                counts[unseen["state"]] += 1
+                students.append(unseen)
+            continue
+        current = presence.state
+        custodian = None
+        late = False
+        if current == PRESENT and presence.group_id is not None:
+            group = presence.group_id
+            present_by_group[group] = present_by_group.get(group, 0) + 1
+            held = custodians.get(group)
+            custodian = held[0] if held else None
+            late = is_late
+            overdue += late
         counts[current] += 1
+        # The entry is reused while presence, custodian and lateness are unchanged:
+        # between two requests only the students who tapped need a new one.
+        cached = facts.entries.get(sid)
+        if cached is not None and cached[0] is presence and cached[1:3] == (custodian, late):
+            students.append(cached[3])
+            continue
+        entry = {
+            **ident, "state": current, "group_id": presence.group_id,
+            "custodian_staff_id": custodian, "released_to": presence.released_to,
+            "since": facts.local_text(presence.since), "overdue": late,
+            "station": presence.station,
+        }  # fmt: skip
+        facts.entries[sid] = (presence, custodian, late, entry)
         students.append(entry)
-    counts["overdue"] = sum(1 for s in students if s["overdue"])
+    counts["overdue"] = overdue
     return {
-        "date": day.isoformat(),
+        "date": state.day.isoformat(),
         "at": judged_at.astimezone(tz).isoformat(),
-        "service_end": overdue_from.isoformat(),
+        "service_end": facts.service_end.isoformat(),
         "students": students,
         "counts": counts,
         "groups": [
@@ -217,9 +278,9 @@ def picture(roster: Roster, state: DayState, judged_at: dt.datetime) -> dict[str
                 "name": g.name,
                 "kind": g.kind,
                 "room": g.room,
-                "custodian_staff_id": state.custodians.get(g.group_id, (None,))[0],
+                "custodian_staff_id": custodians.get(g.group_id, (None,))[0],
                 "present": present_by_group.get(g.group_id, 0),
-                "expected": len(roster.expected_in_group(g.group_id, day)),
+                "expected": facts.expected_by_group.get(g.group_id, 0),
             }
             for g in roster.groups.values()
         ],

@@ -24,7 +24,7 @@ import pytest
 
 from edge import demo
 from edge import roster as roster_mod
-from edge.events import Event
+from edge.ledger import Ledger
 from edge.projection import fold, picture
 from tests.conftest import free_port, local
 from tests.roster_files import TODAY
@@ -296,10 +296,8 @@ def test_acknowledged_taps_survive_sigkill_once_each(
         missing = set(acked) - set(ids)
         assert not missing, f"{len(missing)} acknowledged taps lost"
         assert len(acked) > 50
-        db.row_factory = sqlite3.Row
-        rows = db.execute("SELECT rowid, * FROM events").fetchall()
-    events = [Event.from_row(r) for r in rows]
-    # Three epochs of seq? No: one database, one epoch; seq restarts where it stopped.
+    events = Ledger(tmp_path / "data" / "campus-edge.db", "gate-1").events_of_day(TODAY)
+    # One database, one epoch: after each restart seq goes on where it stopped.
     seqs = sorted(e.seq for e in events)
     assert seqs == list(range(1, len(seqs) + 1))
     assert picture(roster, fold(TODAY, events), local("18:00"))["counts"]

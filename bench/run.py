@@ -1,0 +1,210 @@
+"""Benchmarks of issue 2, each beside a baseline measured in the same run.
+
+- tap: POST /api/v1/sim/taps median, beside GET /healthz median of the same server
+  (target: at most 3x), at 5,000 students and 30,000 events already in the ledger;
+  a bare durable SQLite commit (WAL, synchronous=FULL) printed for reference;
+- presence: whole-campus GET /api/v1/presence at 5,000 students, p50 and p99
+  (target: p99 under 50 ms), beside the same server's /healthz p99;
+- idle RSS and start-up time of `campus-edge serve` (targets: 120 MB, 3 s).
+
+Run with `make bench` (or `python bench/run.py --students 5000 --events 30000`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from edge import demo  # noqa: E402
+from edge import roster as roster_mod  # noqa: E402
+from edge.ledger import Ledger  # noqa: E402
+from edge.node import Node  # noqa: E402
+from edge.settings import Settings  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+def bare_sqlite_commit(folder: Path, n: int = 2000) -> float:
+    conn = sqlite3.connect(folder / "bare.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    times = []
+    for i in range(n):
+        start = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO t (v) VALUES (?)", (f"row {i}",))
+        conn.execute("COMMIT")
+        times.append(time.perf_counter() - start)
+    conn.close()
+    return statistics.median(times)
+
+
+def prefill(data_dir: Path, roster: roster_mod.Roster, events: int) -> None:
+    """Put ``events`` taps of today into the ledger through the real writer."""
+    node = Node(Settings(data_dir=data_dir, node_id="bench", simulate=True))
+    node.start()
+    stations = [s for s in roster.stations.values() if s.role == "classroom"]
+    cards = [s.card for s in roster.students.values() if s.card]
+    futures = []
+    for i in range(events):
+        station = stations[i % len(stations)].station_id
+        tap = node.writer.make_tap(station, cards[(i * 7) % len(cards)] or "")
+        futures.append(node.writer.submit_nowait(tap))
+    for f in futures:
+        f.result()
+    node.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--students", type=int, default=5000)
+    parser.add_argument("--events", type=int, default=30000)
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        data = folder / "data"
+        bundle = demo.write_bundle(folder / "roster", students=args.students, seed=1)
+        roster = roster_mod.load(bundle, version=1)
+        Ledger(data / "campus-edge.db", "bench").save_roster(roster, "bench")
+        started = time.perf_counter()
+        prefill(data, roster, args.events)
+        print(
+            f"setup: {args.students} students, {args.events} events prefilled "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+
+        port = free_port()
+        env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(data)}
+        launched = time.perf_counter()
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edge",
+                "serve",
+                "--simulate",
+                "--port",
+                str(port),
+                "--node-id",
+                "bench",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=0.2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.01)
+            startup = time.perf_counter() - launched
+            time.sleep(1)
+            rss_idle = psutil.Process(proc.pid).memory_info().rss / 2**20
+
+            env_token = subprocess.run(
+                [sys.executable, "-m", "edge", "token", "--staff", "T001"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            stations = [s.station_id for s in roster.stations.values() if s.role == "classroom"]
+            cards = [s.card for s in roster.students.values() if s.card]
+            with httpx.Client(base_url=url, timeout=10) as client:
+                for _ in range(200):  # warm up both paths
+                    client.get("/healthz")
+                health, taps = [], []
+                for i in range(args.requests):
+                    start = time.perf_counter()
+                    client.get("/healthz")
+                    health.append(time.perf_counter() - start)
+                    body = {
+                        "station": stations[i % len(stations)],
+                        "uid": cards[(i * 13 + 5) % len(cards)],
+                    }
+                    start = time.perf_counter()
+                    reply = client.post("/api/v1/sim/taps", json=body)
+                    taps.append(time.perf_counter() - start)
+                    assert reply.status_code == 200, reply.text
+                headers = {"authorization": f"Bearer {env_token}"}
+                presence = []
+                for _ in range(300):
+                    start = time.perf_counter()
+                    reply = client.get("/api/v1/presence", headers=headers)
+                    presence.append(time.perf_counter() - start)
+                    assert reply.status_code == 200
+                students_listed = len(reply.json()["students"])
+                historic = []
+                at = dt.datetime.now(dt.UTC).isoformat()
+                for _ in range(20):
+                    start = time.perf_counter()
+                    client.get("/api/v1/presence", headers=headers, params={"at": at})
+                    historic.append(time.perf_counter() - start)
+            rss_after = psutil.Process(proc.pid).memory_info().rss / 2**20
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        commit = bare_sqlite_commit(folder)
+
+    ms = 1000
+    tap_ratio = statistics.median(taps) / statistics.median(health)
+    print(
+        f"bare durable SQLite commit (WAL, FULL) median: {statistics.median([commit]) * ms:.3f} ms"
+    )
+    print(
+        f"GET /healthz median: {statistics.median(health) * ms:.3f} ms, "
+        f"p99 {percentile(health, 0.99) * ms:.3f} ms"
+    )
+    print(
+        f"POST /api/v1/sim/taps median: {statistics.median(taps) * ms:.3f} ms, "
+        f"p99 {percentile(taps, 0.99) * ms:.3f} ms"
+    )
+    print(f"tap / healthz (median): {tap_ratio:.2f}x   (target <= 3x)")
+    print(
+        f"GET /api/v1/presence ({students_listed} students listed) p50 "
+        f"{statistics.median(presence) * ms:.1f} ms, p99 {percentile(presence, 0.99) * ms:.1f} ms"
+        f"   (target p99 < 50 ms); healthz p99 {percentile(health, 0.99) * ms:.2f} ms"
+    )
+    print(
+        f"GET /api/v1/presence?at= (refold of {args.events + args.requests} events) median "
+        f"{statistics.median(historic) * ms:.0f} ms"
+    )
+    print(f"start-up to first /healthz: {startup:.2f} s   (target < 3 s)")
+    print(
+        f"RSS idle after start: {rss_idle:.0f} MB; after the run: {rss_after:.0f} MB"
+        f"   (target < 120 MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
