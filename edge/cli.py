@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -175,6 +176,27 @@ def token(
             hours or settings.token_hours,
         )
     )
+
+
+device_app = typer.Typer(help="Kiosks registered with this hub.", no_args_is_help=True)
+app.add_typer(device_app, name="device")
+
+
+@device_app.command("add")
+def device_add(
+    name: Annotated[str, typer.Argument(help="the kiosk's name, e.g. K-3A or gate-east")],
+    data_dir: DataDir = None,
+) -> None:
+    """Register a kiosk with this hub and print its device token (shown only once)."""
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", name):
+        _fail(f"'{name}' is not a device name: use letters, digits, '-', '_' and '.'")
+    settings = _settings(data_dir)
+    try:
+        token = Ledger(settings.database, settings.node_id).add_device(name)
+    except CampusEdgeError as err:
+        _fail(str(err))
+        return
+    typer.echo(token)
 
 
 @app.command()

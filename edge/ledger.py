@@ -81,6 +81,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
     """,
     ),
+    (
+        "0003_devices",
+        """
+        CREATE TABLE devices (
+            name TEXT PRIMARY KEY,
+            token_sha256 TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+    """,
+    ),
 ]
 
 _COLUMNS = ", ".join(ROW_COLUMNS)
@@ -260,6 +271,36 @@ class Ledger:
             raise StorageError(f"the roster could not be stored: {err}") from err
         finally:
             conn.close()
+
+    def add_device(self, name: str) -> str:
+        """Register a kiosk under ``name`` and return its new token (stored only hashed)."""
+        token = "dev1." + secrets.token_urlsafe(32)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        conn = connect(self.path)
+        try:
+            conn.execute(
+                "INSERT INTO devices (name, token_sha256, created_at) VALUES (?, ?, ?)",
+                (name, digest, dt.datetime.now(dt.UTC).isoformat()),
+            )
+        except sqlite3.IntegrityError as err:
+            raise StorageError(
+                f"a device named '{name}' is already registered; choose another name"
+            ) from err
+        finally:
+            conn.close()
+        return token
+
+    def device_for(self, token: str) -> str | None:
+        """Return the name of the registered, unrevoked device holding ``token``."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        row = (
+            self.reader()
+            .execute(
+                "SELECT name FROM devices WHERE token_sha256 = ? AND revoked_at IS NULL", (digest,)
+            )
+            .fetchone()
+        )
+        return str(row[0]) if row else None
 
     def integrity_ok(self) -> bool:
         """Run SQLite's integrity check."""
