@@ -270,6 +270,10 @@ def picture(
         "date": state.day.isoformat(),
         "at": judged_at.astimezone(tz).isoformat(),
         "service_end": facts.service_end.isoformat(),
+        "dismissal": [
+            {"grades": [low, high], "times": [t.strftime("%H:%M") for t in times]}
+            for low, high, times in roster.calendar.dismissal
+        ],
         "students": students,
         "counts": counts,
         "groups": [

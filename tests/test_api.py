@@ -169,6 +169,11 @@ def test_presence_now_and_as_it_stood(server: LiveServer, client: httpx.Client) 
     assert by_id["S3"]["state"] == "expected"
     assert by_id["S4"]["state"] == "on_leave"
     assert "S5" in by_id  # enrolled on Mondays in G2
+    assert now["service_end"] == "2026-11-23T18:00:00+08:00"
+    assert now["dismissal"] == [
+        {"grades": [1, 2], "times": ["16:00", "17:00", "17:30"]},
+        {"grades": [3, 6], "times": ["17:00", "17:30"]},
+    ]
     assert now["counts"] == {
         "expected": 2,
         "on_leave": 1,
