@@ -91,11 +91,13 @@ def make_node(tmp_path: Path, bundle: Path) -> Iterator[Callable[..., Node]]:
         clock: ManualClock | None = None,
         roster_dir: Path | None = None,
         data_dir: Path | None = None,
+        readers: list[str] | None = None,
     ) -> Node:
         settings = Settings(
             data_dir=data_dir or tmp_path / f"node{len(nodes)}",
             node_id=f"kiosk-{len(nodes)}",
             simulate=simulate,
+            readers=readers or [],
         )
         ledger = Ledger(settings.database, settings.node_id)
         if ledger.roster_version() == 0:
@@ -121,3 +123,18 @@ def server(make_node: Callable[..., Node]) -> Iterator[LiveServer]:
 def client(server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10) as c:
         yield c
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until ``condition()`` holds, failing the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {condition}")
+        time.sleep(0.01)
