@@ -28,6 +28,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/readers.py
 
 clean:
 	rm -rf $(VENV) .demo build *.egg-info

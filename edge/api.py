@@ -213,6 +213,37 @@ def create_app(node: Node) -> FastAPI:
         cursor = page[-1].rowid if page else after
         return _json({"events": [e.to_json() for e in page], "next": cursor})
 
+    @app.get("/api/v1/stations/{station}", responses={404: {"model": Problem}})
+    async def station_status(station: str) -> Response:
+        """Tell a kiosk screen what its station is and whether its reader works.
+
+        No token: the screen at the door asks. No personal data: names of places only.
+        """
+        roster = node.roster
+        place = roster.stations.get(station)
+        if place is None:
+            raise TapError(f"station '{station}' is not in the roster (stations.csv)", 404)
+        group = roster.groups.get(place.group_id or "")
+        reader = node.readers.get(station)
+        return _json(
+            {
+                "station_id": place.station_id,
+                "name": place.name,
+                "role": place.role,
+                "group": {"group_id": group.group_id, "name": group.name, "room": group.room}
+                if group
+                else None,
+                "reader": {
+                    "driver": reader.health.driver,
+                    "connected": reader.health.connected,
+                    "last_error": reader.health.last_error,
+                }
+                if reader
+                else None,
+                "simulate": node.settings.simulate,
+            }
+        )
+
     @app.get("/kiosk/{station}", response_class=HTMLResponse, include_in_schema=False)
     def kiosk_page(station: str) -> Response:
         """Serve a station's tap screen."""

@@ -89,3 +89,25 @@ def test_a_missing_usb_reader_is_offline_and_retried_the_service_runs_on(
     # Other stations keep working meanwhile.
     result = node.simulated("K2").present(CARD["S5"]).result(timeout=5)  # type: ignore[union-attr]
     assert result.event.kind == "signed_in"
+
+
+def test_the_station_screen_learns_its_reader_is_offline(make_node: Callable[..., Node]) -> None:
+    import httpx
+
+    from tests.conftest import LiveServer
+
+    node = make_node(simulate=False, readers=["K1=nfc:usb:ffff:ffff", "K2=warp:drive"])
+    wait_for(lambda: node.readers["K1"].health.errors >= 1)
+    with LiveServer(node) as live, httpx.Client(base_url=live.url) as client:
+        k1 = client.get("/api/v1/stations/K1").json()
+        assert k1["name"] == "101教室"
+        assert k1["group"] == {"group_id": "G1", "name": "一年级看护组", "room": "101"}
+        assert k1["reader"]["connected"] is False
+        assert "no reader at usb:ffff:ffff" in k1["reader"]["last_error"]
+        k2 = client.get("/api/v1/stations/K2").json()
+        assert k2["reader"]["driver"] == "unavailable"
+        assert "unknown reader family 'warp'" in k2["reader"]["last_error"]
+        health = client.get("/healthz").json()
+        assert health["readers"]["K1"]["connected"] is False
+        assert "13800000001" not in client.get("/api/v1/stations/P1").text
+        assert client.get("/api/v1/stations/NOPE").status_code == 404

@@ -152,3 +152,41 @@ def test_a_line_module_typing_printed_decimals(
     module.send(f"{int.from_bytes(bytes.fromhex('04A1A1A1'), 'little'):010d}\r\n".encode())
     wait_for(lambda: len(kinds(node)) == 1)
     assert kinds(node) == [("signed_in", "S1")]
+
+
+class Heard:
+    """A buzzer that writes down what it was told to play."""
+
+    def __init__(self) -> None:
+        self.signals: list[tuple[str, str | None]] = []
+
+    def signal(self, outcome: str, alert: str | None = None) -> None:
+        self.signals.append((outcome, alert))
+
+
+def test_feedback_follows_the_durable_outcome(
+    tmp_path: Path, make_node: Callable[..., Node]
+) -> None:
+    module = PtyModule(tmp_path / "ttyBeep")
+    node = make_node(simulate=False, readers=[f"P1=serial:{module.link}:lines"])
+    reader = node.readers["P1"]
+    assert isinstance(reader, SerialReader)
+    heard = Heard()
+    reader.feedback = heard
+    wait_for(lambda: reader.health.connected)
+    module.send(b"0A00123456\r\n")  # the barred father's fob opens a pickup context
+    wait_for(lambda: len(heard.signals) == 1)
+    module.send(b"04A1A1A1\r\n")  # his son taps: refused, loudly
+    wait_for(lambda: len(heard.signals) == 2)
+    assert heard.signals == [("accepted", None), ("denied", "loud")]
+    # Heard only once durable: each signal has its event in the ledger.
+    assert [e.outcome for e in node.ledger.events_after(0, 10)] == ["accepted", "denied"]
+
+
+def test_feedback_patterns() -> None:
+    from edge.devices.feedback import pattern
+
+    assert pattern("accepted", None) == (0.08,)
+    assert pattern("denied", "alert") == (0.08, 0.08, 0.08)
+    assert pattern("denied", "loud") == (1.2,)
+    assert pattern("ignored", None) == ()

@@ -184,7 +184,11 @@ class SerialReader(ThreadedReader):
 
         while not self.stopping:
             try:
-                data = self.port.read(64)
+                # Block for the first byte only, then take what else has arrived: read(64)
+                # would sit on a complete frame until the timeout (50 ms a tap).
+                data = self.port.read(1)
+                if data and self.port.in_waiting:
+                    data += self.port.read(self.port.in_waiting)
             except (serial.SerialException, OSError, TypeError, AttributeError) as err:
                 # TypeError/AttributeError: pyserial's port object after close() from stop().
                 raise ReaderGone(f"{self.path} stopped answering: {err}") from err
