@@ -105,6 +105,13 @@ def serve(
             "Sync with a hub (--upstream, --device-token) is not part of this build yet; "
             "run the kiosk on its own for now."
         )
+    from edge.devices.registry import ReaderUnavailable, parse_binding
+
+    for binding in reader or []:
+        try:
+            parse_binding(binding)
+        except ReaderUnavailable as err:
+            _fail(str(err))
     settings = _settings(
         data_dir,
         host=host,

@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING
 from edge import auth, cards
 from edge.clock import Clock, SystemClock
 from edge.devices.base import Reader, Sink
-from edge.devices.registry import ReaderUnavailable, UnavailableReader, open_reader
+from edge.devices.registry import (
+    ReaderUnavailable,
+    UnavailableReader,
+    open_reader,
+    parse_binding,
+)
 from edge.devices.sim import SimulatedReader
 from edge.ledger import Ledger
 from edge.projection import Projection
@@ -62,8 +67,14 @@ class Node:
         self.writer.start()
         bindings: dict[str, str] = {}
         for text in self.settings.readers:
-            station, _, spec = text.partition("=")
-            bindings[station.strip()] = spec.strip()
+            try:
+                station, spec = parse_binding(text)
+            except ReaderUnavailable as err:
+                log.error("%s", err)
+                continue
+            if station not in self.roster.stations:
+                log.warning("reader %s is bound to %s, which is not in the roster", spec, station)
+            bindings[station] = spec
         if self.settings.simulate:
             for station in self.roster.stations:
                 bindings.setdefault(station, "sim")
