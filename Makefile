@@ -29,6 +29,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/readers.py
+	$(BIN)/python bench/screens.py
 
 clean:
 	rm -rf $(VENV) .demo build *.egg-info

@@ -11,20 +11,23 @@ import asyncio
 import datetime as dt
 import logging
 from importlib import resources
+from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edge import auth
 from edge.errors import AuthError, StorageError, TapError
+from edge.events import SELECT_COLUMNS, Event
 from edge.node import Node
 from edge.projection import fold, picture
+from edge.taps import TapResult
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,12 @@ class SimTap(BaseModel):
     at: dt.datetime | None = Field(
         default=None, description="the simulated moment; without an offset, school time"
     )
+
+
+class SignIn(BaseModel):
+    """The code a kiosk showed after a staff card tap."""
+
+    code: str = Field(pattern=r"^[0-9]{6}$", examples=["042917"])
 
 
 class TapAnswer(BaseModel):
@@ -225,14 +234,30 @@ def create_app(node: Node) -> FastAPI:
             raise TapError(f"station '{station}' is not in the roster (stations.csv)", 404)
         group = roster.groups.get(place.group_id or "")
         reader = node.readers.get(station)
+        room: dict[str, Any] | None = None
+        if group is not None:
+            day = roster.calendar.day_of(node.clock.now())
+            with node.projection.lock:
+                state = node.projection.day(day)
+                present = len(state.present_in(group.group_id))
+                held = state.custodians.get(group.group_id)
+            custodian = roster.staff.get(held[0]) if held else None
+            room = {
+                "group_id": group.group_id,
+                "name": group.name,
+                "room": group.room,
+                "present": present,
+                "expected": len(roster.expected_in_group(group.group_id, day)),
+                "custodian": {"staff_id": custodian.staff_id, "name": custodian.name}
+                if custodian
+                else None,
+            }
         return _json(
             {
                 "station_id": place.station_id,
                 "name": place.name,
                 "role": place.role,
-                "group": {"group_id": group.group_id, "name": group.name, "room": group.room}
-                if group
-                else None,
+                "group": room,
                 "reader": {
                     "driver": reader.health.driver,
                     "connected": reader.health.connected,
@@ -243,6 +268,116 @@ def create_app(node: Node) -> FastAPI:
                 "simulate": node.settings.simulate,
             }
         )
+
+    @app.get("/api/v1/stations/{station}/stream", responses={404: {"model": Problem}})
+    async def station_stream(station: str) -> StreamingResponse:
+        """Stream a station's durable taps to its screen (Server-Sent Events).
+
+        Events: ``hello``; ``tap`` (the answer a simulated tap gets, plus a one-time
+        ``signin_code`` for a staff card); ``changed`` (groups whose head count moved).
+        """
+        if station not in node.roster.stations:
+            raise TapError(f"station '{station}' is not in the roster (stations.csv)", 404)
+        subscriber = node.broadcast.subscribe(station)
+        return StreamingResponse(
+            node.broadcast.stream(subscriber, {"station": station}),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/api/v1/stream", responses=responses)
+    async def dashboard_stream(
+        token: Annotated[str, Query(description="a staff token (EventSource sends no headers)")],
+    ) -> StreamingResponse:
+        """Stream every station's durable taps to the dashboard (Server-Sent Events)."""
+        who = auth.verify(node.secret, token, node.roster, node.clock.now())
+        auth.require(who, PRESENCE_ROLES)
+        subscriber = node.broadcast.subscribe(None)
+        return StreamingResponse(
+            node.broadcast.stream(subscriber, {"staff_id": who.staff_id}),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    @app.post("/api/v1/signin", responses={401: {"model": Problem}, 422: {"model": Problem}})
+    def signin(body: SignIn) -> Response:
+        """Trade the code a kiosk showed after a staff card tap for a staff token."""
+        staff_id = node.redeem_signin_code(body.code)
+        member = node.roster.staff.get(staff_id or "")
+        if member is None:
+            raise AuthError("that code is wrong or has expired: tap your staff card again")
+        token = auth.issue(
+            node.secret, member.staff_id, member.role, node.clock.now(), node.settings.token_hours
+        )
+        return _json(
+            {"token": token, "staff_id": member.staff_id, "name": member.name, "role": member.role}
+        )
+
+    @app.get("/api/v1/students/{student_id}/timeline", responses=responses)
+    def timeline(
+        who: Staff,
+        student_id: str,
+        date: Annotated[dt.date | None, Query(description="school day, YYYY-MM-DD")] = None,
+    ) -> Response:
+        """Return one child's day: every tap of theirs, where, what was decided and why."""
+        auth.require(who, PRESENCE_ROLES)
+        roster = node.roster
+        if student_id not in roster.students:
+            raise TapError(f"student '{student_id}' is not in the roster", 404)
+        day = date or roster.calendar.day_of(node.clock.now())
+        rows = (
+            node.ledger.reader()
+            .execute(
+                f"SELECT {SELECT_COLUMNS} FROM events WHERE subject_id = ? AND day = ? "  # noqa: S608
+                "ORDER BY hlc, node_id, epoch, seq",
+                (student_id, day.isoformat()),
+            )
+            .fetchall()
+        )
+        entries = []
+        for row in rows:
+            event = Event.from_row(row)
+            answer = TapResult(event, roster).to_json()
+            station = roster.stations.get(event.station)
+            entries.append(
+                {
+                    "at": answer["at"],
+                    "station": event.station,
+                    "station_name": station.name if station else event.station,
+                    "kind": event.kind,
+                    "outcome": event.outcome,
+                    "message": answer["message"],
+                    "message_en": answer["message_en"],
+                    "data": event.data,
+                }
+            )
+        student = roster.students[student_id]
+        return _json(
+            {
+                "student_id": student_id,
+                "name": student.name,
+                "class": student.class_name,
+                "date": day.isoformat(),
+                "events": entries,
+            }
+        )
+
+    @app.get("/dashboard/rollcall", response_class=HTMLResponse, include_in_schema=False)
+    def rollcall_page() -> Response:
+        """Serve the emergency roll call (printable, one A4 page per group)."""
+        return HTMLResponse(_page("rollcall.html"))
+
+    @app.get("/ui/{name}", include_in_schema=False)
+    def ui_file(name: str) -> Response:
+        """Serve the pages' shared scripts and styles."""
+        types = {".js": "text/javascript", ".css": "text/css"}
+        kind = types.get(Path(name).suffix)
+        if kind is None or "/" in name or name.startswith("."):
+            return JSONResponse({"detail": f"no such file: {name}"}, 404)
+        try:
+            return Response(_page(name), media_type=f"{kind}; charset=utf-8")
+        except FileNotFoundError:
+            return JSONResponse({"detail": f"no such file: {name}"}, 404)
 
     @app.get("/kiosk/{station}", response_class=HTMLResponse, include_in_schema=False)
     def kiosk_page(station: str) -> Response:

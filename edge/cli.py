@@ -145,6 +145,7 @@ def run(settings: Settings) -> None:
             host=settings.host,
             port=settings.port,
             log_level="warning",
+            timeout_graceful_shutdown=2,  # open live streams must not hold a restart
             access_log=False,
         )
         server = uvicorn.Server(config)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import logging
+import secrets
 import time
-from typing import TYPE_CHECKING
 
 from edge import auth, cards
 from edge.clock import Clock, SystemClock
@@ -24,14 +24,12 @@ from edge.devices.registry import (
 )
 from edge.devices.sim import SimulatedReader
 from edge.ledger import Ledger
+from edge.live import Broadcast
 from edge.projection import Projection
 from edge.roster import Roster
 from edge.rules import Timing
 from edge.settings import Settings
-from edge.taps import TapWriter
-
-if TYPE_CHECKING:
-    from edge.taps import TapResult
+from edge.taps import TapResult, TapWriter
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +54,10 @@ class Node:
         )
         self.secret = auth.load_secret(settings.data_dir)
         self.readers: dict[str, Reader] = {}
+        self.broadcast = Broadcast()
+        self.signin_codes: dict[str, tuple[str, float]] = {}
+        self.signin_failures = 0
+        self.writer.listen(self._publish)
 
     @property
     def roster(self) -> Roster:
@@ -86,6 +88,49 @@ class Node:
                 reader = UnavailableReader(station, spec, str(err))
             reader.start(self._sink_for(station))
             self.readers[station] = reader
+
+    def _publish(self, results: list[TapResult]) -> None:
+        # On the writer thread, after COMMIT: screens only ever show durable taps.
+        changed: set[str] = set()
+        for result in results:
+            event = result.event
+            answer = result.to_json()
+            if event.subject_kind == "staff" and event.outcome == "accepted":
+                answer["signin_code"] = self.new_signin_code(event.subject_id or "")
+            self.broadcast.publish({"type": "tap", **answer}, station=event.station)
+            answer.pop("signin_code", None)
+            answer.pop("students", None)
+            self.broadcast.publish({"type": "tap", **answer}, station=None)
+            for key in ("group_id", "from_group"):
+                if event.data.get(key):
+                    changed.add(event.data[key])
+        if changed:
+            self.broadcast.publish_everywhere({"type": "changed", "groups": sorted(changed)})
+
+    def new_signin_code(self, staff_id: str) -> str:
+        """Return a one-time code that signs a staff member in on a dashboard for 60 s."""
+        now = time.monotonic()
+        for code, (_, expires) in list(self.signin_codes.items()):
+            if expires < now:
+                del self.signin_codes[code]
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        self.signin_codes[code] = (staff_id, now + 60)
+        return code
+
+    def redeem_signin_code(self, code: str) -> str | None:
+        """Return the staff id a valid code was issued to, once; None otherwise.
+
+        Twenty wrong codes void every outstanding one, so guessing six digits within
+        their minute is not an option.
+        """
+        held = self.signin_codes.pop(code, None)
+        if held is None or held[1] < time.monotonic():
+            self.signin_failures += 1
+            if self.signin_failures >= 20:
+                self.signin_codes.clear()
+                self.signin_failures = 0
+            return None
+        return held[0]
 
     def stop(self) -> None:
         """Stop the readers, then let the writer finish what is queued."""

@@ -283,9 +283,15 @@ def picture(
                 "kind": g.kind,
                 "room": g.room,
                 "custodian_staff_id": custodians.get(g.group_id, (None,))[0],
+                "custodian_name": _staff_name(roster, custodians.get(g.group_id, (None,))[0]),
                 "present": present_by_group.get(g.group_id, 0),
                 "expected": facts.expected_by_group.get(g.group_id, 0),
             }
             for g in roster.groups.values()
         ],
     }
+
+
+def _staff_name(roster: Roster, staff_id: str | None) -> str | None:
+    member = roster.staff.get(staff_id or "")
+    return member.name if member else None

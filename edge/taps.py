@@ -77,7 +77,12 @@ class TapResult:
             answer["expected"] = e.data["expected"]
         if "students" in e.data:
             answer["students"] = [
-                {**self._student(c["student_id"]), "state": c["state"], "group_id": c["group_id"]}
+                {
+                    **self._student(c["student_id"]),
+                    "state": c["state"],
+                    "group_id": c["group_id"],
+                    "group_name": self._group_name(c["group_id"]),
+                }
                 for c in e.data["students"]
             ]
         return answer
@@ -102,6 +107,10 @@ class TapResult:
             subject["class"] = person.class_name
             subject["grade"] = person.grade
         return subject
+
+    def _group_name(self, group_id: str | None) -> str | None:
+        group = self.roster.groups.get(group_id or "")
+        return group.name if group else None
 
     def _student(self, student_id: str) -> dict[str, Any]:
         student = self.roster.students.get(student_id)

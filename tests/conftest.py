@@ -49,9 +49,9 @@ def free_port() -> int:
 class LiveServer:
     """A real uvicorn server on a loopback port, in a thread."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, port: int | None = None) -> None:
         self.node = node
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             create_app(node),
@@ -59,6 +59,7 @@ class LiveServer:
             port=self.port,
             log_level="warning",
             lifespan="off",
+            timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

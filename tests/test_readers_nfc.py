@@ -101,7 +101,14 @@ def test_the_station_screen_learns_its_reader_is_offline(make_node: Callable[...
     with LiveServer(node) as live, httpx.Client(base_url=live.url) as client:
         k1 = client.get("/api/v1/stations/K1").json()
         assert k1["name"] == "101教室"
-        assert k1["group"] == {"group_id": "G1", "name": "一年级看护组", "room": "101"}
+        assert k1["group"] == {
+            "group_id": "G1",
+            "name": "一年级看护组",
+            "room": "101",
+            "present": 0,
+            "expected": 4,
+            "custodian": None,
+        }
         assert k1["reader"]["connected"] is False
         assert "no reader at usb:ffff:ffff" in k1["reader"]["last_error"]
         k2 = client.get("/api/v1/stations/K2").json()

@@ -1,0 +1,88 @@
+// The pages' message catalogue: every string a person reads, Chinese first, English too.
+// Messages about a tap come from the server (message / message_en) in the same two languages.
+export const CATALOGUE = {
+  zh: {
+    tap_prompt: "请刷卡", tap_card: "刷卡", head_count: "在班人数", custodian: "看护老师",
+    nobody: "暂无", missing: "未到", reader_offline: "读卡器离线，请联系信息老师",
+    stream_offline: "与服务器的连接中断，正在重连…", dismiss: "知道了", signin_code: "值班看板登录码（60秒内有效）",
+    simulate: "模拟刷卡", children: "可接走的孩子", state_expected: "未签到", state_on_leave: "请假",
+    state_present: "在校", state_released: "已接走", state_left_alone: "自行离校",
+    state_not_enrolled_today: "今日无课后服务", overdue: "超时未接", dashboard: "值班看板",
+    sign_in: "登录", token_or_code: "令牌或看板登录码", counts: "人数", groups: "班组",
+    group: "班组", room: "教室", present: "在班", expected: "应到", alerts: "提醒",
+    dismissal: "放学批次", search: "查找学生", name: "姓名", class: "班级", state: "状态",
+    where: "所在", since: "时间", timeline: "今日记录", rollcall: "紧急点名", print: "打印",
+    grades: "年级", service_end: "课后服务结束", no_alerts: "暂无提醒", released_to: "接走人",
+    on_campus: "在校学生", unknown_card: "未登记的卡", refused: "拒绝", sync: "同步",
+    lang: "English",
+  },
+  en: {
+    tap_prompt: "Please tap your card", tap_card: "Tap", head_count: "Present", custodian: "Supervisor",
+    nobody: "nobody yet", missing: "Missing", reader_offline: "Card reader offline: call the IT teacher",
+    stream_offline: "Connection to the server lost, reconnecting…", dismiss: "Dismiss",
+    signin_code: "Dashboard sign-in code (valid 60 s)", simulate: "Simulate a card",
+    children: "Children to collect", state_expected: "not signed in", state_on_leave: "on leave",
+    state_present: "present", state_released: "released", state_left_alone: "left alone",
+    state_not_enrolled_today: "no service today", overdue: "Overdue", dashboard: "Duty dashboard",
+    sign_in: "Sign in", token_or_code: "token or sign-in code", counts: "Counts", groups: "Groups",
+    group: "Group", room: "Room", present: "Present", expected: "Expected", alerts: "Alerts",
+    dismissal: "Dismissal batches", search: "Find a student", name: "Name", class: "Class",
+    state: "State", where: "Where", since: "Since", timeline: "Today's record", rollcall: "Roll call",
+    print: "Print", grades: "Grades", service_end: "Service ends", no_alerts: "No alerts",
+    released_to: "Released to", on_campus: "On campus", unknown_card: "Unknown card",
+    refused: "Refused", sync: "Sync", lang: "中文",
+  },
+};
+
+export let lang = localStorage.getItem("lang") === "en" ? "en" : "zh";
+
+export function t(key) {
+  return CATALOGUE[lang][key] ?? CATALOGUE.zh[key] ?? key;
+}
+
+export function say(answer) {
+  return lang === "en" ? answer.message_en : answer.message;
+}
+
+// Times arrive as ISO text in the school's timezone; show them as they are, whatever
+// the browser's own zone.
+export function clock(iso) {
+  return iso ? iso.slice(11, 16) : "";
+}
+
+export function translatePage() {
+  document.documentElement.lang = lang === "en" ? "en" : "zh-CN";
+  for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
+  for (const node of document.querySelectorAll("[data-t-placeholder]")) {
+    node.placeholder = t(node.dataset.tPlaceholder);
+  }
+}
+
+export function toggleLang(onChange) {
+  lang = lang === "en" ? "zh" : "en";
+  localStorage.setItem("lang", lang);
+  translatePage();
+  onChange();
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child ?? "");
+  return node;
+}
+
+// A Server-Sent Events stream that tells the page when it (re)connects, so the page
+// refetches what it may have missed; EventSource itself retries after a restart.
+export function live(url, handlers, onState) {
+  const source = new EventSource(url);
+  source.addEventListener("hello", () => { onState(true); handlers.hello?.(); });
+  source.addEventListener("error", () => onState(false));
+  for (const [name, handler] of Object.entries(handlers)) {
+    if (name !== "hello") source.addEventListener(name, (e) => handler(JSON.parse(e.data)));
+  }
+  return source;
+}

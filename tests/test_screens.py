@@ -1,0 +1,194 @@
+"""The screens in a real browser: Playwright driving Debian's Chromium, headless."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from edge.node import Node
+from tests.conftest import LiveServer
+from tests.roster_files import CARD
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed: apt-get install chromium"
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1024, "height": 600}, locale="zh-CN")
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def tap(server: LiveServer, station: str, who: str) -> dict:
+    reply = httpx.post(
+        f"{server.url}/api/v1/sim/taps", json={"station": station, "uid": CARD.get(who, who)}
+    )
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def shoot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width, height in ((1024, 600), (800, 480)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{width}x{height}.png"))
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name} overflows {overflow}px at {width}x{height}"
+    page.set_viewport_size({"width": 1024, "height": 600})
+
+
+def test_a_tap_appears_on_its_station_page(server: LiveServer, page: Page) -> None:
+    page.goto(f"{server.url}/kiosk/K1")
+    expect(page.locator("#title")).to_have_text("101教室")
+    expect(page.locator("#count")).to_have_text("0 / 4")
+    expect(page.locator("#idle")).to_have_text("请刷卡")
+    tap(server, "K1", "S1")
+    expect(page.locator("#who")).to_have_text("小明 · 一年级1班")
+    expect(page.locator("#panel")).to_have_class("accepted")
+    expect(page.locator("#icon")).to_have_text("✔")  # not colour alone
+    expect(page.locator("#count")).to_have_text("1 / 4")
+    tap(server, "K1", "T1")
+    expect(page.locator("#extra")).to_contain_text("未到 (2)")
+    expect(page.locator("#extra")).to_contain_text("小红 · 一年级1班")
+    expect(page.locator("#extra li").last).to_be_in_viewport()  # the whole list shows
+    expect(page.locator("#sub")).to_contain_text("看护老师: 陈老师")
+    expect(page.locator("#code b")).to_have_text(re.compile(r"^\d{6}$"))
+    shoot(page, "kiosk-classroom-staff")
+
+
+def test_the_pickup_screen_releases_the_right_child_and_refuses_in_red(
+    server: LiveServer, page: Page
+) -> None:
+    tap(server, "K1", "S1")
+    page.goto(f"{server.url}/kiosk/P1")
+    expect(page.locator("#title")).to_have_text("东门接送点")
+    tap(server, "P1", "P1")
+    expect(page.locator("#who")).to_have_text("王妈妈")
+    expect(page.locator("#extra")).to_contain_text("小明 · 一年级1班 · 在校 · 一年级看护组")
+    expect(page.locator("#extra")).to_contain_text("小丽 · 一年级2班 · 请假")
+    shoot(page, "kiosk-pickup-guardian")
+    tap(server, "P1", "S2")  # not hers to collect
+    alarm = page.locator("#alarm")
+    expect(alarm).to_be_visible()
+    expect(page.locator("#alarm-text")).to_have_text("拒绝：王妈妈不是小红的授权接送人")
+    page.wait_for_timeout(1500)
+    expect(alarm).to_be_visible()  # stays until a person dismisses it
+    shoot(page, "kiosk-pickup-refused")
+    page.locator("#dismiss").click()
+    expect(alarm).to_be_hidden()
+    tap(server, "P1", "S1")
+    expect(page.locator("#what")).to_have_text("小明，已由王妈妈接走")
+    expect(page.locator("#panel")).to_have_class("accepted")
+    tap(server, "P1", "S3")  # walk-alone consent
+    expect(page.locator("#what")).to_have_text("小刚，自行离校")
+
+
+def test_a_barred_adult_fills_the_screen(server: LiveServer, page: Page) -> None:
+    page.goto(f"{server.url}/kiosk/P1")
+    expect(page.locator("#title")).to_have_text("东门接送点")
+    tap(server, "P1", "P3")
+    tap(server, "P1", "S1")
+    expect(page.locator("#alarm-text")).to_contain_text("赵先生被禁止接走小明")
+    expect(page.locator("#alarm-en")).to_contain_text("must not collect")
+
+
+def test_the_dashboard_changes_live_and_staff_sign_in_by_card(
+    server: LiveServer, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 1024, "height": 600})
+    kiosk, board = context.new_page(), context.new_page()
+    kiosk.goto(f"{server.url}/kiosk/K2")
+    expect(kiosk.locator("#title")).to_have_text("实验室")
+    tap(server, "K2", "L1")  # the duty leader taps her card at a classroom door
+    code = kiosk.locator("#code b")
+    expect(code).to_have_text(re.compile(r"^\d{6}$"))
+
+    board.goto(f"{server.url}/dashboard")
+    board.locator("#secret").fill(code.inner_text())
+    board.locator("#signin button").click()
+    present = board.locator('[data-state="present"] b')
+    expect(present).to_have_text("0")
+    expect(board.locator('[data-state="expected"] b')).to_have_text("4")
+    tap(server, "K1", "S2")  # elsewhere, while the dashboard is open
+    expect(present).to_have_text("1")
+    expect(board.locator('[data-state="expected"] b')).to_have_text("3")
+    tap(server, "P1", "S1")  # no guardian: refused, raised as an alert
+    expect(board.locator("#alerts")).to_contain_text("15:30 P1: 小明需要家长接送")  # school time
+    board.locator("#search").fill("小红")
+    board.locator("#found li").first.click()
+    expect(board.locator("#timeline")).to_contain_text("小红，签到成功：一年级看护组")
+    expect(board.locator("#groups")).to_contain_text("一年级看护组")
+    shoot(board, "dashboard")
+    board.goto(f"{server.url}/dashboard/rollcall")
+    expect(board.locator("[data-group=G1] h2")).to_contain_text("一年级看护组")
+    expect(board.locator("[data-group=G1]")).to_contain_text("小红")
+    shoot(board, "rollcall")
+    context.close()
+
+
+def test_a_used_or_wrong_sign_in_code_is_refused(server: LiveServer) -> None:
+    answer = httpx.post(f"{server.url}/api/v1/signin", json={"code": "000000"})
+    assert answer.status_code == 401
+    assert "tap your staff card again" in answer.json()["detail"]
+    assert httpx.post(f"{server.url}/api/v1/signin", json={"code": "12ab"}).status_code == 422
+
+
+def test_the_page_recovers_after_a_service_restart(
+    make_node: Callable[..., Node], page: Page
+) -> None:
+    node = make_node()
+    first = LiveServer(node).__enter__()
+    page.goto(f"{first.url}/kiosk/K1")
+    expect(page.locator("#title")).to_have_text("101教室")
+    first.__exit__(None, None, None)
+    expect(page.locator("#stream")).to_contain_text("连接中断")
+    with LiveServer(node, port=first.port) as second:
+        expect(page.locator("#stream")).to_be_hidden(timeout=10000)
+        tap(second, "K1", "S2")
+        expect(page.locator("#who")).to_have_text("小红 · 一年级1班")
+
+
+def test_the_english_toggle(server: LiveServer, page: Page) -> None:
+    page.goto(f"{server.url}/kiosk/K1")
+    expect(page.locator("#idle")).to_have_text("请刷卡")
+    page.locator("#lang").click()
+    expect(page.locator("#idle")).to_have_text("Please tap your card")
+    tap(server, "K1", "S1")
+    expect(page.locator("#what")).to_have_text("小明 signed in to 一年级看护组")
+    page.reload()
+    expect(page.locator("#idle")).to_have_text("Please tap your card")  # remembered
+    expect(page.locator("#lang")).to_have_text("中文")
+
+
+def test_kiosk_streams_carry_no_phone_numbers(server: LiveServer, page: Page) -> None:
+    messages: list[str] = []
+    page.goto(f"{server.url}/kiosk/P1")
+    expect(page.locator("#title")).to_have_text("东门接送点")
+    page.evaluate("""() => { window.seen = [];
+        const s = new EventSource('/api/v1/stations/P1/stream');
+        s.addEventListener('tap', (e) => window.seen.push(e.data)); }""")
+    page.wait_for_timeout(300)
+    tap(server, "P1", "P1")
+    page.wait_for_function("window.seen.length > 0")
+    messages = page.evaluate("window.seen")
+    assert "王妈妈" in messages[0]
+    assert "13800000001" not in messages[0]
