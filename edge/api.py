@@ -23,6 +23,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edge import auth
+from edge import roster as roster_mod
 from edge.errors import AuthError, StorageError, TapError
 from edge.events import SELECT_COLUMNS, Event
 from edge.node import Node
@@ -378,6 +379,19 @@ def create_app(node: Node) -> FastAPI:
             return Response(_page(name), media_type=f"{kind}; charset=utf-8")
         except FileNotFoundError:
             return JSONResponse({"detail": f"no such file: {name}"}, 404)
+
+    @app.get("/photos/{name}", include_in_schema=False)
+    def photo(name: str) -> Response:
+        """Serve a roster photo by its content-addressed name (unguessable, immutable)."""
+        if not roster_mod.PHOTO_NAME.match(name) or not (node.ledger.photos / name).is_file():
+            return JSONResponse({"detail": "no such photo"}, 404)
+        types = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+        kind = types[name.rsplit(".", 1)[1]]
+        return Response(
+            (node.ledger.photos / name).read_bytes(),
+            media_type=kind,
+            headers={"Cache-Control": "max-age=86400, immutable"},
+        )
 
     @app.get("/kiosk/{station}", response_class=HTMLResponse, include_in_schema=False)
     def kiosk_page(station: str) -> Response:

@@ -115,6 +115,7 @@ class Ledger:
     def __init__(self, path: Path, node_id: str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.photos = self.path.parent / "photos"
         self._local = threading.local()
         try:
             conn = connect(self.path)
@@ -229,6 +230,13 @@ class Ledger:
 
     def save_roster(self, roster: Roster, source: str) -> int:
         """Store a checked roster as the new version, atomically; return its version."""
+        # Photos first, content-addressed: a refused or failed import leaves only
+        # unreferenced files behind, never a roster pointing at a missing photo.
+        self.photos.mkdir(exist_ok=True)
+        for photo, data in roster.photos.items():
+            if not (self.photos / photo).exists():
+                (self.photos / f"{photo}.part").write_bytes(data)
+                (self.photos / f"{photo}.part").replace(self.photos / photo)
         conn = connect(self.path)
         db = sqlite_utils.Database(conn)
         try:

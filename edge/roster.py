@@ -11,6 +11,7 @@ the bundle's files; a ``Roster`` is immutable and safe to share between threads.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import re
@@ -255,6 +256,7 @@ class Roster:
     _by_group: dict[str, tuple[tuple[str, frozenset[int]], ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    photos: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def expected_groups(self, student_id: str, day: dt.date) -> list[str]:
         """Return the groups a student is enrolled in on ``day``'s weekday."""
@@ -283,11 +285,15 @@ def empty() -> Roster:
 # -- reading files ---------------------------------------------------------------
 
 
-def read_bundle(path: Path, progress: Progress | None = None) -> tuple[dict[str, Table], str]:
+def read_bundle(
+    path: Path, progress: Progress | None = None
+) -> tuple[dict[str, Table], str, dict[str, bytes]]:
     """Read a folder of CSV files or an .xlsx workbook into tables of cleaned text.
 
     Returns the tables (each row a dict keyed by canonical column name, with a
-    ``_row`` key holding the spreadsheet row number) and the text of school.toml.
+    ``_row`` key holding the spreadsheet row number), the text of school.toml, and
+    the photos the rows name, keyed by the content-addressed name that replaces the
+    file name in the ``photo`` cell.
     """
     path = Path(path)
     if not path.exists():
@@ -307,7 +313,43 @@ def read_bundle(path: Path, progress: Progress | None = None) -> tuple[dict[str,
             school_toml = toml_path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as err:
             raise RosterError("school.toml is not UTF-8 text", file="school.toml") from err
-    return tables, school_toml
+    base = path if path.is_dir() else path.parent
+    photos: dict[str, bytes] = {}
+    for name in ("students", "guardians"):
+        for row in tables.get(name, []):
+            if row.get("photo"):
+                row["photo"] = _photo(base, row, f"{name}.csv", photos)
+    return tables, school_toml, photos
+
+
+PHOTO_TYPES = {b"\x89PNG": "png", b"\xff\xd8\xff": "jpg", b"RIFF": "webp"}
+PHOTO_LIMIT = 2 * 1024 * 1024
+PHOTO_NAME = re.compile(r"^[0-9a-f]{64}\.(png|jpg|webp)$")
+
+
+def _photo(base: Path, row: dict[str, str], filename: str, photos: dict[str, bytes]) -> str:
+    """Check a row's photo file and return its content-addressed name."""
+    import hashlib
+
+    given = row["photo"]
+    where = {"file": filename, "row": int(row["_row"]), "column": "photo"}
+    file = (base / given).resolve()
+    if not file.is_relative_to(base.resolve()):
+        raise RosterError(f"photo '{given}' lies outside the roster folder", **where)  # type: ignore[arg-type]
+    if not file.is_file():
+        raise RosterError(f"photo '{given}' is not in the roster folder", **where)  # type: ignore[arg-type]
+    data = file.read_bytes()
+    if len(data) > PHOTO_LIMIT:
+        raise RosterError(
+            f"photo '{given}' is {len(data) // 1024} KB; make it smaller than 2 MB",
+            **where,  # type: ignore[arg-type]
+        )
+    kind = next((k for magic, k in PHOTO_TYPES.items() if data.startswith(magic)), None)
+    if kind is None or (kind == "webp" and data[8:12] != b"WEBP"):
+        raise RosterError(f"photo '{given}' is not a JPEG, PNG or WebP image", **where)  # type: ignore[arg-type]
+    name = f"{hashlib.sha256(data).hexdigest()}.{kind}"
+    photos[name] = data
+    return name
 
 
 def _decode(data: bytes, filename: str) -> str:
@@ -752,8 +794,8 @@ def _weekdays(text: str) -> frozenset[int] | None:
 
 def load(path: Path, version: int, progress: Progress | None = None) -> Roster:
     """Read and check a bundle in one go (what ``roster import`` does before storing)."""
-    tables, school_toml = read_bundle(path, progress)
-    return build(tables, school_toml, version)
+    tables, school_toml, photos = read_bundle(path, progress)
+    return dataclasses.replace(build(tables, school_toml, version), photos=photos)
 
 
 def iter_people(roster: Roster) -> Iterable[tuple[str, str, str]]:

@@ -106,6 +106,9 @@ class TapResult:
         if e.subject_kind == "student" and person is not None:
             subject["class"] = person.class_name
             subject["grade"] = person.grade
+        photo = getattr(person, "photo", None)
+        if photo:
+            subject["photo"] = f"/photos/{photo}"
         return subject
 
     def _group_name(self, group_id: str | None) -> str | None:
@@ -118,6 +121,7 @@ class TapResult:
             "student_id": student_id,
             "name": student.name if student else None,
             "class": student.class_name if student else None,
+            "photo": f"/photos/{student.photo}" if student and student.photo else None,
         }
 
 

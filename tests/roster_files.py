@@ -93,3 +93,35 @@ def write(folder: Path, **changes: str) -> Path:
         if text != "":
             (folder / name).write_text(text, encoding="utf-8")
     return folder
+
+
+def png(red: int, green: int, blue: int, size: int = 48) -> bytes:
+    """A real PNG of one colour, made without an imaging library."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + bytes((red, green, blue)) * size for _ in range(size))
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))  # fmt: skip
+
+
+def with_photos(folder: Path) -> Path:
+    """Write the bundle with photos for S1 (in a subfolder) and for P1."""
+    write(folder)
+    (folder / "photos").mkdir(exist_ok=True)
+    (folder / "photos" / "s1.png").write_bytes(png(30, 120, 200))
+    (folder / "p1.png").write_bytes(png(200, 90, 40))
+    students = FILES["students.csv"].replace("walk_alone\n", "walk_alone,photo\n", 1)
+    students = students.replace(
+        "S1,小明,1,一年级1班,04A1A1A1,0\n", "S1,小明,1,一年级1班,04A1A1A1,0,photos/s1.png\n"
+    )
+    guardians = FILES["guardians.csv"].replace("card_uid\n", "card_uid,照片\n", 1)
+    guardians = guardians.replace("0723140494\n", "0723140494,p1.png\n")
+    (folder / "students.csv").write_text(students, encoding="utf-8")
+    (folder / "guardians.csv").write_text(guardians, encoding="utf-8")
+    return folder

@@ -339,3 +339,42 @@ def test_reimport_replaces_the_roster_and_keeps_events(tmp_path: Path) -> None:
     assert cli("roster", "import", str(smaller), data_dir=data).returncode == 0
     assert ledger.roster_version() == 2
     assert "S5" not in ledger.load_roster().students
+
+
+def test_photos_are_checked_and_stored_by_content(tmp_path: Path) -> None:
+    roster = roster_mod.load(roster_files.with_photos(tmp_path / "r"), version=1)
+    s1 = roster.students["S1"].photo
+    assert s1 is not None
+    assert s1.endswith(".png")
+    assert roster.photos[s1] == roster_files.png(30, 120, 200)
+    assert roster.guardians["P1"].photo in roster.photos
+    ledger = Ledger(tmp_path / "data" / "campus-edge.db", "t")
+    ledger.save_roster(roster, "r")
+    assert (tmp_path / "data" / "photos" / s1).read_bytes() == roster_files.png(30, 120, 200)
+    assert ledger.load_roster().students["S1"].photo == s1
+
+
+@pytest.mark.parametrize(
+    ("photo", "content", "words"),
+    [
+        ("missing.png", None, "is not in the roster folder"),
+        ("../outside.png", b"\x89PNG", "outside the roster folder"),
+        ("notes.png", b"just some text", "not a JPEG, PNG or WebP image"),
+    ],
+)
+def test_a_bad_photo_is_refused_naming_its_row(
+    tmp_path: Path, photo: str, content: bytes | None, words: str
+) -> None:
+    folder = roster_files.with_photos(tmp_path / "r")
+    if content is not None:
+        (folder / photo).resolve().write_bytes(content)
+    text = (folder / "students.csv").read_text(encoding="utf-8")
+    (folder / "students.csv").write_text(text.replace("photos/s1.png", photo), encoding="utf-8")
+    with pytest.raises(RosterError) as caught:
+        roster_mod.load(folder, version=1)
+    assert (caught.value.file, caught.value.row, caught.value.column) == (
+        "students.csv",
+        2,
+        "photo",
+    )
+    assert words in caught.value.sentence()

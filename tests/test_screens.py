@@ -192,3 +192,25 @@ def test_kiosk_streams_carry_no_phone_numbers(server: LiveServer, page: Page) ->
     messages = page.evaluate("window.seen")
     assert "王妈妈" in messages[0]
     assert "13800000001" not in messages[0]
+
+
+def test_the_guard_sees_the_photos(
+    make_node: Callable[..., Node], page: Page, tmp_path: Path
+) -> None:
+    from tests import roster_files
+
+    node = make_node(roster_dir=roster_files.with_photos(tmp_path / "photo-roster"))
+    with LiveServer(node) as server:
+        tap(server, "K1", "S1")
+        page.goto(f"{server.url}/kiosk/P1")
+        expect(page.locator("#title")).to_have_text("东门接送点")
+        tap(server, "P1", "P1")
+        guardian = page.locator("#head img")
+        expect(guardian).to_have_attribute("alt", "王妈妈")
+        page.wait_for_function("document.querySelector('#head img').naturalWidth === 48")
+        child = page.locator("#extra li img").first
+        expect(child).to_be_visible()
+        page.wait_for_function("document.querySelector('#extra li img').naturalWidth === 48")
+        shoot(page, "kiosk-pickup-photos")
+        assert httpx.get(f"{server.url}/photos/../../secret.key").status_code == 404
+        assert httpx.get(f"{server.url}/photos/{'0' * 64}.png").status_code == 404
