@@ -93,18 +93,19 @@ class Service:
         return out.stdout.strip()
 
 
+def imported_campus(root: Path, students: int, seed: int) -> Path:
+    """Write a demo campus's roster under ``root`` and import it with the CLI."""
+    bundle = demo.write_bundle(root / "roster", students=students, seed=seed, today=TODAY)
+    env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(root / "data")}
+    subprocess.run([sys.executable, "-m", "edge", "roster", "import", str(bundle)], env=env,
+                   check=True, capture_output=True, timeout=60)  # fmt: skip
+    return bundle
+
+
 @pytest.fixture(scope="module")
 def campus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, roster_mod.Roster]]:
     root = tmp_path_factory.mktemp("campus")
-    bundle = demo.write_bundle(root / "roster", students=300, seed=7, today=TODAY)
-    env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(root / "data")}
-    subprocess.run(
-        [sys.executable, "-m", "edge", "roster", "import", str(bundle)],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    bundle = imported_campus(root, students=300, seed=7)
     service = Service(root / "data")
     service.start()
     yield service, roster_mod.load(bundle, version=1)
@@ -249,15 +250,7 @@ def test_a_generated_afternoon_gives_the_right_picture_at_every_moment(campus) -
 def test_acknowledged_taps_survive_sigkill_once_each(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    bundle = demo.write_bundle(tmp_path / "roster", students=120, seed=3, today=TODAY)
-    env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(tmp_path / "data")}
-    subprocess.run(
-        [sys.executable, "-m", "edge", "roster", "import", str(bundle)],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    bundle = imported_campus(tmp_path, students=120, seed=3)
     roster = roster_mod.load(bundle, version=1)
     cards = [(s.student_id, s.card) for s in roster.students.values()]
     service = Service(tmp_path / "data")

@@ -23,8 +23,8 @@ import logging
 import time
 from typing import Any
 
-from edge.devices.base import Backoff, ReaderGone, ThreadedReader
-from edge.devices.feedback import Acr122Feedback, Feedback
+from edge.devices.base import ReaderGone, ThreadedReader
+from edge.devices.feedback import Acr122Feedback
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,9 @@ class ContactlessReader(ThreadedReader):
         *,
         poll_interval: float = 0.05,
         slow_read: float = 1.0,
-        backoff: Backoff | None = None,
-        feedback: Feedback | None = None,
-        hold: float = 0.5,
+        **options: Any,
     ) -> None:
-        super().__init__(station, spec, hold=hold, backoff=backoff, feedback=feedback)
+        super().__init__(station, spec, **options)
         self.path = spec.split(":", 1)[1] if ":" in spec else "usb"
         self.poll_interval = poll_interval
         self.slow_read = slow_read

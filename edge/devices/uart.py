@@ -23,8 +23,7 @@ from functools import reduce
 from typing import Any
 
 from edge.cards import Form
-from edge.devices.base import Backoff, ReaderGone, ThreadedReader
-from edge.devices.feedback import Feedback
+from edge.devices.base import ReaderGone, ThreadedReader
 
 log = logging.getLogger(__name__)
 
@@ -154,16 +153,8 @@ class SerialReader(ThreadedReader):
 
     driver = "pyserial"
 
-    def __init__(
-        self,
-        station: str,
-        spec: str,
-        *,
-        backoff: Backoff | None = None,
-        feedback: Feedback | None = None,
-        hold: float = 0.5,
-    ) -> None:
-        super().__init__(station, spec, hold=hold, backoff=backoff, feedback=feedback)
+    def __init__(self, station: str, spec: str, **options: Any) -> None:
+        super().__init__(station, spec, **options)
         self.path, self.format, self.baud = parse_spec(spec)
         self.parser: Rdm6300Parser | LineParser = PARSERS[self.format]()
         self.port: Any = None

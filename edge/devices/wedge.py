@@ -18,8 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.devices.base import Backoff, ReaderGone, ThreadedReader
-from edge.devices.feedback import Feedback
+from edge.devices.base import ReaderGone, ThreadedReader
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +84,8 @@ class WedgeReader(ThreadedReader):
 
     driver = "evdev"
 
-    def __init__(
-        self,
-        station: str,
-        spec: str,
-        *,
-        backoff: Backoff | None = None,
-        feedback: Feedback | None = None,
-        hold: float = 0.5,
-    ) -> None:
-        super().__init__(station, spec, hold=hold, backoff=backoff, feedback=feedback)
+    def __init__(self, station: str, spec: str, **options: Any) -> None:
+        super().__init__(station, spec, **options)
         self.path = spec.split(":", 1)[1] if ":" in spec else ""
         self.assembler = KeyAssembler()
         self.device: Any = None
