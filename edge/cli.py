@@ -186,6 +186,39 @@ def token(
     )
 
 
+@app.command()
+def verify(data_dir: DataDir = None) -> None:
+    """Walk the ledger's hash chains and report the first break of each (exit 1 if any)."""
+    settings = _settings(data_dir)
+    ledger = Ledger(settings.database, settings.node_id)
+    checked, problems = ledger.verify(
+        progress=lambda n: typer.echo(f"  {n} events checked ...", err=True)
+    )
+    integrity = ledger.integrity_ok()
+    if problems or not integrity:
+        if not integrity:
+            problems.insert(0, "SQLite's integrity check failed: restore the last backup")
+        _fail(f"The ledger is NOT intact ({checked} events checked):\n  " + "\n  ".join(problems))
+    typer.echo(f"The ledger is intact: {checked} events, every hash chain unbroken.")
+
+
+@app.command()
+def backup(
+    destination: Annotated[
+        Path, typer.Argument(help="a new file, e.g. /media/usb/ce-2026-11-23.db")
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """Copy the database while the service runs (SQLite online backup), then check the copy."""
+    settings = _settings(data_dir)
+    try:
+        Ledger(settings.database, settings.node_id).backup(destination)
+    except CampusEdgeError as err:
+        _fail(str(err))
+        return
+    typer.echo(f"Backed up to {destination} (integrity checked). To restore, see README, Backup.")
+
+
 device_app = typer.Typer(help="Kiosks registered with this hub.", no_args_is_help=True)
 app.add_typer(device_app, name="device")
 

@@ -8,6 +8,7 @@ whatever order they arrived in (DESIGN.md, Time).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +84,23 @@ class Event:
     data: dict[str, Any]
     roster_version: int
     clock_synced: bool
+    prev_hash: str = ""
+    stored_hash: str | None = None  # as read back from the ledger; None before writing
     rowid: int | None = None
+
+    def content_hash(self) -> str:
+        """Return the SHA-256 of this event's content and its predecessor's hash.
+
+        Each event names the hash of the one before it on its node (and epoch), so
+        an event changed, removed or slipped in after writing breaks the chain.
+        """
+        content = [
+            self.event_id, self.node_id, self.epoch, self.seq, self.hlc, utc_text(self.at),
+            self.day.isoformat(), self.station, self.kind, self.outcome, self.code, self.card,
+            self.uid, self.subject_kind, self.subject_id, self.data, self.roster_version,
+            self.clock_synced, self.prev_hash,
+        ]  # fmt: skip
+        return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
     @property
     def event_id(self) -> str:
@@ -116,17 +133,20 @@ class Event:
             orjson.dumps(self.data).decode(),
             self.roster_version,
             int(self.clock_synced),
+            self.prev_hash,
+            self.content_hash(),
         )
 
     @classmethod
     def from_row(cls, row: Any) -> Event:
         """Build an Event from a ledger row selected as ``SELECT_COLUMNS``, in that order."""
         (rowid, node_id, epoch, seq, hlc, at, day, station, kind, outcome, code, card, uid,
-         subject_kind, subject_id, data, roster_version, clock_synced) = row  # fmt: skip
+         subject_kind, subject_id, data, roster_version, clock_synced, prev_hash,
+         hash_) = row  # fmt: skip
         return cls(
             node_id, epoch, seq, hlc, dt.datetime.fromisoformat(at), dt.date.fromisoformat(day),
             station, kind, outcome, code, card, uid, subject_kind, subject_id,
-            orjson.loads(data), roster_version, bool(clock_synced), rowid,
+            orjson.loads(data), roster_version, bool(clock_synced), prev_hash, hash_, rowid,
         )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
@@ -172,6 +192,8 @@ ROW_COLUMNS = (
     "data",
     "roster_version",
     "clock_synced",
+    "prev_hash",
+    "hash",
 )
 SELECT_COLUMNS = "rowid, " + ", ".join(c for c in ROW_COLUMNS if c != "id")
 

@@ -21,7 +21,7 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,13 @@ MIGRATIONS: list[tuple[str, str]] = [
             created_at TEXT NOT NULL,
             revoked_at TEXT
         );
+    """,
+    ),
+    (
+        "0004_hash_chain",
+        """
+        ALTER TABLE events ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+        ALTER TABLE events ADD COLUMN hash TEXT NOT NULL DEFAULT '';
     """,
     ),
 ]
@@ -184,6 +191,77 @@ class Ledger:
         ).fetchone()[0]
         hlc = conn.execute("SELECT COALESCE(MAX(hlc), 0) FROM events").fetchone()[0]
         return int(seq) + 1, int(hlc)
+
+    def chain_head(self, conn: sqlite3.Connection | None = None) -> str:
+        """Return the hash of this node's (and epoch's) last event; '' before the first."""
+        conn = conn or self.reader()
+        row = conn.execute(
+            "SELECT hash FROM events WHERE node_id = ? AND epoch = ? ORDER BY seq DESC LIMIT 1",
+            (self.node_id, self.epoch),
+        ).fetchone()
+        return str(row[0]) if row else ""
+
+    def verify(self, progress: Callable[[int], None] | None = None) -> tuple[int, list[str]]:
+        """Walk every node's hash chain; return (events checked, the first break of each).
+
+        A break names the event and what is wrong: content changed after writing, a
+        missing or inserted event (seq gap, wrong predecessor hash).
+        """
+        conn = connect(self.path)
+        problems: list[str] = []
+        checked = 0
+        chain: tuple[str, str] | None = None
+        previous, expected_seq, broken = "", 1, False
+        try:
+            sql = f"SELECT {SELECT_COLUMNS} FROM events ORDER BY node_id, epoch, seq"  # noqa: S608
+            for row in conn.execute(sql):
+                event = Event.from_row(row)
+                checked += 1
+                if progress and checked % 10000 == 0:
+                    progress(checked)
+                if (event.node_id, event.epoch) != chain:
+                    chain, previous, expected_seq, broken = (
+                        (event.node_id, event.epoch),
+                        "",
+                        1,
+                        False,
+                    )
+                if broken:
+                    continue
+                where = f"event {event.event_id} ({event.kind} at {event.at.isoformat()})"
+                if event.seq != expected_seq:
+                    problems.append(
+                        f"{where}: seq {event.seq} follows {expected_seq - 1}; "
+                        f"events {expected_seq}..{event.seq - 1} are missing"
+                    )
+                elif event.prev_hash != previous:
+                    problems.append(f"{where}: does not follow the event before it (inserted?)")
+                elif event.stored_hash != event.content_hash():
+                    problems.append(f"{where}: its content was changed after it was written")
+                else:
+                    previous, expected_seq = event.stored_hash, expected_seq + 1
+                    continue
+                broken = True
+        finally:
+            conn.close()
+        return checked, problems
+
+    def backup(self, destination: Path) -> None:
+        """Copy the database, consistent and while in use, with SQLite's online backup."""
+        destination = Path(destination)
+        if destination.exists():
+            raise StorageError(f"{destination} exists already; choose a new file name")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        source = connect(self.path)
+        target = sqlite3.connect(destination)
+        try:
+            source.backup(target, pages=1024)
+            ok = target.execute("PRAGMA integrity_check").fetchone()[0]
+            if ok != "ok":
+                raise StorageError(f"the backup at {destination} failed its check: {ok}")
+        finally:
+            target.close()
+            source.close()
 
     def count_events(self) -> int:
         """Return how many events the ledger holds."""

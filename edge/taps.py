@@ -151,6 +151,7 @@ class TapWriter:
         self._ready = threading.Event()
         self.commits = 0
         self.failures = 0
+        self._head = ""
 
     # -- the submitter's side ---------------------------------------------------
 
@@ -205,6 +206,7 @@ class TapWriter:
         conn = self.ledger.writer()
         seq, last_hlc = self.ledger.position(conn)
         hlc = HybridLogicalClock(last_hlc)
+        self._head = self.ledger.chain_head(conn)  # the hash chain, owned by this thread
         data_version = conn.execute("PRAGMA data_version").fetchone()[0]
         self._ready.set()
         while True:
@@ -252,7 +254,7 @@ class TapWriter:
     ) -> tuple[int, HybridLogicalClock]:
         roster = self.roster
         results: list[tuple[concurrent.futures.Future[TapResult], TapResult]] = []
-        start_seq, start_hlc = seq, hlc.last
+        start_seq, start_hlc, start_head = seq, hlc.last, self._head
         try:
             with self.projection.lock:
                 conn.execute("BEGIN IMMEDIATE")
@@ -261,6 +263,7 @@ class TapWriter:
                         state = self.projection.day(roster.calendar.day_of(tap.at))
                         decision = decide(tap, roster, state, self.timing)
                         event = self._event(tap, decision, roster, seq, hlc.stamp(tap.at))
+                        self._head = event.content_hash()
                         seq += 1
                         self.ledger.insert_events(conn, [event])
                         state.apply(event)
@@ -280,6 +283,7 @@ class TapWriter:
             )
             for _, future in batch:
                 future.set_exception(failure)
+            self._head = start_head
             return start_seq, HybridLogicalClock(start_hlc)
         self.commits += 1
         for future, result in results:
@@ -311,6 +315,7 @@ class TapWriter:
             data=decision.data,
             roster_version=roster.version,
             clock_synced=self.clock_synced,
+            prev_hash=self._head,
         )
 
 

@@ -1,0 +1,105 @@
+"""The ledger proves itself: hash chains that show tampering, and a usable backup."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from edge.ledger import Ledger
+from edge.node import Node
+from tests.roster_files import CARD, UNKNOWN
+
+
+def afternoon(node: Node) -> None:
+    clock = node.clock
+    for station, who in [("K1", "S1"), ("K1", "S2"), ("K1", "T1"), ("P1", "P1"), ("P1", "S1"),
+                         ("P1", "S3"), ("K2", UNKNOWN), ("P1", "S2")]:  # fmt: skip
+        clock.advance(seconds=30)  # type: ignore[attr-defined]
+        node.simulated(station).present(CARD.get(who, who)).result(timeout=5)  # type: ignore[union-attr]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "edge", *args], capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+
+
+def tamper(db: Path, *statements: str) -> None:
+    # What someone with the SD card and sqlite3 could do: drop the guards, edit rows.
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER events_append_only_update")
+        conn.execute("DROP TRIGGER events_append_only_delete")
+        for statement in statements:
+            conn.execute(statement)
+
+
+def test_every_event_names_its_predecessor_and_the_chain_verifies(
+    make_node: Callable[..., Node],
+) -> None:
+    node = make_node()
+    afternoon(node)
+    events = node.ledger.events_after(0, 100)
+    assert events[0].prev_hash == ""
+    for before, after in zip(events, events[1:], strict=False):
+        assert after.prev_hash == before.stored_hash
+    assert node.ledger.verify() == (8, [])
+    result = cli("verify", "--data-dir", str(node.settings.data_dir))
+    assert result.returncode == 0
+    assert "intact: 8 events" in result.stdout
+
+
+def test_the_chain_goes_on_across_a_restart(make_node: Callable[..., Node], tmp_path: Path) -> None:
+    node = make_node(data_dir=tmp_path / "k")
+    afternoon(node)
+    node.stop()
+    again = make_node(data_dir=tmp_path / "k")
+    again.clock.set(node.clock.now())  # type: ignore[attr-defined]
+    afternoon(again)
+    assert again.ledger.verify() == (16, [])
+
+
+def test_a_changed_a_removed_and_an_inserted_event_are_each_found(
+    make_node: Callable[..., Node], tmp_path: Path
+) -> None:
+    node = make_node(data_dir=tmp_path / "k")
+    afternoon(node)
+    node.stop()
+    db = node.settings.database
+    data_dir = str(node.settings.data_dir)
+
+    # Someone changes who collected the child.
+    tamper(db, "UPDATE events SET data = replace(data, 'P1', 'P2') WHERE kind = 'released'")
+    result = cli("verify", "--data-dir", data_dir)
+    assert result.returncode == 1
+    assert "seq 5" not in result.stderr
+    assert ":5 (released" in result.stderr
+    assert "content was changed after it was written" in result.stderr
+
+    ledger = Ledger(db, "x")
+    with sqlite3.connect(db) as conn:  # put it back, then remove a refusal instead
+        conn.execute("UPDATE events SET data = replace(data, 'P2', 'P1') WHERE kind = 'released'")
+        conn.execute("DELETE FROM events WHERE seq = 8")
+        conn.execute("DELETE FROM events WHERE seq = 7")
+    assert ledger.verify() == (6, [])  # the tail cut off is invisible to the chain alone...
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM events WHERE seq = 3")
+    checked, problems = ledger.verify()
+    assert len(problems) == 1
+    assert "seq 4 follows 2; events 3..3 are missing" in problems[0]
+
+
+def test_backup_is_a_complete_checked_copy(make_node: Callable[..., Node], tmp_path: Path) -> None:
+    node = make_node()
+    afternoon(node)
+    target = tmp_path / "usb" / "campus-edge-2026-11-23.db"
+    result = cli("backup", str(target), "--data-dir", str(node.settings.data_dir))
+    assert result.returncode == 0, result.stderr
+    copy = Ledger(target, "restored")
+    assert copy.count_events() == 8
+    assert copy.verify() == (8, [])
+    assert copy.load_roster().students.keys() == node.roster.students.keys()
+    again = cli("backup", str(target), "--data-dir", str(node.settings.data_dir))
+    assert again.returncode == 1
+    assert "exists already" in again.stderr
