@@ -314,7 +314,9 @@ def create_app(node: Node) -> FastAPI:
             {"token": token, "staff_id": member.staff_id, "name": member.name, "role": member.role}
         )
 
-    @app.get("/api/v1/students/{student_id}/timeline", responses=responses)
+    @app.get(
+        "/api/v1/students/{student_id}/timeline", responses={**responses, 404: {"model": Problem}}
+    )
     def timeline(
         who: Staff,
         student_id: str,
