@@ -28,7 +28,7 @@ from edge.errors import AuthError, StorageError, TapError
 from edge.events import SELECT_COLUMNS, Event
 from edge.node import Node
 from edge.projection import fold, picture
-from edge.taps import TapResult
+from edge.taps import TapResult, check_moment
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,10 @@ def create_app(node: Node) -> FastAPI:
         auth.require(who, PRESENCE_ROLES)
         roster = node.roster
         calendar = roster.calendar
+        if at is not None:
+            check_moment(at, "at")
+        if date is not None and not 2000 <= date.year <= 2100:
+            raise TapError(f"date: {date} is not a school day (2000-2100)")
         if date is None:
             date = calendar.day_of(at or node.clock.now())
         if at is None:
@@ -214,7 +218,9 @@ def create_app(node: Node) -> FastAPI:
     @app.get("/api/v1/events", responses=responses)
     def events(
         who: Staff,
-        after: Annotated[int, Query(ge=0, description="cursor: 'next' of the last page")] = 0,
+        after: Annotated[
+            int, Query(ge=0, le=2**63 - 1, description="cursor: 'next' of the last page")
+        ] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> Response:
         """Page through the ledger in ledger order."""

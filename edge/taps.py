@@ -170,6 +170,7 @@ class TapWriter:
             at = self.clock.now()
         elif at.tzinfo is None:
             at = at.replace(tzinfo=roster.calendar.tz)
+        check_moment(at, "at")
         return Tap(station=station, card=card, uid=uid, at=at)
 
     def submit_nowait(self, tap: Tap) -> concurrent.futures.Future[TapResult]:
@@ -321,3 +322,9 @@ class TapWriter:
 
 def _byte_order(roster: Roster) -> cards.ByteOrder:
     return "big" if roster.calendar.card_byte_order == "big" else "little"
+
+
+def check_moment(moment: dt.datetime, name: str) -> None:
+    """Refuse a moment outside 2000-2100 (TapError, 422): no school day lies there."""
+    if not 2000 <= moment.year <= 2100:
+        raise TapError(f"{name}: {moment.isoformat()} is not a moment of a school day (2000-2100)")

@@ -92,6 +92,11 @@ def test_unknown_card_and_debounce(client: httpx.Client) -> None:
         ('{"station": "NOPE", "uid": "04A1A1A1"}', 404, "station 'NOPE' is not in the roster"),
         ('{"station": "K1", "uid": "hello"}', 422, "neither hex"),
         ('{"station": "K1", "uid": "04A1A1A1", "at": "yesterday"}', 422, "at:"),
+        (
+            '{"station": "K1", "uid": "04A1A1A1", "at": "9999-12-31T23:59:59-12:00"}',
+            422,
+            "not a moment of a school day",
+        ),
         ("[1, 2, 3]", 422, "valid dictionary"),
         ('{"station": 5, "uid": ["04"]}', 422, "string"),
         ("", 422, "Field required"),
@@ -195,6 +200,8 @@ def test_presence_now_and_as_it_stood(server: LiveServer, client: httpx.Client) 
 
     bad = client.get("/api/v1/presence", headers=headers, params={"at": "16:30"})
     assert bad.status_code == 422
+    for params in ({"at": "0001-01-01T00:00:00+14:00"}, {"date": "9999-12-31"}):
+        assert client.get("/api/v1/presence", headers=headers, params=params).status_code == 422
 
 
 def test_events_page_the_ledger_in_order(server: LiveServer, client: httpx.Client) -> None:
@@ -216,6 +223,10 @@ def test_events_page_the_ledger_in_order(server: LiveServer, client: httpx.Clien
     assert [e["seq"] for e in seen] == [1, 2, 3, 4, 5]
     assert all({"id", "node_id", "seq", "kind", "at", "station"} <= e.keys() for e in seen)
     assert seen[-1]["kind"] == "unknown_card"
+    # Found by schemathesis: a cursor past SQLite's integer range was a 500.
+    huge = client.get("/api/v1/events", params={"after": 2**70}, headers=headers)
+    assert huge.status_code == 422
+    assert "after" in huge.json()["detail"]
 
 
 def test_the_rebuilt_picture_equals_the_live_one(server: LiveServer, client: httpx.Client) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.conftest import LiveServer
 
@@ -55,7 +56,11 @@ def test_no_input_gets_a_server_error(live: LiveServer) -> None:
         def run(case) -> None:  # noqa: ANN001
             nonlocal cases
             cases += 1
-            case.call_and_validate(base_url=live.url, headers=headers)
+            # Moments outside 2000-2100 are refused with 422 on purpose, a bound the
+            # schema cannot state, so "schema-valid request rejected" is not a fault.
+            case.call_and_validate(
+                base_url=live.url, headers=headers, excluded_checks=[positive_data_acceptance]
+            )
 
         run()
     assert len(OPERATIONS) >= 7
