@@ -85,11 +85,3 @@ def _from_hex(text: str, byte_order: ByteOrder) -> str:
         # EM4100: the first byte is the version/customer code, not printed.
         return f"{int.from_bytes(data[1:], 'big'):010d}"
     return text
-
-
-def describe(raw: str) -> str:
-    """Name the form of a raw card number, for messages ("4-byte UID", "decimal")."""
-    text = _SEPARATORS.sub("", str(raw)).upper().removeprefix("0X")
-    if len(text) == 10 and text.isdigit():
-        return "printed decimal"
-    return _UID_HEX_LENGTHS.get(len(text), "unknown form")

@@ -72,17 +72,6 @@ class HybridLogicalClock:
         self.last = wall if wall > self.last else self.last + 1
         return self.last
 
-    def observe(self, remote: int, physical: dt.datetime) -> int:
-        """Merge a stamp received from another node; return the stamp for the receipt."""
-        wall = to_millis(physical) << COUNTER_BITS
-        self.last = max(wall, self.last + 1, remote + 1)
-        return self.last
-
-
-def stamp_time(stamp: int) -> dt.datetime:
-    """Return the wall-time part of an HLC stamp."""
-    return dt.datetime.fromtimestamp((stamp >> COUNTER_BITS) / 1000, dt.UTC)
-
 
 def clock_synchronized() -> bool:
     """Tell whether the system clock has been synchronized since boot (NTP or RTC).

@@ -134,7 +134,7 @@ class Event:
             self.roster_version,
             int(self.clock_synced),
             self.prev_hash,
-            self.content_hash(),
+            self.stored_hash if self.stored_hash is not None else self.content_hash(),
         )
 
     @classmethod

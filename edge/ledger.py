@@ -331,8 +331,7 @@ class Ledger:
                 ).encode()
             ).hexdigest()
             counts = {name: len(rows) for name, rows in roster.tables.items()}
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(conn):
                 version = self.roster_version(conn) + 1
                 for name in roster_mod.FILES:
                     conn.execute(f"DROP TABLE IF EXISTS [roster_{name}]")
@@ -348,10 +347,6 @@ class Ledger:
                         json.dumps(counts),
                     ),
                 )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
             return version
         except sqlite3.DatabaseError as err:
             raise StorageError(f"the roster could not be stored: {err}") from err
@@ -392,16 +387,21 @@ class Ledger:
         """Run SQLite's integrity check."""
         return self.reader().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
-    @contextmanager
-    def transaction(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-        """Run a block in an immediate transaction on ``conn``; roll back on error."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run a block in one immediate transaction on ``conn``; roll back if it raises.
+
+    The one way this package writes: the tap writer, migrations and roster swaps.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
             conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        raise
+    conn.execute("COMMIT")
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:
@@ -412,18 +412,13 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     for name, sql in MIGRATIONS:
         if name in done:
             continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             for statement in _statements(sql):
                 conn.execute(statement)
             conn.execute(
                 "INSERT INTO _migrations VALUES (?, ?)",
                 (name, dt.datetime.now(dt.UTC).isoformat()),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         applied.append(name)
     return applied
 

@@ -40,7 +40,6 @@ class Node:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.started_at = time.monotonic()
         self.ledger = Ledger(settings.database, settings.node_id)
         self.projection = Projection(self.ledger.iter_day)
         self.writer = TapWriter(

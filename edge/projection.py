@@ -50,12 +50,10 @@ class DayState:
         self.contexts: dict[str, tuple[str, dt.datetime]] = {}
         self.last_taps: dict[tuple[str, str], dt.datetime] = {}
         self.last_key: tuple[int, str, str, int] | None = None
-        self.count = 0
 
     def apply(self, event: Event) -> None:
         """Move the state forward by one event (which must sort after the last one)."""
         self.last_key = event.key
-        self.count += 1
         if event.card is not None and event.kind in ev.TAP_KINDS:
             self.last_taps[(event.station, event.card)] = event.at
         kind, sid, data = event.kind, event.subject_id, event.data

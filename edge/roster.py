@@ -15,7 +15,7 @@ import dataclasses
 import datetime as dt
 import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -796,13 +796,3 @@ def load(path: Path, version: int, progress: Progress | None = None) -> Roster:
     """Read and check a bundle in one go (what ``roster import`` does before storing)."""
     tables, school_toml, photos = read_bundle(path, progress)
     return dataclasses.replace(build(tables, school_toml, version), photos=photos)
-
-
-def iter_people(roster: Roster) -> Iterable[tuple[str, str, str]]:
-    """Yield (kind, id, name) for every card holder, for messages and search."""
-    for s in roster.students.values():
-        yield "student", s.student_id, s.name
-    for g in roster.guardians.values():
-        yield "guardian", g.guardian_id, g.name
-    for st in roster.staff.values():
-        yield "staff", st.staff_id, st.name

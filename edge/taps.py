@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import datetime as dt
+import functools
 import logging
 import queue
 import sqlite3
@@ -32,7 +34,7 @@ from edge import cards, messages
 from edge.clock import Clock, HybridLogicalClock, clock_synchronized
 from edge.errors import StorageError, TapError
 from edge.events import Decision, Event, Tap
-from edge.ledger import Ledger
+from edge.ledger import Ledger, transaction
 from edge.projection import Projection
 from edge.roster import Roster
 from edge.rules import Timing, decide
@@ -50,7 +52,18 @@ class TapResult:
     roster: Roster
 
     def to_json(self, lang: str = "zh") -> dict[str, Any]:
-        """Return the answer of CONTRACT.md's simulation endpoint (and the kiosk's)."""
+        """Return the answer of CONTRACT.md's simulation endpoint (and the kiosk's).
+
+        A copy of one answer rendered once per tap (the HTTP answer and every live
+        stream share it); ``lang="en"`` puts the English sentence in ``message``.
+        """
+        answer = dict(self._answer)
+        if lang == "en":
+            answer["message"] = answer["message_en"]
+        return answer
+
+    @functools.cached_property
+    def _answer(self) -> dict[str, Any]:
         e = self.event
         data = {**e.data, "station_id": e.station}
         if e.subject_kind:
@@ -61,7 +74,7 @@ class TapResult:
             "event_id": e.event_id,
             "kind": e.kind,
             "code": e.code,
-            "message": messages.render(e.code, self.roster, data, lang=lang),
+            "message": messages.render(e.code, self.roster, data, lang="zh"),
             "message_en": messages.render(e.code, self.roster, data, lang="en"),
             "station": e.station,
             "at": e.at.astimezone(self.roster.calendar.tz).isoformat(),
@@ -258,22 +271,19 @@ class TapWriter:
         start_seq, start_hlc, start_head = seq, hlc.last, self._head
         try:
             with self.projection.lock:
-                conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for tap, future in batch:
-                        state = self.projection.day(roster.calendar.day_of(tap.at))
-                        decision = decide(tap, roster, state, self.timing)
-                        event = self._event(tap, decision, roster, seq, hlc.stamp(tap.at))
-                        self._head = event.content_hash()
-                        seq += 1
-                        self.ledger.insert_events(conn, [event])
-                        state.apply(event)
-                        results.append((future, TapResult(event, roster)))
-                    conn.execute("COMMIT")
+                    with transaction(conn):
+                        for tap, future in batch:
+                            state = self.projection.day(roster.calendar.day_of(tap.at))
+                            decision = decide(tap, roster, state, self.timing)
+                            event = self._event(tap, decision, roster, seq, hlc.stamp(tap.at))
+                            self._head = event.stored_hash or ""
+                            seq += 1
+                            self.ledger.insert_events(conn, [event])
+                            self.projection.add(event)
+                            results.append((future, TapResult(event, roster)))
                 except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    self.projection.forget()
+                    self.projection.forget()  # it applied what was rolled back
                     raise
         except Exception as err:
             self.failures += 1
@@ -298,7 +308,7 @@ class TapWriter:
         return seq, hlc
 
     def _event(self, tap: Tap, decision: Decision, roster: Roster, seq: int, stamp: int) -> Event:
-        return Event(
+        event = Event(
             node_id=self.ledger.node_id,
             epoch=self.ledger.epoch,
             seq=seq,
@@ -318,6 +328,8 @@ class TapWriter:
             clock_synced=self.clock_synced,
             prev_hash=self._head,
         )
+        # Hashed once, here: the chain head, the INSERT and read-back events share it.
+        return dataclasses.replace(event, stored_hash=event.content_hash())
 
 
 def _byte_order(roster: Roster) -> cards.ByteOrder:

@@ -141,7 +141,6 @@ class ThreadedReader:
         self._sink: Sink | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.taps: list[concurrent.futures.Future[TapResult]] = []
 
     # The device-specific part ------------------------------------------------------
 
@@ -227,6 +226,4 @@ class ThreadedReader:
                 self.feedback.signal(result.event.outcome, result.event.data.get("alert"))
 
         future.add_done_callback(done)
-        self.taps.append(future)
-        del self.taps[:-100]
         return True
