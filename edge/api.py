@@ -28,12 +28,15 @@ from edge.errors import AuthError, StorageError, TapError
 from edge.events import SELECT_COLUMNS, Event
 from edge.node import Node
 from edge.projection import fold, picture
+from edge.sync.hub import LedgerStore, quarantined
+from edge.sync.server import add_sync_routes
 from edge.taps import TapResult, check_moment
 
 log = logging.getLogger(__name__)
 
 PRESENCE_ROLES = frozenset({"duty_leader", "guard", "admin"})
 EVENTS_ROLES = frozenset({"admin"})
+SYNC_BODY = 8 * 1024 * 1024  # a push of 2,000 events is about 1.5 MB
 
 
 class SimTap(BaseModel):
@@ -78,17 +81,19 @@ class Problem(BaseModel):
 class BodyLimit:
     """Refuse request bodies larger than the limit with 413, before reading them."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, paths: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.paths = paths or {}  # larger limits for some paths (sync batches)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check Content-Length, then pass the request on."""
         if scope["type"] == "http":
             for name, value in scope["headers"]:
-                if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                limit = self.paths.get(scope["path"], self.limit)
+                if name == b"content-length" and value.isdigit() and int(value) > limit:
                     response = JSONResponse(
-                        {"detail": f"the request body is larger than {self.limit} bytes"}, 413
+                        {"detail": f"the request body is larger than {limit} bytes"}, 413
                     )
                     await response(scope, receive, send)
                     return
@@ -164,6 +169,7 @@ def create_app(node: Node) -> FastAPI:
                 "students": len(roster.students),
                 "clock_synced": node.writer.clock_synced,
                 "simulate": node.settings.simulate,
+                "sync": node.sync.status.to_json(node.clock.now(), behind) if node.sync else None,
                 "readers": {s: r.health.to_json() for s, r in node.readers.items()},
             }
         )
@@ -188,6 +194,31 @@ def create_app(node: Node) -> FastAPI:
                 )
             result = await asyncio.wrap_future(reader.present(body.uid, body.at))
             return _json(result.to_json("en" if lang == "en" else "zh"))
+
+    behind = dt.timedelta(minutes=node.settings.behind_minutes)
+    add_sync_routes(app, LedgerStore(node), node.clock, node.peers)
+
+    @app.get("/api/v1/sync/status", responses=responses, tags=["sync"])
+    def sync_status(who: Staff) -> Response:
+        """Tell how this node and the kiosks syncing with it stand (dashboard alerts).
+
+        ``upstream``: this node's own sync (null without ``--upstream``); ``devices``:
+        every registered kiosk, ``behind`` when not heard from for ``behind_minutes``
+        or when its last batch was refused; ``quarantined``: refused batches kept aside.
+        """
+        auth.require(who, PRESENCE_ROLES)
+        now = node.clock.now()
+        return _json(
+            {
+                "node_id": node.ledger.node_id,
+                "role": node.settings.role,
+                "now": now.isoformat(),
+                "clock_synced": node.writer.clock_synced,
+                "upstream": node.sync.status.to_json(now, behind) if node.sync else None,
+                "devices": node.peers.report(node.ledger.devices(), now, behind),
+                "quarantined": quarantined(node),
+            }
+        )
 
     @app.get("/api/v1/presence", responses=responses)
     def presence(
@@ -415,7 +446,9 @@ def create_app(node: Node) -> FastAPI:
         """Serve the duty leader's dashboard."""
         return HTMLResponse(_page("dashboard.html"))
 
-    app.add_middleware(BodyLimit, limit=node.settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, limit=node.settings.max_body_bytes, paths={"/api/v1/sync/events": SYNC_BODY}
+    )
     return app
 
 

@@ -11,7 +11,7 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -92,19 +92,30 @@ def serve(
     reader: Annotated[
         list[str] | None, typer.Option(help="STATION=SPEC, e.g. K-3A=nfc:usb (repeatable)")
     ] = None,
-    upstream: Annotated[str | None, typer.Option(help="hub URL to sync with")] = None,
-    device_token: Annotated[str | None, typer.Option(help="this kiosk's device token")] = None,
+    upstream: Annotated[
+        str | None, typer.Option(help="the hub (or, for a hub, the central) to sync with")
+    ] = None,
+    device_token: Annotated[
+        str | None, typer.Option(help="this node's device token, from `device add` upstream")
+    ] = None,
+    role: Annotated[str | None, typer.Option(help="kiosk (default), hub or central")] = None,
+    database: Annotated[
+        str | None, typer.Option(help="central only: postgresql://... (kiosks and hubs: SQLite)")
+    ] = None,
     node_id: Annotated[
         str | None, typer.Option(help="this node's name (default: hostname)")
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Run the service: readers, tap pipeline, HTTP API and pages."""
-    if upstream or device_token:
-        _fail(
-            "Sync with a hub (--upstream, --device-token) is not part of this build yet; "
-            "run the kiosk on its own for now."
-        )
+    """Run the service: readers, tap pipeline, HTTP API and pages; sync with --upstream."""
+    if bool(upstream) != bool(device_token):
+        _fail("--upstream and --device-token go together: the hub's URL and this node's token")
+    if role not in (None, "kiosk", "hub", "central"):
+        _fail(f"--role {role}: a node is a kiosk, a hub or the central")
+    if database is not None and not database.startswith(("postgresql://", "postgres://")):
+        _fail(f"--database {database}: give a PostgreSQL URL, postgresql://USER@HOST/DB")
+    if (role == "central") != (database is not None):
+        _fail("the central runs on PostgreSQL: give both --role central and --database URL")
     from edge.devices.registry import ReaderUnavailable, parse_binding
 
     for binding in reader or []:
@@ -119,8 +130,44 @@ def serve(
         node_id=node_id,
         simulate=simulate or None,
         readers=reader or None,
+        upstream=upstream,
+        device_token=device_token,
+        role=role,
+        database_url=database,
     )
+    if settings.role == "central":
+        from edge.sync.central import serve_central
+
+        try:
+            serve_central(settings)
+        except CampusEdgeError as err:
+            _fail(str(err))
+        return
+    if settings.upstream and node_id is None and not settings.database.exists():
+        settings = _adopt_device_name(settings)
     run(settings)
+
+
+def _adopt_device_name(settings: Settings) -> Settings:
+    """Take the name the device token was registered under as a new kiosk's node id."""
+    import httpx
+
+    try:
+        answer = httpx.get(
+            f"{(settings.upstream or '').rstrip('/')}/api/v1/sync/hello",
+            headers={"Authorization": f"Bearer {settings.device_token}"},
+            timeout=5,
+        )
+    except httpx.HTTPError:
+        typer.echo("the hub cannot be reached yet; starting under the host name", err=True)
+        return settings
+    if answer.status_code == 401:
+        _fail(f"the hub refused this device token: {answer.json().get('detail')}")
+    if answer.status_code != 200:
+        return settings
+    name = answer.json()["device"]
+    typer.echo(f"registered at the hub as '{name}': that is this node's id", err=True)
+    return settings.model_copy(update={"node_id": name})
 
 
 def run(settings: Settings) -> None:
@@ -221,23 +268,66 @@ def backup(
 
 device_app = typer.Typer(help="Kiosks registered with this hub.", no_args_is_help=True)
 app.add_typer(device_app, name="device")
+Database = Annotated[str | None, typer.Option(help="on the central: its postgresql://... database")]
+
+
+def _registry(data_dir: Path | None, database: str | None) -> Any:
+    settings = _settings(data_dir)
+    if database:
+        from edge.sync.central import CentralStore
+
+        return CentralStore(database)
+    return Ledger(settings.database, settings.node_id)
 
 
 @device_app.command("add")
 def device_add(
     name: Annotated[str, typer.Argument(help="the kiosk's name, e.g. K-3A or gate-east")],
+    hub: Annotated[
+        bool, typer.Option("--hub", help="on the central: register a campus hub")
+    ] = False,
+    database: Database = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Register a kiosk with this hub and print its device token (shown only once)."""
+    """Register a kiosk with this hub (or a hub with the central); print its token once."""
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", name):
         _fail(f"'{name}' is not a device name: use letters, digits, '-', '_' and '.'")
-    settings = _settings(data_dir)
     try:
-        token = Ledger(settings.database, settings.node_id).add_device(name)
+        token = _registry(data_dir, database).add_device(name, "hub" if hub else "kiosk")
     except CampusEdgeError as err:
         _fail(str(err))
         return
     typer.echo(token)
+
+
+@device_app.command("revoke")
+def device_revoke(
+    name: Annotated[str, typer.Argument(help="the device to refuse from now on")],
+    database: Database = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Refuse a device's token from now on (a lost or stolen kiosk)."""
+    try:
+        revoked = _registry(data_dir, database).revoke_device(name)
+    except CampusEdgeError as err:
+        _fail(str(err))
+        return
+    if not revoked:
+        _fail(f"no device named '{name}' is registered (or it is revoked already)")
+    typer.echo(f"device '{name}' revoked: its token is refused from now on", err=True)
+
+
+@device_app.command("list")
+def device_list(database: Database = None, data_dir: DataDir = None) -> None:
+    """List the registered devices."""
+    try:
+        devices = _registry(data_dir, database).devices()
+    except CampusEdgeError as err:
+        _fail(str(err))
+        return
+    for device in devices:
+        state = f"revoked {device.revoked_at}" if device.revoked_at else "active"
+        typer.echo(f"{device.name}\t{device.kind}\t{device.created_at}\t{state}")
 
 
 @app.command()

@@ -36,6 +36,37 @@ class SystemClock:
         return dt.datetime.now(dt.UTC)
 
 
+class CorrectedClock:
+    """A node's wall clock: another clock shifted by a correction.
+
+    A kiosk whose clock cannot be trusted (a Pi without RTC before NTP) follows its
+    hub's clock once sync has reached it (``follow``); a drill shifts it on purpose.
+    """
+
+    def __init__(self, base: Clock, offset_seconds: float = 0.0) -> None:
+        self.base = base
+        self.offset = dt.timedelta(seconds=offset_seconds)
+        self.following = False
+
+    def now(self) -> dt.datetime:
+        """Return the corrected time."""
+        return self.base.now() + self.offset
+
+    def follow(self, reference: dt.datetime, sent: dt.datetime, received: dt.datetime) -> float:
+        """Follow a reference clock read between ``sent`` and ``received`` (own times).
+
+        Returns the step taken, in seconds. Steps under half a second are ignored, so
+        the clock does not jitter with network delay.
+        """
+        midpoint = sent + (received - sent) / 2
+        step = (reference - midpoint).total_seconds()
+        self.following = True
+        if abs(step) >= 0.5:
+            self.offset += dt.timedelta(seconds=step)
+            return step
+        return 0.0
+
+
 class ManualClock:
     """A clock that moves only when told to (tests, simulations, benchmarks)."""
 
@@ -71,6 +102,11 @@ class HybridLogicalClock:
         wall = to_millis(physical) << COUNTER_BITS
         self.last = wall if wall > self.last else self.last + 1
         return self.last
+
+    def receive(self, remote: int) -> None:
+        """Take in another node's stamp, so later local stamps sort after it."""
+        if remote > self.last:
+            self.last = remote
 
 
 def clock_synchronized() -> bool:

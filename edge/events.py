@@ -172,6 +172,26 @@ class Event:
             "clock_synced": self.clock_synced,
         }
 
+    def to_wire(self) -> dict[str, Any]:
+        """Return the event as sync sends it: the API form plus its place in the chain."""
+        wire = self.to_json()
+        wire["prev_hash"] = self.prev_hash
+        wire["hash"] = self.stored_hash if self.stored_hash is not None else self.content_hash()
+        return wire
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> Event:
+        """Build an Event from its sync form (checked by edge.sync.protocol first)."""
+        at = wire["at"]
+        return cls(
+            wire["node_id"], wire["epoch"], wire["seq"], wire["hlc"],
+            at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(at),
+            dt.date.fromisoformat(str(wire["day"])), wire["station"], wire["kind"],
+            wire["outcome"], wire["code"], wire["card"], wire["uid"], wire["subject_kind"],
+            wire["subject_id"], wire["data"], wire["roster_version"], wire["clock_synced"],
+            wire["prev_hash"], wire["hash"],
+        )  # fmt: skip
+
 
 ROW_COLUMNS = (
     "id",

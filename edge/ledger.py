@@ -23,6 +23,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,32 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE events ADD COLUMN hash TEXT NOT NULL DEFAULT '';
     """,
     ),
+    (
+        "0005_sync",
+        """
+        ALTER TABLE devices ADD COLUMN kind TEXT NOT NULL DEFAULT 'kiosk';
+        CREATE TABLE quarantine (
+            id INTEGER PRIMARY KEY,
+            received_at TEXT NOT NULL,
+            device TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX events_node ON events (node_id, rowid);
+    """,
+    ),
 ]
+
+
+@dataclass(frozen=True)
+class Device:
+    """A registered kiosk (or, on a district central, a campus hub)."""
+
+    name: str
+    kind: str  # "kiosk" or "hub"
+    created_at: str
+    revoked_at: str | None = None
+
 
 _COLUMNS = ", ".join(ROW_COLUMNS)
 _MARKS = ", ".join("?" for _ in ROW_COLUMNS)
@@ -176,11 +202,53 @@ class Ledger:
         """Return a day's events in fold order, optionally only those up to a moment."""
         return list(self.iter_day(day, until))
 
-    def events_after(self, cursor: int, limit: int) -> list[Event]:
-        """Return up to ``limit`` events after a ledger position, in ledger order."""
-        sql = f"SELECT {SELECT_COLUMNS} FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?"  # noqa: S608
-        rows = self.reader().execute(sql, (cursor, limit)).fetchall()
+    def events_after(
+        self,
+        cursor: int,
+        limit: int,
+        *,
+        only_node: str | None = None,
+        except_node: str | None = None,
+        upto: int | None = None,
+    ) -> list[Event]:
+        """Return up to ``limit`` events after a ledger position, in ledger order.
+
+        The single writer commits in rowid order, so a rowid cursor never skips an
+        event committed later. ``only_node`` or ``except_node`` narrow it to, or
+        leave out, one node's events (a kiosk pushes its own; it pulls the others).
+        """
+        sql = f"SELECT {SELECT_COLUMNS} FROM events WHERE rowid > ?"  # noqa: S608
+        params: list[Any] = [cursor]
+        if only_node is not None:
+            sql += " AND node_id = ?"
+            params.append(only_node)
+        if except_node is not None:
+            sql += " AND node_id != ?"
+            params.append(except_node)
+        if upto is not None:
+            sql += " AND rowid <= ?"
+            params.append(upto)
+        rows = self.reader().execute(sql + " ORDER BY rowid LIMIT ?", (*params, limit)).fetchall()
         return [Event.from_row(r) for r in rows]
+
+    def count_after(self, cursor: int, only_node: str | None = None) -> int:
+        """Return how many events lie after a ledger position (of one node, if given)."""
+        sql, params = "SELECT COUNT(*) FROM events WHERE rowid > ?", [cursor]
+        if only_node is not None:
+            sql += " AND node_id = ?"
+            params.append(only_node)  # type: ignore[arg-type]
+        return int(self.reader().execute(sql, params).fetchone()[0])
+
+    def last_rowid(self) -> int:
+        """Return the ledger position of the newest event (0 when empty)."""
+        return int(
+            self.reader().execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchone()[0]
+        )
+
+    def meta(self, key: str) -> str | None:
+        """Return a value kept in the meta table (sync cursors, ...), or None."""
+        row = self.reader().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
 
     def position(self, conn: sqlite3.Connection | None = None) -> tuple[int, int]:
         """Return (next seq for this node and epoch, last HLC stamp in the ledger)."""
@@ -306,8 +374,31 @@ class Ledger:
             conn.execute("COMMIT")
         return roster_mod.build(tables, school_toml, version)
 
-    def save_roster(self, roster: Roster, source: str) -> int:
-        """Store a checked roster as the new version, atomically; return its version."""
+    def roster_snapshot(self) -> tuple[int, str, str, dict[str, list[dict[str, Any]]]]:
+        """Return (version, source, school.toml, tables) of the roster in force, as stored."""
+        conn = self.reader()
+        conn.execute("BEGIN")
+        try:
+            row = conn.execute(
+                "SELECT version, source, school_toml FROM roster_versions "
+                "ORDER BY version DESC LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return 0, "", "", {}
+            tables = {}
+            for name in roster_mod.FILES:
+                rows = conn.execute(f"SELECT * FROM [roster_{name}]").fetchall()  # noqa: S608
+                tables[name] = [{k: r[k] for k in r.keys() if r[k] is not None} for r in rows]
+            return int(row[0]), str(row[1]), str(row[2]), tables
+        finally:
+            conn.execute("COMMIT")
+
+    def save_roster(self, roster: Roster, source: str, version: int | None = None) -> int:
+        """Store a checked roster as the new version, atomically; return its version.
+
+        ``version`` (a roster synced from the hub) keeps the hub's number when it is
+        ahead of this node's, so every node of a campus names a roster alike.
+        """
         # Photos first, content-addressed: a refused or failed import leaves only
         # unreferenced files behind, never a roster pointing at a missing photo.
         self.photos.mkdir(exist_ok=True)
@@ -332,7 +423,7 @@ class Ledger:
             ).hexdigest()
             counts = {name: len(rows) for name, rows in roster.tables.items()}
             with transaction(conn):
-                version = self.roster_version(conn) + 1
+                version = max(self.roster_version(conn) + 1, version or 0)
                 for name in roster_mod.FILES:
                     conn.execute(f"DROP TABLE IF EXISTS [roster_{name}]")
                     conn.execute(f"ALTER TABLE [roster_{name}_staging] RENAME TO [roster_{name}]")
@@ -353,15 +444,15 @@ class Ledger:
         finally:
             conn.close()
 
-    def add_device(self, name: str) -> str:
-        """Register a kiosk under ``name`` and return its new token (stored only hashed)."""
+    def add_device(self, name: str, kind: str = "kiosk") -> str:
+        """Register a kiosk (or hub) under ``name``; return its new token, stored only hashed."""
         token = "dev1." + secrets.token_urlsafe(32)
         digest = hashlib.sha256(token.encode()).hexdigest()
         conn = connect(self.path)
         try:
             conn.execute(
-                "INSERT INTO devices (name, token_sha256, created_at) VALUES (?, ?, ?)",
-                (name, digest, dt.datetime.now(dt.UTC).isoformat()),
+                "INSERT INTO devices (name, token_sha256, created_at, kind) VALUES (?, ?, ?, ?)",
+                (name, digest, dt.datetime.now(dt.UTC).isoformat(), kind),
             )
         except sqlite3.IntegrityError as err:
             raise StorageError(
@@ -371,17 +462,38 @@ class Ledger:
             conn.close()
         return token
 
-    def device_for(self, token: str) -> str | None:
-        """Return the name of the registered, unrevoked device holding ``token``."""
+    def device_for(self, token: str) -> Device | None:
+        """Return the registered, unrevoked device holding ``token``, or None."""
         digest = hashlib.sha256(token.encode()).hexdigest()
         row = (
             self.reader()
             .execute(
-                "SELECT name FROM devices WHERE token_sha256 = ? AND revoked_at IS NULL", (digest,)
+                "SELECT name, kind, created_at, revoked_at FROM devices "
+                "WHERE token_sha256 = ? AND revoked_at IS NULL",
+                (digest,),
             )
             .fetchone()
         )
-        return str(row[0]) if row else None
+        return Device(*row) if row else None
+
+    def devices(self) -> list[Device]:
+        """Return every registered device, revoked ones included."""
+        rows = self.reader().execute(
+            "SELECT name, kind, created_at, revoked_at FROM devices ORDER BY name"
+        )
+        return [Device(*r) for r in rows]
+
+    def revoke_device(self, name: str) -> bool:
+        """Refuse a device's token from now on; False if no such device is registered."""
+        conn = connect(self.path)
+        try:
+            cursor = conn.execute(
+                "UPDATE devices SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                (dt.datetime.now(dt.UTC).isoformat(), name),
+            )
+            return cursor.rowcount == 1
+        finally:
+            conn.close()
 
     def integrity_ok(self) -> bool:
         """Run SQLite's integrity check."""

@@ -12,9 +12,10 @@ import datetime as dt
 import logging
 import secrets
 import time
+from typing import Any
 
 from edge import auth, cards
-from edge.clock import Clock, SystemClock
+from edge.clock import Clock, CorrectedClock, SystemClock, clock_synchronized
 from edge.devices.base import Reader, Sink
 from edge.devices.registry import (
     ReaderUnavailable,
@@ -23,12 +24,14 @@ from edge.devices.registry import (
     parse_binding,
 )
 from edge.devices.sim import SimulatedReader
+from edge.events import PICKUP_OPENED
 from edge.ledger import Ledger
 from edge.live import Broadcast
-from edge.projection import Projection
+from edge.projection import PRESENT, Projection
 from edge.roster import Roster
 from edge.rules import Timing
 from edge.settings import Settings
+from edge.sync.server import Peers
 from edge.taps import TapResult, TapWriter
 
 log = logging.getLogger(__name__)
@@ -39,7 +42,8 @@ class Node:
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.clock = clock or SystemClock()
+        offset = settings.sim_clock_offset_seconds if settings.simulate else 0.0
+        self.clock: Clock = clock or CorrectedClock(SystemClock(), offset)
         self.ledger = Ledger(settings.database, settings.node_id)
         self.projection = Projection(self.ledger.iter_day)
         self.writer = TapWriter(
@@ -50,7 +54,10 @@ class Node:
                 debounce=dt.timedelta(seconds=settings.debounce_seconds),
                 pickup_context=dt.timedelta(seconds=settings.pickup_context_seconds),
             ),
+            check_clock=lambda: self.clock_trusted() or getattr(self.clock, "following", False),
         )
+        self.peers = Peers()  # the devices that sync with this node
+        self.sync: Any = None  # edge.sync.client.SyncClient, with --upstream
         self.secret = auth.load_secret(settings.data_dir)
         self.readers: dict[str, Reader] = {}
         self.broadcast = Broadcast()
@@ -63,9 +70,22 @@ class Node:
         """Return the roster in force."""
         return self.writer.roster
 
+    def clock_trusted(self) -> bool:
+        """Tell whether this machine's own clock is synchronized (or declared trusted)."""
+        if self.settings.clock_trusted is not None:
+            return self.settings.clock_trusted
+        return clock_synchronized()
+
     def start(self) -> None:
-        """Start the tap writer, then attach and start every reader."""
+        """Start the tap writer, sync (with an upstream), then every reader."""
         self.writer.start()
+        if self.settings.upstream and self.settings.device_token:
+            from edge.sync.client import SyncClient
+
+            self.sync = SyncClient(
+                self, self.settings.upstream, self.settings.device_token, self.settings.sync_seconds
+            )
+            self.sync.start()
         bindings: dict[str, str] = {}
         for text in self.settings.readers:
             try:
@@ -94,9 +114,12 @@ class Node:
         for result in results:
             event = result.event
             answer = result.to_json()
-            if event.subject_kind == "staff" and event.outcome == "accepted":
-                answer["signin_code"] = self.new_signin_code(event.subject_id or "")
-            self.broadcast.publish({"type": "tap", **answer}, station=event.station)
+            if event.kind == PICKUP_OPENED:
+                self._call_forward(result)
+            if not result.synced:  # a tap made elsewhere is not this station's screen's
+                if event.subject_kind == "staff" and event.outcome == "accepted":
+                    answer["signin_code"] = self.new_signin_code(event.subject_id or "")
+                self.broadcast.publish({"type": "tap", **answer}, station=event.station)
             answer.pop("signin_code", None)
             answer.pop("students", None)
             self.broadcast.publish({"type": "tap", **answer}, station=None)
@@ -105,6 +128,41 @@ class Node:
                     changed.add(event.data[key])
         if changed:
             self.broadcast.publish_everywhere({"type": "changed", "groups": sorted(changed)})
+
+    def _call_forward(self, result: TapResult) -> None:
+        """Tell the classroom of each child a guardian came for: "家长已到".
+
+        Judged on this node's own picture (the tapping kiosk may not have known where
+        the child was), for the classroom stations of the child's group.
+        """
+        event, roster = result.event, result.roster
+        guardian = roster.guardians.get(event.subject_id or "")
+        pickup = roster.stations.get(event.station)
+        with self.projection.lock:
+            state = self.projection.day(event.day)
+            for child in event.data.get("students", []):
+                sid = child.get("student_id")
+                presence = state.students.get(sid)
+                student = roster.students.get(sid)
+                if presence is None or presence.state != PRESENT or student is None:
+                    continue
+                for station in roster.stations.values():
+                    if station.role != "classroom" or station.group_id != presence.group_id:
+                        continue
+                    self.broadcast.publish(
+                        {
+                            "type": "called",
+                            "student_id": sid,
+                            "name": student.name,
+                            "class": student.class_name,
+                            "photo": f"/photos/{student.photo}" if student.photo else None,
+                            "guardian": guardian.name if guardian else None,
+                            "pickup_station": pickup.name if pickup else event.station,
+                            "at": event.at.astimezone(roster.calendar.tz).isoformat(),
+                            "event_id": event.event_id,
+                        },
+                        station=station.station_id,
+                    )
 
     def new_signin_code(self, staff_id: str) -> str:
         """Return a one-time code that signs a staff member in on a dashboard for 60 s."""
@@ -132,7 +190,9 @@ class Node:
         return held[0]
 
     def stop(self) -> None:
-        """Stop the readers, then let the writer finish what is queued."""
+        """Stop sync and the readers, then let the writer finish what is queued."""
+        if self.sync is not None:
+            self.sync.stop()
         for reader in self.readers.values():
             reader.stop()
         self.writer.stop()

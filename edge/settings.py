@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     pickup_context_seconds: float = 120.0
     token_hours: float = 12.0
     max_body_bytes: int = 64 * 1024
+    # Sync (kiosk -> hub -> central): where to, with which device token, how often.
+    upstream: str | None = None
+    device_token: str | None = None
+    sync_seconds: float = 2.0
+    behind_minutes: float = 3.0  # a kiosk not heard from for longer is an alert
+    # Central only: its PostgreSQL database (postgresql://...).
+    database_url: str | None = None
+    # Whether the wall clock can be trusted (None: ask the system, NTP or RTC). An
+    # untrusted clock marks its events and, once synced, follows the hub's time.
+    clock_trusted: bool | None = None
+    # Drills and tests only (with --simulate): shift this node's wall clock.
+    sim_clock_offset_seconds: float = 0.0
 
     @property
     def database(self) -> Path:

@@ -32,7 +32,7 @@ from typing import Any
 
 from edge import cards, messages
 from edge.clock import Clock, HybridLogicalClock, clock_synchronized
-from edge.errors import StorageError, TapError
+from edge.errors import CampusEdgeError, StorageError, TapError
 from edge.events import Decision, Event, Tap
 from edge.ledger import Ledger, transaction
 from edge.projection import Projection
@@ -42,14 +42,42 @@ from edge.rules import Timing, decide
 log = logging.getLogger(__name__)
 Listener = Callable[[list["TapResult"]], None]
 _BATCH = 256
+_STOP = object()
+
+
+class ChainBroken(CampusEdgeError):
+    """A synced batch that cannot be stored: changed content, a broken or forked chain."""
+
+    def __init__(self, problems: list[str]) -> None:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__("; ".join(problems[:5]) + more)
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """What an ingest stored: new events, duplicates skipped, each chain's stored head."""
+
+    stored: list[Event]
+    duplicates: int
+    heads: dict[tuple[str, str], int]
+
+
+@dataclass
+class _Job:
+    """Work other than taps that must run on the writer's connection."""
+
+    run: Callable[[sqlite3.Connection], Any]
+    future: concurrent.futures.Future[Any]
 
 
 @dataclass(frozen=True)
 class TapResult:
-    """A committed tap: its event, and the roster it was decided on."""
+    """A committed event and the roster in force: a local tap, or one that synced in."""
 
     event: Event
     roster: Roster
+    synced: bool = False  # arrived from another node through sync
 
     def to_json(self, lang: str = "zh") -> dict[str, Any]:
         """Return the answer of CONTRACT.md's simulation endpoint (and the kiosk's).
@@ -165,6 +193,8 @@ class TapWriter:
         self.commits = 0
         self.failures = 0
         self._head = ""
+        self._seq = 1
+        self._hlc = HybridLogicalClock()
 
     # -- the submitter's side ---------------------------------------------------
 
@@ -198,6 +228,32 @@ class TapWriter:
         """Queue a tap and wait until its event is committed."""
         return await asyncio.wrap_future(self.submit_nowait(tap))
 
+    def call(self, run: Callable[[sqlite3.Connection], Any]) -> concurrent.futures.Future[Any]:
+        """Run ``run(conn)`` on the writer thread inside one transaction; return its future.
+
+        For the other writes of a node (sync cursors, the quarantine), so the ledger
+        keeps one writer.
+        """
+        if self._thread is None or not self._thread.is_alive():
+            raise StorageError("the tap writer is not running")
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._queue.put(_Job(run, future))
+        return future
+
+    def ingest(
+        self, events: list[Event], meta: dict[str, str] | None = None
+    ) -> concurrent.futures.Future[Ingested]:
+        """Store events made on other nodes (sync), each chain only in order; see _ingest.
+
+        ``meta`` (a sync cursor) is written in the same transaction, so a cursor never
+        runs ahead of the events it covers. The future resolves after COMMIT.
+        """
+        if self._thread is None or not self._thread.is_alive():
+            raise StorageError("the tap writer is not running")
+        future: concurrent.futures.Future[Ingested] = concurrent.futures.Future()
+        self._queue.put(_Job(functools.partial(self._ingest, events=events, meta=meta), future))
+        return future
+
     def listen(self, listener: Listener) -> None:
         """Call ``listener`` on the writer thread with each committed batch."""
         self._listeners.append(listener)
@@ -213,39 +269,124 @@ class TapWriter:
     def stop(self) -> None:
         """Finish the queued taps and stop the writer thread."""
         if self._thread is not None and self._thread.is_alive():
-            self._queue.put(None)
+            self._queue.put(_STOP)
             self._thread.join(timeout=30)
 
     def _run(self) -> None:
         conn = self.ledger.writer()
-        seq, last_hlc = self.ledger.position(conn)
-        hlc = HybridLogicalClock(last_hlc)
+        self._seq, last_hlc = self.ledger.position(conn)
+        self._hlc = HybridLogicalClock(last_hlc)
         self._head = self.ledger.chain_head(conn)  # the hash chain, owned by this thread
         data_version = conn.execute("PRAGMA data_version").fetchone()[0]
         self._ready.set()
+        pending: Any = None
         while True:
-            try:
-                item = self._queue.get(timeout=1.0)
-            except queue.Empty:
-                data_version = self._refresh(conn, data_version)
+            if pending is None:
+                try:
+                    item = self._queue.get(timeout=1.0)
+                except queue.Empty:
+                    data_version = self._refresh(conn, data_version)
+                    continue
+            else:
+                item, pending = pending, None
+            if item is _STOP:
+                break
+            data_version = self._refresh(conn, data_version)
+            if isinstance(item, _Job):
+                self._run_job(conn, item)
                 continue
-            stop = item is None
-            batch = [] if stop else [item]
-            while not stop and len(batch) < _BATCH:
+            batch = [item]
+            while len(batch) < _BATCH:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if more is None:
-                    stop = True
-                else:
-                    batch.append(more)
-            if batch:
-                data_version = self._refresh(conn, data_version)
-                seq, hlc = self._commit(conn, batch, seq, hlc)
-            if stop:
-                break
+                if more is _STOP or isinstance(more, _Job):
+                    pending = more
+                    break
+                batch.append(more)
+            self._commit(conn, batch)
         conn.close()
+
+    def _run_job(self, conn: sqlite3.Connection, job: _Job) -> None:
+        try:
+            with self.projection.lock:
+                try:
+                    with transaction(conn):
+                        outcome = job.run(conn)
+                except BaseException:
+                    self.projection.forget()  # it may have applied what was rolled back
+                    raise
+        except Exception as err:
+            if isinstance(err, sqlite3.DatabaseError):
+                self.failures += 1
+                log.exception("a write on the ledger failed")
+                err = StorageError(f"the ledger could not be written ({err})")
+            job.future.set_exception(err)
+            return
+        job.future.set_result(outcome)
+        if isinstance(outcome, Ingested) and outcome.stored:
+            results = [TapResult(e, self.roster, synced=True) for e in outcome.stored]
+            for listener in self._listeners:
+                try:
+                    listener(results)
+                except Exception:
+                    log.exception("a tap listener failed")
+
+    def _ingest(
+        self, conn: sqlite3.Connection, events: list[Event], meta: dict[str, str] | None
+    ) -> Ingested:
+        """Store other nodes' events, in the caller's transaction, on the writer thread.
+
+        Each (node, epoch) chain is stored only in order: an event must carry the next
+        seq and name the hash of the one before it. One already held is a duplicate if
+        its hash matches, a fork if not. An event beyond a gap waits (it is not stored;
+        the sender learns from the heads where to resume). Changed content or a fork
+        refuses the whole batch (ChainBroken), storing nothing.
+        """
+        heads: dict[tuple[str, str], tuple[int, str]] = {}
+        stored: list[Event] = []
+        problems: list[str] = []
+        duplicates = 0
+        for event in events:
+            chain = (event.node_id, event.epoch)
+            if chain not in heads:
+                row = conn.execute(
+                    "SELECT seq, hash FROM events WHERE node_id = ? AND epoch = ? "
+                    "ORDER BY seq DESC LIMIT 1",
+                    chain,
+                ).fetchone()
+                heads[chain] = (int(row[0]), str(row[1])) if row else (0, "")
+            head_seq, head_hash = heads[chain]
+            name = f"event {event.event_id}"
+            if event.stored_hash != event.content_hash():
+                problems.append(f"{name}: its hash does not match its content")
+            elif event.seq <= head_seq:
+                held = conn.execute(
+                    "SELECT hash FROM events WHERE id = ?", (event.event_id,)
+                ).fetchone()
+                if held is not None and held[0] == event.stored_hash:
+                    duplicates += 1
+                else:
+                    problems.append(f"{name}: another event with this node, epoch and seq is held")
+            elif event.seq > head_seq + 1:
+                if meta:  # a pulled page moves a cursor past it: it must not be skipped
+                    problems.append(f"{name}: events {head_seq + 1}..{event.seq - 1} are missing")
+                continue  # a gap: wait for the events before it
+            elif event.prev_hash != head_hash:
+                problems.append(f"{name}: it does not follow event {event.seq - 1} of its node")
+            else:
+                heads[chain] = (event.seq, event.stored_hash or "")
+                stored.append(event)
+        if problems:
+            raise ChainBroken(problems)
+        self.ledger.insert_events(conn, stored)
+        for key, value in (meta or {}).items():
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        for event in sorted(stored, key=lambda e: e.key):
+            self.projection.add(event)
+            self._hlc.receive(event.hlc)
+        return Ingested(stored, duplicates, {c: h[0] for c, h in heads.items()})
 
     def _refresh(self, conn: sqlite3.Connection, data_version: int) -> int:
         # Another process (``campus-edge roster import``) may have swapped the roster in;
@@ -263,11 +404,10 @@ class TapWriter:
                 log.exception("could not load the new roster; the previous one stays in force")
         return int(current)
 
-    def _commit(
-        self, conn: sqlite3.Connection, batch: list[Any], seq: int, hlc: HybridLogicalClock
-    ) -> tuple[int, HybridLogicalClock]:
+    def _commit(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
         roster = self.roster
         results: list[tuple[concurrent.futures.Future[TapResult], TapResult]] = []
+        seq, hlc = self._seq, self._hlc
         start_seq, start_hlc, start_head = seq, hlc.last, self._head
         try:
             with self.projection.lock:
@@ -295,7 +435,9 @@ class TapWriter:
             for _, future in batch:
                 future.set_exception(failure)
             self._head = start_head
-            return start_seq, HybridLogicalClock(start_hlc)
+            self._seq, self._hlc = start_seq, HybridLogicalClock(start_hlc)
+            return
+        self._seq = seq
         self.commits += 1
         for future, result in results:
             future.set_result(result)
@@ -305,7 +447,6 @@ class TapWriter:
                 listener(committed)
             except Exception:
                 log.exception("a tap listener failed")
-        return seq, hlc
 
     def _event(self, tap: Tap, decision: Decision, roster: Roster, seq: int, stamp: int) -> Event:
         event = Event(

@@ -109,7 +109,9 @@ def test_token_and_device_add_from_the_command_line(tmp_path: Path, bundle: Path
         check=True,
     ).stdout.strip()
     ledger = Ledger(tmp_path / "campus-edge.db", "t")
-    assert ledger.device_for(device) == "gate-east"
+    registered = ledger.device_for(device)
+    assert registered is not None
+    assert registered.name == "gate-east"
     stored = ledger.reader().execute("SELECT token_sha256 FROM devices").fetchone()[0]
     assert device not in stored  # only the hash is kept
     again = subprocess.run(

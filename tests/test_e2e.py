@@ -9,10 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,83 +19,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge import demo
 from edge import roster as roster_mod
 from edge.ledger import Ledger
-from tests.conftest import free_port, local
+from tests.conftest import local
 from tests.roster_files import TODAY
-
-
-class Service:
-    """`campus-edge serve --simulate` as a real process."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.log = open(data_dir / "serve.log", "ab")  # noqa: SIM115 - closed in stop()
-
-    def start(self) -> None:
-        env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(self.data_dir)}
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "edge",
-                "serve",
-                "--simulate",
-                "--port",
-                str(self.port),
-                "--node-id",
-                "gate-1",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        self.proc.kill()
-        raise RuntimeError((self.data_dir / "serve.log").read_text())
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        self.log.close()
-
-    def token(self, staff: str) -> str:
-        env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(self.data_dir)}
-        out = subprocess.run(
-            [sys.executable, "-m", "edge", "token", "--staff", staff],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        )
-        return out.stdout.strip()
-
-
-def imported_campus(root: Path, students: int, seed: int) -> Path:
-    """Write a demo campus's roster under ``root`` and import it with the CLI."""
-    bundle = demo.write_bundle(root / "roster", students=students, seed=seed, today=TODAY)
-    env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(root / "data")}
-    subprocess.run([sys.executable, "-m", "edge", "roster", "import", str(bundle)], env=env,
-                   check=True, capture_output=True, timeout=60)  # fmt: skip
-    return bundle
+from tests.services import Service, imported_campus
 
 
 @pytest.fixture(scope="module")

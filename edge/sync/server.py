@@ -1,0 +1,230 @@
+"""The receiving side of sync: HTTP routes over a store (a hub's SQLite, central's PostgreSQL).
+
+The routes are the same at every level; what differs is the store behind them:
+``LedgerStore`` on a hub (the node's own ledger, written by its one writer thread)
+and ``edge.sync.central.CentralStore`` on the district central. Devices authenticate
+with their device token (``campus-edge device add``); only its hash is kept, and a
+revoked device is refused.
+
+Rules every store keeps:
+- a kiosk may push only its own node's events (its device name is its node id); a
+  hub (registered at central) pushes its campus's events;
+- a batch that would break a chain (changed content, a fork) is refused as a whole
+  with 422 and kept aside in a quarantine table for the engineer on call, so a sender
+  never retries a poisoned batch against a 5xx forever;
+- every answer carries the receiver's clock.
+"""
+
+import dataclasses
+import datetime as dt
+import threading
+from typing import Annotated, Any, Protocol
+
+import orjson
+from fastapi import Depends, FastAPI, Query, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from edge import roster as roster_mod
+from edge.clock import Clock
+from edge.errors import AuthError, TapError
+from edge.events import Event
+from edge.ledger import Device
+from edge.sync.protocol import Head, Hello, PullAnswer, Push, PushAnswer, RosterSnapshot
+from edge.taps import ChainBroken, Ingested
+
+
+class SyncStore(Protocol):
+    """What the sync routes need from the node's storage."""
+
+    def authenticate(self, token: str) -> Device | None:
+        """Return the unrevoked device holding this token."""
+        ...
+
+    def node_info(self) -> tuple[str, str, int]:
+        """Return (node_id, role, roster version) of the receiver."""
+        ...
+
+    def push(self, device: Device, events: list[Event]) -> Ingested:
+        """Store a pushed batch; ChainBroken if it cannot be stored."""
+        ...
+
+    def quarantine(self, device: Device, reason: str, body: bytes) -> None:
+        """Keep a refused batch aside, with the reason."""
+        ...
+
+    def pull(self, device: Device, after: str, limit: int) -> tuple[list[Event], str]:
+        """Return events after an opaque cursor, and the cursor after them."""
+        ...
+
+    def roster(self, device: Device, since: int) -> RosterSnapshot | None:
+        """Return the roster in force if it is newer than ``since``."""
+        ...
+
+    def photo(self, device: Device, name: str) -> bytes | None:
+        """Return a roster photo by its content-addressed name."""
+        ...
+
+
+@dataclasses.dataclass
+class PeerStatus:
+    """How a device stands, as last heard from it (kept in memory)."""
+
+    name: str
+    kind: str
+    last_push: dt.datetime | None = None
+    last_pull: dt.datetime | None = None
+    waiting: int = 0
+    pushed: int = 0
+    clock_trusted: bool = True
+    clock_offset_ms: int | None = None  # the receiver's clock minus the device's
+    refused: str | None = None
+
+    def to_json(self, now: dt.datetime, behind: dt.timedelta) -> dict[str, Any]:
+        """Return the status the dashboard shows; ``behind`` flags a silent device."""
+        seen = max((t for t in (self.last_push, self.last_pull) if t), default=None)
+        return {
+            "device": self.name,
+            "kind": self.kind,
+            "last_seen": seen.isoformat() if seen else None,
+            "seconds_since": round((now - seen).total_seconds()) if seen else None,
+            "waiting": self.waiting,
+            "pushed": self.pushed,
+            "clock_trusted": self.clock_trusted,
+            "clock_offset_ms": self.clock_offset_ms,
+            "refused": self.refused,
+            "behind": seen is None or now - seen > behind or bool(self.refused),
+        }
+
+
+class Peers:
+    """The devices that sync with this node, and when each was last heard from."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._peers: dict[str, PeerStatus] = {}
+
+    def get(self, device: Device) -> PeerStatus:
+        """Return (creating) the status of a device."""
+        with self._lock:
+            peer = self._peers.get(device.name)
+            if peer is None:
+                peer = self._peers[device.name] = PeerStatus(device.name, device.kind)
+            return peer
+
+    def report(
+        self, devices: list[Device], now: dt.datetime, behind: dt.timedelta
+    ) -> list[dict[str, Any]]:
+        """Return every registered, unrevoked device's status, never-seen ones included."""
+        return [self.get(d).to_json(now, behind) for d in devices if d.revoked_at is None]
+
+
+def add_sync_routes(
+    app: FastAPI, store: SyncStore, clock: Clock, peers: Peers, max_batch: int = 2000
+) -> None:
+    """Add the sync endpoints (CONTRACT.md, Sync) to an app."""
+    bearer = HTTPBearer(auto_error=False)
+    problems: dict[int | str, dict[str, Any]] = {
+        401: {"description": "no or unknown device token"},
+        403: {"description": "events of another node"},
+        422: {"description": "a malformed or chain-breaking batch (quarantined)"},
+    }
+
+    def device(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Device:
+        if credentials is None:
+            raise AuthError("this needs a device token (Authorization: Bearer dev1...)")
+        found = store.authenticate(credentials.credentials)
+        if found is None:
+            raise AuthError(
+                "this device token is not registered here or was revoked: ask the hub's "
+                "admin for a new one (campus-edge device add NAME)"
+            )
+        return found
+
+    Caller = Annotated[Device, Depends(device)]
+
+    def answer(model: Any, status: int = 200) -> Response:
+        return Response(
+            orjson.dumps(model.model_dump(mode="json")),
+            status_code=status,
+            media_type="application/json",
+        )
+
+    @app.get("/api/v1/sync/hello", response_model=Hello, responses=problems, tags=["sync"])
+    def hello(caller: Caller) -> Response:
+        """Tell a device who it is here, and this node's clock."""
+        node_id, role, version = store.node_info()
+        return answer(Hello(device=caller.name, kind=caller.kind, node_id=node_id, role=role,
+                            now=clock.now(), roster_version=version))  # fmt: skip
+
+    @app.post("/api/v1/sync/events", response_model=PushAnswer, responses=problems, tags=["sync"])
+    def push(caller: Caller, body: Push) -> Response:
+        """Store a batch of events; answer how far each chain is now stored."""
+        now = clock.now()
+        peer = peers.get(caller)
+        peer.last_push, peer.waiting = now, body.waiting
+        peer.clock_trusted = body.clock_trusted
+        if body.sent_at is not None:
+            peer.clock_offset_ms = round((now - body.sent_at).total_seconds() * 1000)
+        if len(body.events) > max_batch:
+            raise TapError(f"a batch holds at most {max_batch} events; send fewer at a time")
+        if caller.kind == "kiosk":
+            foreign = sorted({e.node_id for e in body.events if e.node_id != caller.name})
+            if foreign:
+                raise AuthError(
+                    f"device '{caller.name}' may push only its own events, and this batch "
+                    f"holds events of {', '.join(foreign)}: start the kiosk with "
+                    f"--node-id {caller.name}",
+                    403,
+                )
+        try:
+            stored = store.push(caller, [e.to_event() for e in body.events])
+        except ChainBroken as err:
+            reason = str(err)
+            store.quarantine(caller, reason, body.model_dump_json().encode())
+            peer.refused = reason
+            raise TapError(f"the batch was refused and kept aside for review: {reason}") from err
+        peer.refused = None
+        peer.pushed += len(stored.stored)
+        heads = [Head(node_id=n, epoch=e, seq=s) for (n, e), s in sorted(stored.heads.items())]
+        return answer(PushAnswer(stored=len(stored.stored), duplicates=stored.duplicates,
+                                 heads=heads, now=now))  # fmt: skip
+
+    @app.get("/api/v1/sync/events", response_model=PullAnswer, responses=problems, tags=["sync"])
+    def pull(
+        caller: Caller,
+        after: Annotated[str, Query(max_length=80, description="'next' of the last page")] = "",
+        limit: Annotated[int, Query(ge=1, le=2000)] = 1000,
+    ) -> Response:
+        """Page through this node's events (its campus's, for a hub at central)."""
+        peers.get(caller).last_pull = clock.now()
+        events, cursor = store.pull(caller, after, limit)
+        return answer(PullAnswer(events=[e.to_wire() for e in events], next=cursor,
+                                 more=len(events) == limit, now=clock.now()))  # fmt: skip
+
+    @app.get(
+        "/api/v1/sync/roster",
+        response_model=RosterSnapshot,
+        responses={**problems, 204: {"description": "the caller's roster is current"}},
+        tags=["sync"],
+    )
+    def roster(
+        caller: Caller,
+        since: Annotated[int, Query(ge=0, le=2**62, description="the caller's version")] = 0,
+    ) -> Response:
+        """Return the roster in force, if newer than the caller's."""
+        snapshot = store.roster(caller, since)
+        if snapshot is None:
+            return Response(status_code=204)
+        return answer(snapshot)
+
+    @app.get("/api/v1/sync/photos/{name}", responses=problems, tags=["sync"])
+    def photo(caller: Caller, name: str) -> Response:
+        """Return a roster photo by its content-addressed name."""
+        if not roster_mod.PHOTO_NAME.match(name):
+            raise TapError(f"'{name}' is not a photo name", 404)
+        data = store.photo(caller, name)
+        if data is None:
+            raise TapError(f"photo '{name}' is not held here", 404)
+        return Response(data, media_type="application/octet-stream")

@@ -1,0 +1,94 @@
+"""Real `campus-edge` processes for tests: serve, and the CLI around it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from edge import demo
+from tests.conftest import free_port
+from tests.roster_files import TODAY
+
+
+def cli(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a `campus-edge` command on a data directory."""
+    env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "edge", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=60,
+    )
+
+
+class Service:
+    """`campus-edge serve --simulate` as a real process (a kiosk, hub or central)."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *args: str,
+        node_id: str | None = "gate-1",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.args = list(args)
+        self.node_id = node_id
+        self.env = env or {}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.log = open(data_dir / "serve.log", "ab")  # noqa: SIM115 - closed in stop()
+
+    def start(self) -> None:
+        env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(self.data_dir), **self.env}
+        command = [sys.executable, "-m", "edge", "serve", "--simulate", "--port", str(self.port)]
+        if self.node_id:
+            command += ["--node-id", self.node_id]
+        self.proc = subprocess.Popen(
+            [*command, *self.args], env=env, stdout=subprocess.DEVNULL, stderr=self.log
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+            if self.proc.poll() is not None:
+                break
+        self.proc.kill()
+        raise RuntimeError((self.data_dir / "serve.log").read_text())
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.log.close()
+
+    def health(self) -> dict:
+        return httpx.get(f"{self.url}/healthz", timeout=5).json()
+
+    def token(self, staff: str) -> str:
+        return cli(self.data_dir, "token", "--staff", staff).stdout.strip()
+
+
+def imported_campus(root: Path, students: int, seed: int) -> Path:
+    """Write a demo campus's roster under ``root`` and import it with the CLI."""
+    bundle = demo.write_bundle(root / "roster", students=students, seed=seed, today=TODAY)
+    cli(root / "data", "roster", "import", str(bundle))
+    return bundle

@@ -1,0 +1,189 @@
+"""Sync between real processes: a hub and kiosks on loopback, through a fault proxy.
+
+The kiosks start with empty data directories and a device token; they pull the
+roster from the hub, push their taps up and pull the others' down. Faults come from
+tests/fault_proxy.py (drops, lost answers, duplicates, delays, stale batches replayed),
+the hub is SIGKILLed and restarted, a kiosk is SIGKILLed while pushing a backlog.
+Afterwards every node's live picture must match the generated script (the oracle of
+test_e2e) and the hub must hold each event exactly once, chains intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from edge import roster as roster_mod
+from tests.conftest import local, wait_for
+from tests.fault_proxy import FAULTS, FaultProxy
+from tests.roster_files import TODAY
+from tests.services import Service, cli, imported_campus
+from tests.test_e2e import generate
+
+FAST = {"CAMPUS_EDGE_SYNC_SECONDS": "0.2"}
+
+
+class Campus:
+    """A hub, a fault proxy in front of it, and two kiosks syncing through the proxy."""
+
+    def __init__(self, root: Path) -> None:
+        self.bundle = imported_campus(root / "hub", students=150, seed=21)
+        self.roster = roster_mod.load(self.bundle, version=1)
+        self.hub = Service(root / "hub" / "data", "--role", "hub", node_id=None)
+        self.hub.start()
+        self.proxy = FaultProxy(self.hub.url).__enter__()
+        self.kiosks = {}
+        for name in ("kiosk-a", "kiosk-b"):
+            token = cli(self.hub.data_dir, "device", "add", name).stdout.strip()
+            self.kiosks[name] = Service(
+                root / name, "--upstream", self.proxy.url, "--device-token", token,
+                node_id=None, env=FAST,
+            )  # fmt: skip
+        for kiosk in self.kiosks.values():
+            kiosk.start()
+
+    def nodes(self) -> list[Service]:
+        return [self.hub, *self.kiosks.values()]
+
+    def stop(self) -> None:
+        for node in self.nodes():
+            node.stop()
+        self.proxy.__exit__()
+
+
+@pytest.fixture(scope="module")
+def campus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campus]:
+    campus = Campus(tmp_path_factory.mktemp("sync"))
+    yield campus
+    campus.stop()
+
+
+def events_in(service: Service) -> list[tuple[str, str]]:
+    with sqlite3.connect(f"file:{service.data_dir / 'campus-edge.db'}?mode=ro", uri=True) as db:
+        return list(db.execute("SELECT id, hash FROM events"))
+
+
+def tap(service: Service, station: str, uid: str, at: dt.datetime | None = None) -> dict:
+    body = {"station": station, "uid": uid, **({"at": at.isoformat()} if at else {})}
+    reply = httpx.post(f"{service.url}/api/v1/sim/taps", json=body, timeout=10)
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def pictures(campus: Campus) -> dict[str, dict[str, dict]]:
+    found = {}
+    for node in campus.nodes():
+        headers = {"authorization": f"Bearer {node.token('T001')}"}
+        got = httpx.get(f"{node.url}/api/v1/presence", params={"date": TODAY.isoformat()},
+                        headers=headers, timeout=10).json()  # fmt: skip
+        found[node.data_dir.name if node is not campus.hub else "hub"] = {
+            s["student_id"]: s for s in got["students"]
+        }
+    return found
+
+
+def converged(campus: Campus) -> bool:
+    hub_events = set(events_in(campus.hub))
+    for kiosk in campus.kiosks.values():
+        sync = kiosk.health()["sync"]
+        if sync["waiting"] or sync["last_error"] or set(events_in(kiosk)) != hub_events:
+            return False
+    return True
+
+
+def test_a_campus_converges_through_faults_kills_and_restarts(campus: Campus) -> None:
+    wait_for(lambda: all(k.health()["roster_version"] == 1 for k in campus.kiosks.values()))
+    a, b = campus.kiosks["kiosk-a"], campus.kiosks["kiosk-b"]
+    assert a.health()["node_id"] == "kiosk-a"  # named by its device token
+    script = generate(campus.roster, seed=4)
+    pickups = {s for s, p in campus.roster.stations.items() if p.role == "pickup"}
+    rng = random.Random(9)
+
+    def run(taps: list[tuple[dt.datetime, str, str]]) -> None:
+        for at, station, uid in taps:
+            assert tap(b if station in pickups else a, station, uid, at)["outcome"] == "accepted"
+
+    taps = script.taps
+    cut = [len(taps) * n // 5 for n in range(6)]
+    campus.proxy.faults = True
+    run(taps[cut[0] : cut[1]])
+    campus.hub.kill()  # the hub dies; the kiosks go on alone
+    run(taps[cut[1] : cut[2]])
+    campus.hub.start()
+    campus.proxy.down = True  # the LAN is down: kiosk A builds a backlog
+    run(taps[cut[2] : cut[3]])
+    campus.proxy.down = False
+    time.sleep(rng.uniform(0.2, 0.6))
+    a.kill()  # killed while it pushes its backlog
+    a.start()
+    run(taps[cut[3] : cut[5]])
+    time.sleep(2)
+    campus.proxy.faults = False
+    wait_for(lambda: converged(campus), timeout=90)
+
+    assert all(campus.proxy.seen[f] > 0 for f in FAULTS), campus.proxy.seen
+    hub_ids = [event_id for event_id, _ in events_in(campus.hub)]
+    assert len(hub_ids) == len(set(hub_ids)) == len(taps)  # each event once, none lost
+    want = script.expected(campus.roster, local("18:30"))
+    for node, seen in pictures(campus).items():
+        assert set(seen) == set(want), node
+        for sid, fact in want.items():
+            for key, value in fact.items():
+                if key != "overdue":
+                    assert seen[sid][key] == value, (node, sid, key, seen[sid])
+    verified = cli(campus.hub.data_dir, "verify", check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_guardian_at_the_gate_calls_the_child_in_the_classroom(campus: Campus) -> None:
+    a, b = campus.kiosks["kiosk-a"], campus.kiosks["kiosk-b"]
+    roster = campus.roster
+    at = local("16:20")
+    sid, student = next(
+        (s, st) for s, st in roster.students.items()
+        if st.card and roster.expected_groups(s, TODAY) and not roster.on_leave(s, TODAY)
+        and not st.walk_alone and roster.expected_groups(s, TODAY)[0] in
+        {p.group_id for p in roster.stations.values()}
+    )  # fmt: skip
+    group = roster.expected_groups(sid, TODAY)[0]
+    room = next(s for s, p in roster.stations.items() if p.group_id == group)
+    guardian = next(g for (s, g), right in roster.pickup.items() if s == sid and right.allowed)
+    messages: list[dict] = []
+
+    def listen() -> None:
+        with httpx.stream("GET", f"{a.url}/api/v1/stations/{room}/stream", timeout=20) as reply:
+            name = ""
+            for line in reply.iter_lines():
+                if line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    messages.append({**json.loads(line[5:]), "type": name})
+                    if name == "called":
+                        return
+
+    # Tomorrow's afternoon, so today's script does not stand in the way.
+    tomorrow = TODAY + dt.timedelta(days=1)
+    at = dt.datetime.combine(tomorrow, at.timetz())
+    tap(a, room, student.card or "", at)
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    wait_for(lambda: any(m.get("type") == "hello" for m in messages), timeout=10)
+    wait_for(lambda: converged(campus), timeout=30)  # kiosk B knows where the child is
+    started = time.monotonic()
+    tap(b, "P-EAST", roster.guardians[guardian].card or "", at + dt.timedelta(minutes=5))
+    listener.join(timeout=15)
+    called = [m for m in messages if m.get("type") == "called"]
+    assert called, messages
+    assert called[0]["student_id"] == sid
+    assert called[0]["guardian"] == roster.guardians[guardian].name
+    assert called[0]["pickup_station"] == roster.stations["P-EAST"].name
+    assert time.monotonic() - started < 5  # "within seconds while the LAN works"
