@@ -28,7 +28,7 @@ from edge.errors import AuthError, StorageError, TapError
 from edge.events import SELECT_COLUMNS, Event
 from edge.node import Node
 from edge.projection import fold, picture
-from edge.sync.hub import LedgerStore, quarantined
+from edge.sync.hub import LedgerStore, clock_steps, corrected_at, quarantined
 from edge.sync.server import add_sync_routes
 from edge.taps import TapResult, check_moment
 
@@ -258,7 +258,15 @@ def create_app(node: Node) -> FastAPI:
         auth.require(who, EVENTS_ROLES)
         page = node.ledger.events_after(after, limit)
         cursor = page[-1].rowid if page else after
-        return _json({"events": [e.to_json() for e in page], "next": cursor})
+        steps = clock_steps(node)
+        shown = []
+        for event in page:
+            entry = event.to_json()
+            corrected = corrected_at(event, steps)
+            if corrected is not None:
+                entry["at_corrected"] = corrected.isoformat()
+            shown.append(entry)
+        return _json({"events": shown, "next": cursor})
 
     @app.get("/api/v1/stations/{station}", responses={404: {"model": Problem}})
     async def station_status(station: str) -> Response:
@@ -375,13 +383,19 @@ def create_app(node: Node) -> FastAPI:
             .fetchall()
         )
         entries = []
+        steps = clock_steps(node)
         for row in rows:
             event = Event.from_row(row)
             answer = TapResult(event, roster).to_json()
             station = roster.stations.get(event.station)
+            corrected = corrected_at(event, steps)
             entries.append(
                 {
                     "at": answer["at"],
+                    "at_corrected": corrected.astimezone(roster.calendar.tz).isoformat()
+                    if corrected
+                    else None,
+                    "clock_synced": event.clock_synced,
                     "station": event.station,
                     "station_name": station.name if station else event.station,
                     "kind": event.kind,

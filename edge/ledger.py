@@ -145,7 +145,7 @@ def connect(path: Path) -> sqlite3.Connection:
 class Ledger:
     """The node's database: meta, events, roster."""
 
-    def __init__(self, path: Path, node_id: str) -> None:
+    def __init__(self, path: Path, node_id: str, *, claim: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.photos = self.path.parent / "photos"
@@ -156,10 +156,24 @@ class Ledger:
                 migrate(conn)
                 self.epoch = self._meta(conn, "epoch", lambda: secrets.token_hex(4))
                 self.node_id = self._meta(conn, "node_id", lambda: node_id)
+                if claim and self.node_id != node_id:
+                    self._rename(conn, node_id)
             finally:
                 conn.close()
         except sqlite3.DatabaseError as err:
             raise StorageError(f"the database {self.path} cannot be opened: {err}") from err
+
+    def _rename(self, conn: sqlite3.Connection, node_id: str) -> None:
+        """Take a node id given explicitly, as long as no event carries the old one."""
+        made = conn.execute("SELECT 1 FROM events WHERE node_id = ? LIMIT 1", (self.node_id,))
+        if made.fetchone() is not None:
+            raise StorageError(
+                f"this database already holds events of node '{self.node_id}', so it cannot "
+                f"become '{node_id}': start it as '{self.node_id}', or use a new data directory"
+            )
+        with transaction(conn):
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'node_id'", (node_id,))
+        self.node_id = node_id
 
     @staticmethod
     def _meta(conn: sqlite3.Connection, key: str, default: Any) -> str:

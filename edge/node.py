@@ -44,7 +44,9 @@ class Node:
         self.settings = settings
         offset = settings.sim_clock_offset_seconds if settings.simulate else 0.0
         self.clock: Clock = clock or CorrectedClock(SystemClock(), offset)
-        self.ledger = Ledger(settings.database, settings.node_id)
+        self.ledger = Ledger(
+            settings.database, settings.node_id, claim="node_id" in settings.model_fields_set
+        )
         self.projection = Projection(self.ledger.iter_day)
         self.writer = TapWriter(
             self.ledger,

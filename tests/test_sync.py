@@ -23,9 +23,10 @@ import httpx
 import pytest
 
 from edge import roster as roster_mod
+from tests import roster_files
 from tests.conftest import local, wait_for
 from tests.fault_proxy import FAULTS, FaultProxy
-from tests.roster_files import TODAY
+from tests.roster_files import CARD, TODAY
 from tests.services import Service, cli, imported_campus
 from tests.test_e2e import generate
 
@@ -187,3 +188,50 @@ def test_a_guardian_at_the_gate_calls_the_child_in_the_classroom(campus: Campus)
     assert called[0]["guardian"] == roster.guardians[guardian].name
     assert called[0]["pickup_station"] == roster.stations["P-EAST"].name
     assert time.monotonic() - started < 5  # "within seconds while the LAN works"
+
+
+@pytest.mark.parametrize("offset", [3600, -86400], ids=["an-hour-fast", "a-day-behind"])
+def test_a_kiosk_with_a_wrong_clock_follows_the_hub(tmp_path: Path, offset: int) -> None:
+    bundle = roster_files.write(tmp_path / "roster")
+    cli(tmp_path / "hub", "roster", "import", str(bundle))
+    cli(tmp_path / "kiosk", "roster", "import", str(bundle))  # it has no network yet
+    hub = Service(tmp_path / "hub", "--role", "hub", node_id="hub")
+    hub.start()
+    token = cli(hub.data_dir, "device", "add", "kiosk-c").stdout.strip()
+    wrong = {**FAST, "CAMPUS_EDGE_CLOCK_TRUSTED": "false",
+             "CAMPUS_EDGE_SIM_CLOCK_OFFSET_SECONDS": str(offset)}  # fmt: skip
+    with FaultProxy(hub.url) as proxy:
+        proxy.down = True
+        kiosk = Service(tmp_path / "kiosk", "--upstream", proxy.url, "--device-token", token,
+                        node_id="kiosk-c", env=wrong)  # fmt: skip
+        kiosk.start()
+        try:
+            early_real = dt.datetime.now(dt.UTC)
+            early = tap(kiosk, "K1", CARD["S1"])
+            assert abs((dt.datetime.fromisoformat(early["at"]) - early_real).total_seconds()
+                       - offset) < 5  # fmt: skip
+            assert kiosk.health()["clock_synced"] is False
+            proxy.down = False
+            wait_for(lambda: (kiosk.health()["sync"] or {}).get("last_success") is not None)
+            step = kiosk.health()["sync"]["clock_step_seconds"]
+            assert abs(step + offset) < 5  # it stepped its clock onto the hub's
+            assert kiosk.health()["clock_synced"] is True
+            late = tap(kiosk, "K1", CARD["S2"])
+            now = dt.datetime.now(dt.UTC)
+            assert abs((dt.datetime.fromisoformat(late["at"]) - now).total_seconds()) < 5
+            headers = {"authorization": f"Bearer {hub.token('A1')}"}
+
+            def on_hub() -> list[dict]:
+                page = httpx.get(f"{hub.url}/api/v1/events", headers=headers, timeout=5)
+                return [e for e in page.json()["events"] if e["node_id"] == "kiosk-c"]
+
+            wait_for(lambda: len(on_hub()) == 2)
+            first, second = on_hub()
+            assert first["clock_synced"] is False  # marked: made on the wrong clock
+            corrected = dt.datetime.fromisoformat(first["at_corrected"])
+            assert abs((corrected - early_real).total_seconds()) < 5  # the hub corrects it
+            assert second["clock_synced"] is True
+            assert "at_corrected" not in second
+        finally:
+            kiosk.stop()
+            hub.stop()

@@ -238,6 +238,7 @@ class SyncClient:
             "waiting": waiting,
             "sent_at": self.node.clock.now().isoformat(),
             "clock_trusted": bool(self.node.writer.clock_synced),
+            "clock_step_seconds": self.status.clock_step_seconds,
         }
         response = self._request(
             "POST",

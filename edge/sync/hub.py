@@ -17,6 +17,7 @@ from edge.node import Node
 from edge.sync.protocol import RosterSnapshot
 from edge.taps import Ingested
 
+CLOCK_STEP = "clock_step."
 _WAIT = 60.0  # seconds a push may wait for the writer (a kiosk retries after that)
 
 
@@ -38,6 +39,15 @@ class LedgerStore:
     def push(self, device: Device, events: list[Event]) -> Ingested:
         """Store a pushed batch through the writer; ChainBroken if it cannot be stored."""
         return self.node.writer.ingest(events).result(timeout=_WAIT)
+
+    def note_clock_step(self, device: Device, seconds: float) -> None:
+        """Keep how far a kiosk's clock was off, to correct its unsynced events' times."""
+        key, value = f"{CLOCK_STEP}{device.name}", repr(seconds)
+        self.node.writer.call(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value)
+            )
+        ).result(timeout=_WAIT)
 
     def quarantine(self, device: Device, reason: str, body: bytes) -> None:
         """Keep a refused batch aside (written by the writer thread)."""
@@ -80,6 +90,22 @@ class LedgerStore:
         """Return a roster photo by its content-addressed name."""
         path = self.ledger.photos / name
         return path.read_bytes() if path.is_file() else None
+
+
+def clock_steps(node: Node) -> dict[str, dt.timedelta]:
+    """Return, per node, how far its unsynced clock was off (learned from its pushes)."""
+    rows = node.ledger.reader().execute(
+        "SELECT key, value FROM meta WHERE key LIKE ?", (CLOCK_STEP + "%",)
+    )
+    return {r[0][len(CLOCK_STEP) :]: dt.timedelta(seconds=float(r[1])) for r in rows}
+
+
+def corrected_at(event: Event, steps: dict[str, dt.timedelta]) -> dt.datetime | None:
+    """Return an unsynced event's time as the hub corrects it, where it can (else None)."""
+    step = steps.get(event.node_id)
+    if event.clock_synced or step is None:
+        return None
+    return event.at + step
 
 
 def quarantined(node: Node) -> list[dict[str, object]]:

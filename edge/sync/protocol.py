@@ -62,6 +62,13 @@ class Push(BaseModel):
     waiting: int = Field(default=0, ge=0, description="events still queued after this batch")
     sent_at: AwareDatetime | None = Field(default=None, description="the sender's wall clock")
     clock_trusted: bool = True
+    clock_step_seconds: float = Field(
+        default=0.0,
+        ge=-(10**9),
+        le=10**9,
+        description="how far the sender stepped its untrusted clock to follow its upstream: "
+        "its events marked clock_synced=false were that far off",
+    )
 
 
 class Head(BaseModel):

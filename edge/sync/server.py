@@ -48,6 +48,10 @@ class SyncStore(Protocol):
         """Store a pushed batch; ChainBroken if it cannot be stored."""
         ...
 
+    def note_clock_step(self, device: Device, seconds: float) -> None:
+        """Remember how far a device's clock was off before it followed its upstream."""
+        ...
+
     def quarantine(self, device: Device, reason: str, body: bytes) -> None:
         """Keep a refused batch aside, with the reason."""
         ...
@@ -77,6 +81,7 @@ class PeerStatus:
     pushed: int = 0
     clock_trusted: bool = True
     clock_offset_ms: int | None = None  # the receiver's clock minus the device's
+    clock_step_seconds: float = 0.0  # how far it stepped its clock to follow ours
     refused: str | None = None
 
     def to_json(self, now: dt.datetime, behind: dt.timedelta) -> dict[str, Any]:
@@ -91,6 +96,7 @@ class PeerStatus:
             "pushed": self.pushed,
             "clock_trusted": self.clock_trusted,
             "clock_offset_ms": self.clock_offset_ms,
+            "clock_step_seconds": self.clock_step_seconds,
             "refused": self.refused,
             "behind": seen is None or now - seen > behind or bool(self.refused),
         }
@@ -178,6 +184,9 @@ def add_sync_routes(
                     f"--node-id {caller.name}",
                     403,
                 )
+        if body.clock_step_seconds and body.clock_step_seconds != peer.clock_step_seconds:
+            store.note_clock_step(caller, body.clock_step_seconds)
+            peer.clock_step_seconds = body.clock_step_seconds
         try:
             stored = store.push(caller, [e.to_event() for e in body.events])
         except ChainBroken as err:
