@@ -50,9 +50,17 @@ def _fail(message: str) -> None:
 @roster_app.command("import")
 def roster_import(
     path: Annotated[Path, typer.Argument(help="a folder of CSV files or one .xlsx workbook")],
+    campus: Annotated[
+        str | None, typer.Option(help="on the central: the campus (its hub's device name)")
+    ] = None,
+    database: Annotated[
+        str | None, typer.Option(help="on the central: its postgresql://... database")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Import a roster bundle, all or nothing; it replaces the roster in force."""
+    if bool(campus) != bool(database):
+        _fail("on the central, give both --campus NAME and --database URL")
     settings = _settings(data_dir)
     last_shown: dict[str, int] = {}
 
@@ -63,11 +71,18 @@ def roster_import(
 
     typer.echo(f"Checking {path} ...", err=True)
     try:
-        ledger = Ledger(settings.database, settings.node_id)
-        before = ledger.roster_version()
-        new = roster_mod.load(path, version=before + 1, progress=progress)
-        typer.echo("  all rows checked; storing ...", err=True)
-        version = ledger.save_roster(new, source=str(path))
+        if database and campus:
+            from edge.sync.central import CentralStore
+
+            new = roster_mod.load(path, version=0, progress=progress)
+            typer.echo("  all rows checked; storing ...", err=True)
+            version = CentralStore(database).save_roster(campus, new, source=str(path))
+        else:
+            ledger = Ledger(settings.database, settings.node_id)
+            before = ledger.roster_version()
+            new = roster_mod.load(path, version=before + 1, progress=progress)
+            typer.echo("  all rows checked; storing ...", err=True)
+            version = ledger.save_roster(new, source=str(path))
     except RosterError as err:
         _fail(
             f"Roster refused, nothing was imported (the previous roster stays in force):\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,6 +192,60 @@ class Event:
             wire["subject_id"], wire["data"], wire["roster_version"], wire["clock_synced"],
             wire["prev_hash"], wire["hash"],
         )  # fmt: skip
+
+
+Chain = tuple[str, str]  # (node_id, epoch): one hash chain
+
+
+@dataclass
+class ChainCheck:
+    """What of a synced batch may be stored, and what is wrong with it."""
+
+    stored: list[Event] = field(default_factory=list)
+    duplicates: int = 0
+    gaps: int = 0
+    heads: dict[Chain, tuple[int, str]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def check_chains(
+    events: list[Event],
+    head_of: Callable[[Chain], tuple[int, str]],
+    held_hash: Callable[[Event], str | None],
+) -> ChainCheck:
+    """Decide which events of a synced batch extend their chains (every store uses it).
+
+    Each (node, epoch) chain is stored only in order: an event must carry the next
+    seq and name the hash of the one before it, and its hash must match its content.
+    One already held is a duplicate if its hash matches, a fork if not. An event beyond
+    a gap waits (counted in ``gaps``; the sender learns from the heads where to
+    resume). ``head_of`` gives a chain's stored (seq, hash); ``held_hash`` the hash
+    stored under an event's key.
+    """
+    check = ChainCheck()
+    for event in events:
+        chain = (event.node_id, event.epoch)
+        if chain not in check.heads:
+            check.heads[chain] = head_of(chain)
+        head_seq, head_hash = check.heads[chain]
+        name = f"event {event.event_id}"
+        if event.stored_hash != event.content_hash():
+            check.problems.append(f"{name}: its hash does not match its content")
+        elif event.seq <= head_seq:
+            if held_hash(event) == event.stored_hash:
+                check.duplicates += 1
+            else:
+                check.problems.append(
+                    f"{name}: another event with this node, epoch and seq is held"
+                )
+        elif event.seq > head_seq + 1:
+            check.gaps += 1
+        elif event.prev_hash != head_hash:
+            check.problems.append(f"{name}: it does not follow event {event.seq - 1} of its node")
+        else:
+            check.heads[chain] = (event.seq, event.stored_hash or "")
+            check.stored.append(event)
+    return check
 
 
 ROW_COLUMNS = (

@@ -33,7 +33,7 @@ from typing import Any
 from edge import cards, messages
 from edge.clock import Clock, HybridLogicalClock, clock_synchronized
 from edge.errors import CampusEdgeError, StorageError, TapError
-from edge.events import Decision, Event, Tap
+from edge.events import Decision, Event, Tap, check_chains
 from edge.ledger import Ledger, transaction
 from edge.projection import Projection
 from edge.roster import Roster
@@ -344,49 +344,33 @@ class TapWriter:
         the sender learns from the heads where to resume). Changed content or a fork
         refuses the whole batch (ChainBroken), storing nothing.
         """
-        heads: dict[tuple[str, str], tuple[int, str]] = {}
-        stored: list[Event] = []
-        problems: list[str] = []
-        duplicates = 0
-        for event in events:
-            chain = (event.node_id, event.epoch)
-            if chain not in heads:
-                row = conn.execute(
-                    "SELECT seq, hash FROM events WHERE node_id = ? AND epoch = ? "
-                    "ORDER BY seq DESC LIMIT 1",
-                    chain,
-                ).fetchone()
-                heads[chain] = (int(row[0]), str(row[1])) if row else (0, "")
-            head_seq, head_hash = heads[chain]
-            name = f"event {event.event_id}"
-            if event.stored_hash != event.content_hash():
-                problems.append(f"{name}: its hash does not match its content")
-            elif event.seq <= head_seq:
-                held = conn.execute(
-                    "SELECT hash FROM events WHERE id = ?", (event.event_id,)
-                ).fetchone()
-                if held is not None and held[0] == event.stored_hash:
-                    duplicates += 1
-                else:
-                    problems.append(f"{name}: another event with this node, epoch and seq is held")
-            elif event.seq > head_seq + 1:
-                if meta:  # a pulled page moves a cursor past it: it must not be skipped
-                    problems.append(f"{name}: events {head_seq + 1}..{event.seq - 1} are missing")
-                continue  # a gap: wait for the events before it
-            elif event.prev_hash != head_hash:
-                problems.append(f"{name}: it does not follow event {event.seq - 1} of its node")
-            else:
-                heads[chain] = (event.seq, event.stored_hash or "")
-                stored.append(event)
-        if problems:
-            raise ChainBroken(problems)
+
+        def head_of(chain: tuple[str, str]) -> tuple[int, str]:
+            row = conn.execute(
+                "SELECT seq, hash FROM events WHERE node_id = ? AND epoch = ? "
+                "ORDER BY seq DESC LIMIT 1",
+                chain,
+            ).fetchone()
+            return (int(row[0]), str(row[1])) if row else (0, "")
+
+        def held_hash(event: Event) -> str | None:
+            row = conn.execute("SELECT hash FROM events WHERE id = ?", (event.event_id,))
+            held = row.fetchone()
+            return str(held[0]) if held else None
+
+        check = check_chains(events, head_of, held_hash)
+        if check.gaps and meta:  # a pulled page moves a cursor past them: none may wait
+            check.problems.append(f"{check.gaps} events arrived before the events they follow")
+        if check.problems:
+            raise ChainBroken(check.problems)
+        stored = check.stored
         self.ledger.insert_events(conn, stored)
         for key, value in (meta or {}).items():
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
         for event in sorted(stored, key=lambda e: e.key):
             self.projection.add(event)
             self._hlc.receive(event.hlc)
-        return Ingested(stored, duplicates, {c: h[0] for c, h in heads.items()})
+        return Ingested(stored, check.duplicates, {c: h[0] for c, h in check.heads.items()})
 
     def _refresh(self, conn: sqlite3.Connection, data_version: int) -> int:
         # Another process (``campus-edge roster import``) may have swapped the roster in;

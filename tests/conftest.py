@@ -93,10 +93,11 @@ def make_node(tmp_path: Path, bundle: Path) -> Iterator[Callable[..., Node]]:
         roster_dir: Path | None = None,
         data_dir: Path | None = None,
         readers: list[str] | None = None,
+        node_id: str | None = None,
     ) -> Node:
         settings = Settings(
             data_dir=data_dir or tmp_path / f"node{len(nodes)}",
-            node_id=f"kiosk-{len(nodes)}",
+            node_id=node_id or f"kiosk-{len(nodes)}",
             simulate=simulate,
             readers=readers or [],
         )

@@ -8,6 +8,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from edge.errors import StorageError
 from edge.ledger import Ledger
 from edge.node import Node
 from tests.roster_files import CARD, UNKNOWN
@@ -54,7 +57,7 @@ def test_the_chain_goes_on_across_a_restart(make_node: Callable[..., Node], tmp_
     node = make_node(data_dir=tmp_path / "k")
     afternoon(node)
     node.stop()
-    again = make_node(data_dir=tmp_path / "k")
+    again = make_node(data_dir=tmp_path / "k", node_id=node.ledger.node_id)
     again.clock.set(node.clock.now())  # type: ignore[attr-defined]
     afternoon(again)
     assert again.ledger.verify() == (16, [])
@@ -103,3 +106,14 @@ def test_backup_is_a_complete_checked_copy(make_node: Callable[..., Node], tmp_p
     again = cli("backup", str(target), "--data-dir", str(node.settings.data_dir))
     assert again.returncode == 1
     assert "exists already" in again.stderr
+
+
+def test_a_database_keeps_the_node_id_its_events_carry(
+    make_node: Callable[..., Node], tmp_path: Path
+) -> None:
+    fresh = make_node(data_dir=tmp_path / "k", node_id="gate-east")
+    assert fresh.ledger.node_id == "gate-east"
+    afternoon(fresh)
+    fresh.stop()
+    with pytest.raises(StorageError, match="already holds events of node 'gate-east'"):
+        make_node(data_dir=tmp_path / "k", node_id="gate-west")

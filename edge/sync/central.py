@@ -1,0 +1,484 @@
+"""The district central: the same sync protocol, stored in PostgreSQL (psycopg 3).
+
+Campus hubs push their campus's events here (each hub is a device of kind "hub",
+and its device name is its campus) and pull their roster from here. Nothing here
+decides taps: the central keeps the district's record.
+
+Storage decisions:
+- Own migrations, each in one transaction under an advisory lock, recorded in
+  ``ce_migrations``; events are append-only (a trigger refuses UPDATE and DELETE).
+- Ingest: one transaction per push. The batch's chains are locked (``chains`` rows,
+  FOR UPDATE, in a fixed order so concurrent pushers never deadlock), checked with
+  the same ``check_chains`` as every node, then written with COPY.
+- Pull cursor: (transaction id, position). A bigserial is not in commit order: a
+  transaction that took position 10 may commit after one that took 11. Rows are
+  served only from transactions older than the oldest one still running
+  (``pg_snapshot_xmin``), in (xid, position) order, so no late commit is skipped.
+- Events are indexed by (campus, day) for the district's reports; partitioning by
+  day is the next step at 20 million events a day, and needs no change here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+from typing import Any
+
+import orjson
+
+from edge.clock import SystemClock
+from edge.errors import StorageError, TapError
+from edge.events import Chain, Event, check_chains
+from edge.ledger import Device
+from edge.roster import Roster
+from edge.settings import Settings
+from edge.sync.protocol import RosterSnapshot
+from edge.taps import ChainBroken, Ingested
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_central",
+        """
+        CREATE TABLE devices (
+            name text PRIMARY KEY,
+            kind text NOT NULL,
+            token_sha256 text NOT NULL UNIQUE,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            revoked_at timestamptz
+        );
+        CREATE TABLE chains (
+            node_id text NOT NULL,
+            epoch text NOT NULL,
+            campus text NOT NULL,
+            head_seq bigint NOT NULL,
+            head_hash text NOT NULL,
+            PRIMARY KEY (node_id, epoch)
+        );
+        CREATE TABLE events (
+            pos bigserial NOT NULL,
+            tx xid8 NOT NULL DEFAULT pg_current_xact_id(),
+            campus text NOT NULL,
+            id text NOT NULL,
+            node_id text NOT NULL,
+            epoch text NOT NULL,
+            seq bigint NOT NULL,
+            hlc bigint NOT NULL,
+            at timestamptz NOT NULL,
+            day date NOT NULL,
+            station text NOT NULL,
+            kind text NOT NULL,
+            outcome text NOT NULL,
+            code text NOT NULL,
+            card text,
+            uid text,
+            subject_kind text,
+            subject_id text,
+            data jsonb NOT NULL,
+            roster_version integer NOT NULL,
+            clock_synced boolean NOT NULL,
+            prev_hash text NOT NULL,
+            hash text NOT NULL,
+            received_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (node_id, epoch, seq)
+        );
+        CREATE INDEX events_campus_day ON events (campus, day, hlc);
+        CREATE INDEX events_campus_pull ON events (campus, tx, pos);
+        CREATE FUNCTION ce_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'the events table is append-only'; END $$;
+        CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
+            FOR EACH ROW EXECUTE FUNCTION ce_append_only();
+        CREATE TABLE quarantine (
+            id bigserial PRIMARY KEY,
+            received_at timestamptz NOT NULL DEFAULT now(),
+            device text NOT NULL,
+            reason text NOT NULL,
+            body text NOT NULL
+        );
+        CREATE TABLE rosters (
+            campus text NOT NULL,
+            version integer NOT NULL,
+            source text NOT NULL,
+            school_toml text NOT NULL,
+            tables jsonb NOT NULL,
+            imported_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (campus, version)
+        );
+        CREATE TABLE photos (name text PRIMARY KEY, data bytea NOT NULL);
+        """,
+    ),
+]
+
+_COPY_COLUMNS = (
+    "campus, id, node_id, epoch, seq, hlc, at, day, station, kind, outcome, code, card, uid, "
+    "subject_kind, subject_id, data, roster_version, clock_synced, prev_hash, hash"
+)
+_SELECT = (
+    "tx::text, pos, node_id, epoch, seq, hlc, at, day, station, kind, outcome, code, card, uid, "
+    "subject_kind, subject_id, data, roster_version, clock_synced, prev_hash, hash"
+)
+_LOCK_MIGRATIONS = 7_304_221  # pg_advisory_xact_lock key: one migrator at a time
+
+
+def _connect_error(url: str, err: Exception) -> StorageError:
+    return StorageError(
+        f"the central's PostgreSQL database ({_safe(url)}) cannot be used: {err}".strip()
+    )
+
+
+def _safe(url: str) -> str:
+    """Return a database URL without its password, for messages."""
+    if "@" in url and ":" in url.split("@")[0].split("//")[-1]:
+        scheme, rest = url.split("//", 1)
+        user = rest.split("@")[0].split(":")[0]
+        return f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"
+    return url
+
+
+class CentralStore:
+    """The SyncStore of the district central, on PostgreSQL."""
+
+    def __init__(self, url: str, pool_size: int = 16, node_id: str = "central") -> None:
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        self.url = url
+        self.node_id = node_id
+        try:
+            psycopg.connect(url, connect_timeout=5).close()  # fail fast, with the reason
+            self.pool = ConnectionPool(
+                url, min_size=1, max_size=pool_size, open=True, timeout=10,
+                kwargs={"autocommit": False},
+            )  # fmt: skip
+            self.pool.wait(timeout=10)
+            with self.pool.connection() as conn:
+                migrate(conn)
+        except StorageError:
+            raise
+        except (psycopg.Error, OSError, RuntimeError) as err:  # pool timeouts included
+            raise _connect_error(url, err) from err
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.pool.close()
+
+    # -- devices ------------------------------------------------------------------
+
+    def add_device(self, name: str, kind: str = "hub") -> str:
+        """Register a hub (its name is its campus); return its token, stored only hashed."""
+        import psycopg
+
+        token = "dev1." + secrets.token_urlsafe(32)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        try:
+            with self.pool.connection() as conn:
+                conn.execute(
+                    "INSERT INTO devices (name, kind, token_sha256) VALUES (%s, %s, %s)",
+                    (name, kind, digest),
+                )
+        except psycopg.errors.UniqueViolation as err:
+            raise StorageError(
+                f"a device named '{name}' is already registered; choose another name"
+            ) from err
+        return token
+
+    def revoke_device(self, name: str) -> bool:
+        """Refuse a device's token from now on; False if no such active device."""
+        with self.pool.connection() as conn:
+            cursor = conn.execute(
+                "UPDATE devices SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL",
+                (name,),
+            )
+            return cursor.rowcount == 1
+
+    def devices(self) -> list[Device]:
+        """Return every registered device."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT name, kind, created_at::text, revoked_at::text FROM devices ORDER BY name"
+            ).fetchall()
+        return [Device(*r) for r in rows]
+
+    def authenticate(self, token: str) -> Device | None:
+        """Return the unrevoked device holding this token."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT name, kind, created_at::text, revoked_at::text FROM devices "
+                "WHERE token_sha256 = %s AND revoked_at IS NULL",
+                (digest,),
+            ).fetchone()
+        return Device(*row) if row else None
+
+    def node_info(self) -> tuple[str, str, int]:
+        """Return (node_id, role, roster version): the central keeps no roster of its own."""
+        return self.node_id, "central", 0
+
+    # -- events ---------------------------------------------------------------------
+
+    def push(self, device: Device, events: list[Event]) -> Ingested:
+        """Store a hub's batch in one transaction; ChainBroken if it cannot be stored."""
+        campus = device.name
+        chains = sorted({(e.node_id, e.epoch) for e in events})
+        with self.pool.connection() as conn, conn.transaction():
+            if chains:
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO chains (node_id, epoch, campus, head_seq, head_hash) "
+                        "VALUES (%s, %s, %s, 0, '') ON CONFLICT DO NOTHING",
+                        [(n, e, campus) for n, e in chains],
+                    )
+            rows = conn.execute(
+                "SELECT node_id, epoch, campus, head_seq, head_hash FROM chains "
+                "WHERE (node_id, epoch) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
+                "ORDER BY node_id, epoch FOR UPDATE",
+                ([n for n, _ in chains], [e for _, e in chains]),
+            ).fetchall()
+            heads: dict[Chain, tuple[int, str]] = {}
+            problems = []
+            for node_id, epoch, owner, seq, digest in rows:
+                heads[(node_id, epoch)] = (int(seq), str(digest))
+                if owner != campus:
+                    problems.append(f"node {node_id} belongs to campus {owner}, not {campus}")
+            held = self._held(conn, [e for e in events if e.seq <= heads[(e.node_id, e.epoch)][0]])
+            check = check_chains(events, heads.__getitem__, lambda e: held.get(e.event_id))
+            check.problems[:0] = problems
+            if check.problems:
+                raise ChainBroken(check.problems)
+            if check.stored:
+                with (
+                    conn.cursor() as cur,
+                    cur.copy(
+                        f"COPY events ({_COPY_COLUMNS}) FROM STDIN"  # noqa: S608 - constants
+                    ) as copy,
+                ):
+                    for event in check.stored:
+                        copy.write_row(_copy_row(campus, event))
+                    # The chain heads move in the same transaction as the rows.
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        "UPDATE chains SET head_seq = %s, head_hash = %s "
+                        "WHERE node_id = %s AND epoch = %s",
+                        [(s, h, n, e) for (n, e), (s, h) in check.heads.items()],
+                    )
+        return Ingested(check.stored, check.duplicates, {c: h[0] for c, h in check.heads.items()})
+
+    @staticmethod
+    def _held(conn: Any, events: list[Event]) -> dict[str, str]:
+        if not events:
+            return {}
+        rows = conn.execute(
+            "SELECT node_id || ':' || epoch || ':' || seq, hash FROM events "
+            "WHERE (node_id, epoch, seq) IN "
+            "(SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]))",
+            ([e.node_id for e in events], [e.epoch for e in events], [e.seq for e in events]),
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def quarantine(self, device: Device, reason: str, body: bytes) -> None:
+        """Keep a refused batch aside."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO quarantine (device, reason, body) VALUES (%s, %s, %s)",
+                (device.name, reason, body.decode()),
+            )
+
+    def note_clock_step(self, device: Device, seconds: float) -> None:
+        """Hubs keep their own time corrections; the central records nothing more."""
+
+    def pull(self, device: Device, after: str, limit: int) -> tuple[list[Event], str]:
+        """Return the device's campus's events after a (xid, position) cursor."""
+        tx, pos = _cursor(after)
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_SELECT} FROM events "  # noqa: S608 - constants
+                "WHERE campus = %s AND (tx, pos) > (%s::xid8, %s) "
+                "AND tx < pg_snapshot_xmin(pg_current_snapshot()) "
+                "ORDER BY tx, pos LIMIT %s",
+                (device.name, tx, pos, limit),
+            ).fetchall()
+        events = [_event(r[2:]) for r in rows]
+        cursor = f"{rows[-1][0]}:{rows[-1][1]}" if rows else after
+        return events, cursor
+
+    def count_events(self, campus: str | None = None) -> int:
+        """Return how many events the central holds (of one campus, if given)."""
+        with self.pool.connection() as conn:
+            if campus is None:
+                return int(_one(conn, "SELECT count(*) FROM events", ()))
+            return int(_one(conn, "SELECT count(*) FROM events WHERE campus = %s", (campus,)))
+
+    # -- roster ---------------------------------------------------------------------
+
+    def save_roster(self, campus: str, roster: Roster, source: str) -> int:
+        """Store a campus's checked roster as its next version, photos first."""
+        with self.pool.connection() as conn, conn.transaction():
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO photos (name, data) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    list(roster.photos.items()),
+                )
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (campus,))
+            version = int(
+                _one(
+                    conn,
+                    "SELECT COALESCE(max(version), 0) + 1 FROM rosters WHERE campus = %s",
+                    (campus,),
+                )
+            )
+            conn.execute(
+                "INSERT INTO rosters (campus, version, source, school_toml, tables) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (campus, version, source, roster.school_toml,
+                 orjson.dumps(roster.tables).decode()),
+            )  # fmt: skip
+        return version
+
+    def roster(self, device: Device, since: int) -> RosterSnapshot | None:
+        """Return the campus's newest roster if it is newer than ``since``."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT version, source, school_toml, tables FROM rosters WHERE campus = %s "
+                "ORDER BY version DESC LIMIT 1",
+                (device.name,),
+            ).fetchone()
+        if row is None or row[0] <= since:
+            return None
+        tables = row[3]
+        photos = sorted(
+            {r["photo"] for name in ("students", "guardians") for r in tables.get(name, [])
+             if r.get("photo")}
+        )  # fmt: skip
+        return RosterSnapshot(
+            version=row[0], source=row[1], school_toml=row[2], tables=tables, photos=photos
+        )
+
+    def photo(self, device: Device, name: str) -> bytes | None:
+        """Return a roster photo by its content-addressed name."""
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT data FROM photos WHERE name = %s", (name,)).fetchone()
+        return bytes(row[0]) if row else None
+
+
+def migrate(conn: Any) -> list[str]:
+    """Apply the central's migrations not yet recorded, each in its own transaction."""
+    applied = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_MIGRATIONS,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS ce_migrations "
+            "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r[0] for r in conn.execute("SELECT name FROM ce_migrations")}
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            with conn.transaction():
+                conn.execute(sql)
+                conn.execute("INSERT INTO ce_migrations (name) VALUES (%s)", (name,))
+            applied.append(name)
+    return applied
+
+
+def _one(conn: Any, sql: str, params: tuple[Any, ...]) -> Any:
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None, sql  # aggregates always give a row
+    return row[0]
+
+
+def _cursor(after: str) -> tuple[str, int]:
+    if not after:
+        return "0", 0
+    tx, _, pos = after.partition(":")
+    if not (tx.isdigit() and pos.isdigit()) or len(after) > 60:
+        raise TapError(f"after: '{after}' is not a cursor this central gave out")
+    return tx, int(pos)
+
+
+def _copy_row(campus: str, e: Event) -> tuple[Any, ...]:
+    return (
+        campus, e.event_id, e.node_id, e.epoch, e.seq, e.hlc, e.at, e.day, e.station, e.kind,
+        e.outcome, e.code, e.card, e.uid, e.subject_kind, e.subject_id,
+        orjson.dumps(e.data).decode(), e.roster_version, e.clock_synced, e.prev_hash,
+        e.stored_hash,
+    )  # fmt: skip
+
+
+def _event(row: Any) -> Event:
+    (node_id, epoch, seq, hlc, at, day, station, kind, outcome, code, card, uid, subject_kind,
+     subject_id, data, roster_version, clock_synced, prev_hash, hash_) = row  # fmt: skip
+    return Event(
+        node_id, epoch, int(seq), int(hlc), at, day, station, kind, outcome, code, card, uid,
+        subject_kind, subject_id, data, roster_version, clock_synced, prev_hash, hash_,
+    )  # fmt: skip
+
+
+def create_central_app(store: CentralStore, settings: Settings) -> Any:
+    """Build the central's HTTP app: health and the sync protocol."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    from edge.api import SYNC_BODY, BodyLimit
+    from edge.errors import AuthError
+    from edge.sync.server import Peers, add_sync_routes
+
+    app = FastAPI(title="campus-edge central", version="0.1.0",
+                  description="The district's record: campus hubs sync here.")  # fmt: skip
+    clock = SystemClock()
+    peers = Peers()
+
+    @app.exception_handler(AuthError)
+    async def _auth_error(request: Any, exc: AuthError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, exc.status)
+
+    @app.exception_handler(TapError)
+    async def _tap_error(request: Any, exc: TapError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, exc.status)
+
+    @app.exception_handler(StorageError)
+    async def _storage_error(request: Any, exc: StorageError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 503)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        """Tell whether the central runs and how the hubs stand."""
+        now = clock.now()
+        behind = dt.timedelta(minutes=settings.behind_minutes)
+        return {
+            "status": "ok",
+            "node_id": store.node_id,
+            "role": "central",
+            "events": store.count_events(),
+            "hubs": peers.report(store.devices(), now, behind),
+        }
+
+    add_sync_routes(app, store, clock, peers)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_body_bytes, paths={"/api/v1/sync/events": SYNC_BODY}
+    )
+    return app
+
+
+def serve_central(settings: Settings) -> None:
+    """Run the district central until interrupted."""
+    import uvicorn
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    store = CentralStore(settings.database_url or "", node_id=settings.node_id)
+    try:
+        config = uvicorn.Config(
+            create_central_app(store, settings),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+        )
+        log.info("campus-edge central on http://%s:%s", settings.host, settings.port)
+        uvicorn.Server(config).run()
+    finally:
+        store.close()
