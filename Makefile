@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/readers.py
 	$(BIN)/python bench/screens.py
+	$(BIN)/python bench/sync.py
 
 clean:
 	rm -rf $(VENV) .demo build *.egg-info

@@ -145,9 +145,11 @@ def create_app(node: Node) -> FastAPI:
         problems = []
         for error in exc.errors():
             if error.get("type") == "json_invalid":
+                where = (error.get("loc") or ("", "?"))[-1]  # pydantic's JSON mode gives no loc
+                reason = error.get("ctx", {}).get("error", "broken")
                 problems.append(
-                    f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'broken')}"
-                    f" near character {error.get('loc', ('', '?'))[-1]})"
+                    f"the body is not valid JSON ({reason}"
+                    + (f" near character {where})" if isinstance(where, int) else ")")
                 )
                 continue
             where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"

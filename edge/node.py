@@ -59,6 +59,7 @@ class Node:
             check_clock=lambda: self.clock_trusted() or getattr(self.clock, "following", False),
         )
         self.peers = Peers()  # the devices that sync with this node
+        self._clock_asked: tuple[float, bool] | None = None
         self.sync: Any = None  # edge.sync.client.SyncClient, with --upstream
         self.secret = auth.load_secret(settings.data_dir)
         self.readers: dict[str, Reader] = {}
@@ -73,10 +74,16 @@ class Node:
         return self.writer.roster
 
     def clock_trusted(self) -> bool:
-        """Tell whether this machine's own clock is synchronized (or declared trusted)."""
+        """Tell whether this machine's own clock is synchronized (or declared trusted).
+
+        Asked of the system at most once a minute (it may start a process).
+        """
         if self.settings.clock_trusted is not None:
             return self.settings.clock_trusted
-        return clock_synchronized()
+        now = time.monotonic()
+        if self._clock_asked is None or now - self._clock_asked[0] > 60:
+            self._clock_asked = (now, clock_synchronized())
+        return self._clock_asked[1]
 
     def start(self) -> None:
         """Start the tap writer, sync (with an upstream), then every reader."""
@@ -112,6 +119,8 @@ class Node:
 
     def _publish(self, results: list[TapResult]) -> None:
         # On the writer thread, after COMMIT: screens only ever show durable taps.
+        if not self.broadcast.count:
+            return  # no screen is open: render nothing (a synced batch is 1,000 events)
         changed: set[str] = set()
         for result in results:
             event = result.event

@@ -13,11 +13,13 @@ carry. A node offline for 30 days keeps its cursors and catches up in batches.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import hashlib
 import logging
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -27,6 +29,7 @@ from edge import roster as roster_mod
 from edge.clock import CorrectedClock
 from edge.devices.base import Backoff
 from edge.errors import CampusEdgeError
+from edge.events import Event
 from edge.node import Node
 from edge.sync.protocol import Hello, PullAnswer, PushAnswer, RosterSnapshot, WireEvent
 from edge.taps import TapResult
@@ -34,7 +37,7 @@ from edge.taps import TapResult
 log = logging.getLogger(__name__)
 
 PUSH_CURSOR, PULL_CURSOR = "sync.push_cursor", "sync.pull_cursor"
-PUSH_BATCH, PULL_BATCH = 1000, 1000
+PUSH_BATCH, PULL_BATCH = 2000, 2000
 
 
 class SyncRefused(CampusEdgeError):
@@ -99,6 +102,7 @@ class SyncClient:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._greeted = False
+        self._reader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sync-read")
         node.writer.listen(self._on_commit)
 
     # -- running ---------------------------------------------------------------
@@ -114,6 +118,7 @@ class SyncClient:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=20)
+        self._reader.shutdown()
         self.http.close()
 
     def _on_commit(self, results: list[TapResult]) -> None:
@@ -225,27 +230,51 @@ class SyncClient:
         cursor = int(self.ledger.meta(PUSH_CURSOR) or 0)
         return self.ledger.count_after(cursor, self.ledger.node_id if self.own_only else None)
 
+    def _batch(self, after: int) -> tuple[list[Event], bytes]:
+        """Read and encode the batch after a ledger position (b'' when none is waiting)."""
+        only = self.ledger.node_id if self.own_only else None
+        events = self.ledger.events_after(after, PUSH_BATCH, only_node=only)
+        return events, orjson.dumps([e.to_wire() for e in events]) if events else b""
+
     def _push(self) -> bool:
+        """Push what waits, batch after batch, each read while the one before travels.
+
+        Returns True when more waits than one round may send (so pull gets its turn).
+        """
         cursor = int(self.ledger.meta(PUSH_CURSOR) or 0)
         only = self.ledger.node_id if self.own_only else None
-        events = self.ledger.events_after(cursor, PUSH_BATCH, only_node=only)
-        if not events:
-            self.status.waiting = 0
-            return False
-        waiting = self.ledger.count_after(cursor, only) - len(events)
-        body = {
-            "events": [e.to_wire() for e in events],
-            "waiting": waiting,
-            "sent_at": self.node.clock.now().isoformat(),
-            "clock_trusted": bool(self.node.writer.clock_synced),
-            "clock_step_seconds": self.status.clock_step_seconds,
-        }
-        response = self._request(
-            "POST",
-            "/api/v1/sync/events",
-            content=orjson.dumps(body),
-            headers={"Content-Type": "application/json"},
+        events, encoded = self._batch(cursor)
+        waiting = self.ledger.count_after(cursor, only) if events else 0
+        deadline = time.monotonic() + 5.0
+        while events:
+            waiting -= len(events)
+            upcoming = self._reader.submit(self._batch, events[-1].rowid or cursor)
+            try:
+                acked = self._send(cursor, events, encoded, max(waiting, 0))
+            finally:
+                following = upcoming.result()
+            if acked != events[-1].rowid or time.monotonic() > deadline:
+                break  # part was stored (a gap upstream), or time for the pull
+            cursor = acked
+            events, encoded = following
+        self.status.waiting = self._waiting()
+        return self.status.waiting > 0
+
+    def _send(self, cursor: int, events: list[Event], encoded: bytes, waiting: int) -> int:
+        """Send one batch; move the cursor past what the upstream acknowledged."""
+        head = orjson.dumps(
+            {
+                "waiting": waiting,
+                "sent_at": self.node.clock.now().isoformat(),
+                "clock_trusted": bool(self.node.writer.clock_synced),
+                "clock_step_seconds": self.status.clock_step_seconds,
+            }
         )
+        body = head[:-1] + b',"events":' + encoded + b"}"  # the events encoded beforehand
+        response = self._request(
+            "POST", "/api/v1/sync/events", content=body,
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
         answer = PushAnswer.model_validate(response.json())
         heads = {(h.node_id, h.epoch): h.seq for h in answer.heads}
         acked = cursor
@@ -253,20 +282,17 @@ class SyncClient:
             if heads.get((event.node_id, event.epoch), 0) < event.seq:
                 break
             acked = event.rowid or acked
-        if acked != cursor:
-            self.node.writer.call(
-                lambda conn: conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                    (PUSH_CURSOR, str(acked)),
-                )
-            ).result(timeout=30)
-        self.status.pushed += answer.stored
-        self.status.waiting = self.ledger.count_after(acked, only)
         if acked == cursor:
             raise SyncRefused(
                 f"the upstream stored none of {len(events)} events from {events[0].event_id} on"
             )
-        return self.status.waiting > 0
+        self.node.writer.call(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (PUSH_CURSOR, str(acked))
+            )
+        ).result(timeout=30)
+        self.status.pushed += answer.stored
+        return acked
 
     def _pull(self) -> bool:
         cursor = self.ledger.meta(PULL_CURSOR) or ""

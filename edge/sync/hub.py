@@ -75,6 +75,8 @@ class LedgerStore:
 
     def roster(self, device: Device, since: int) -> RosterSnapshot | None:
         """Return the roster in force if it is newer than ``since``."""
+        if self.ledger.roster_version() <= since:
+            return None  # asked every round: answer without reading the tables
         version, source, school_toml, tables = self.ledger.roster_snapshot()
         if version <= since:
             return None

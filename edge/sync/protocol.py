@@ -52,7 +52,12 @@ class WireEvent(BaseModel):
 
     def to_event(self) -> Event:
         """Return the ledger's Event (its hash is checked on ingest, not here)."""
-        return Event.from_wire(self.model_dump())
+        return Event(
+            self.node_id, self.epoch, self.seq, self.hlc, self.at, self.day, self.station,
+            self.kind, self.outcome, self.code, self.card, self.uid, self.subject_kind,
+            self.subject_id, self.data, self.roster_version, self.clock_synced, self.prev_hash,
+            self.hash,
+        )  # fmt: skip
 
 
 class Push(BaseModel):
