@@ -14,6 +14,9 @@ export const CATALOGUE = {
     where: "所在", since: "时间", timeline: "今日记录", rollcall: "紧急点名", print: "打印",
     grades: "年级", service_end: "课后服务结束", no_alerts: "暂无提醒", released_to: "接走人",
     on_campus: "在校学生", unknown_card: "未登记的卡", refused: "拒绝", sync: "同步",
+    sync_behind: "未同步", sync_ok: "正常", sync_never: "从未同步", min_ago: "分钟前",
+    sync_waiting: "待上传", sync_upstream: "上级", sync_alone: "本机独立运行，无同步设备",
+    guardian_here: "家长已到", guardian_here_at: "在",
     lang: "English",
   },
   en: {
@@ -30,7 +33,10 @@ export const CATALOGUE = {
     state: "State", where: "Where", since: "Since", timeline: "Today's record", rollcall: "Roll call",
     print: "Print", grades: "Grades", service_end: "Service ends", no_alerts: "No alerts",
     released_to: "Released to", on_campus: "On campus", unknown_card: "Unknown card",
-    refused: "Refused", sync: "Sync", lang: "中文",
+    refused: "Refused", sync: "Sync", sync_behind: "behind", sync_ok: "in step",
+    sync_never: "never synced", min_ago: "min ago", sync_waiting: "waiting", sync_upstream: "upstream",
+    sync_alone: "runs alone: no devices sync here", guardian_here: "Guardian is here",
+    guardian_here_at: "at", lang: "中文",
   },
 };
 

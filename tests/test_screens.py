@@ -214,3 +214,28 @@ def test_the_guard_sees_the_photos(
         shoot(page, "kiosk-pickup-photos")
         assert httpx.get(f"{server.url}/photos/../../secret.key").status_code == 404
         assert httpx.get(f"{server.url}/photos/{'0' * 64}.png").status_code == 404
+
+
+def test_a_guardian_at_the_gate_calls_the_child_in_its_classroom(
+    server: LiveServer, page: Page
+) -> None:
+    page.goto(f"{server.url}/kiosk/K1")
+    expect(page.locator("#title")).to_have_text("101教室")
+    tap(server, "K1", "S1")
+    expect(page.locator("#called")).to_be_hidden()
+    tap(server, "P1", "P1")  # 王妈妈 at the east gate
+    called = page.locator("#called li[data-student=S1]")
+    expect(called).to_contain_text("家长已到：小明（一年级1班）· 王妈妈 在 东门接送点 15:30")
+    expect(page.locator("#called li")).to_have_count(1)  # S4, her other child, is on leave
+    shoot(page, "kiosk-called")
+
+
+def test_the_dashboard_shows_a_kiosk_that_never_synced(server: LiveServer, page: Page) -> None:
+    server.node.ledger.add_device("kiosk-9")
+    page.goto(f"{server.url}/dashboard")
+    page.locator("#secret").fill(server.token("L1"))
+    page.locator("#signin button").click()
+    row = page.locator("#sync li[data-device=kiosk-9]")
+    expect(row).to_contain_text("kiosk-9: 未同步 · 从未同步")
+    expect(row).to_have_class("behind")
+    expect(page.locator("#alerts")).to_contain_text("同步 kiosk-9: 未同步")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable
 
 import httpx
@@ -10,8 +11,9 @@ import pytest
 
 from edge.events import Event
 from edge.node import Node
+from edge.sync.client import SyncClient
 from tests.conftest import LiveServer, local
-from tests.roster_files import CARD
+from tests.roster_files import CARD, TODAY
 
 
 def taps(node: Node, *cards: str) -> list[Event]:
@@ -141,3 +143,26 @@ def test_a_kiosk_pulls_the_others_events_by_cursor_and_the_roster_once(hub, make
         assert roster.json()["version"] == 1
         assert {s["student_id"] for s in roster.json()["tables"]["students"]} >= {"S1", "S5"}
         assert client.get("/api/v1/sync/roster", params={"since": 1}).status_code == 204
+
+
+def test_a_kiosk_offline_for_thirty_days_catches_up(hub, make_node) -> None:
+    kiosk = make_node()
+    token = hub.node.ledger.add_device(kiosk.ledger.node_id)
+    days = [TODAY - dt.timedelta(days=n) for n in range(29, -1, -1)]
+    for day in days:  # thirty afternoons with no network
+        for n, card in enumerate((CARD["S1"], CARD["S2"], CARD["S3"], CARD["S5"])):
+            tap = kiosk.writer.make_tap("K1", card, local(f"15:40:{n:02d}", day))
+            kiosk.writer.submit_nowait(tap).result()
+    client = SyncClient(kiosk, hub.url, token)
+    with hub:
+        while client.run_once():
+            pass
+        assert client.status.waiting == 0
+        assert hub.node.ledger.count_events() == 120
+        headers = {"authorization": f"Bearer {hub.token('L1')}"}
+        with httpx.Client(base_url=hub.url, headers=headers) as c:
+            for day in (days[0], days[-1]):
+                picture = c.get("/api/v1/presence", params={"date": day.isoformat()}).json()
+                present = {s["student_id"] for s in picture["students"] if s["state"] == "present"}
+                assert present == {"S1", "S2", "S3", "S5"}, day
+    client.stop()
