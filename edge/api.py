@@ -104,28 +104,8 @@ def _json(content: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(content), status_code=status, media_type="application/json")
 
 
-def create_app(node: Node) -> FastAPI:
-    """Build the HTTP app around a node."""
-    app = FastAPI(
-        title="campus-edge",
-        version="0.1.0",
-        description="After-school custody chain at the gate: taps, presence, events.",
-    )
-    bearer = HTTPBearer(auto_error=False)
-    responses: dict[int | str, dict[str, Any]] = {
-        401: {"model": Problem},
-        403: {"model": Problem},
-        422: {"model": Problem},
-    }
-
-    def principal(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> auth.Principal:
-        if credentials is None:
-            raise AuthError("sign in first: this needs a staff token (Authorization: Bearer)")
-        return auth.verify(node.secret, credentials.credentials, node.roster, node.clock.now())
-
-    Staff = Annotated[auth.Principal, Depends(principal)]
+def add_error_handlers(app: FastAPI) -> None:
+    """Answer every error a client can cause with its status and a sentence in ``detail``."""
 
     @app.exception_handler(AuthError)
     async def _auth_error(request: Request, exc: AuthError) -> Response:
@@ -155,6 +135,32 @@ def create_app(node: Node) -> FastAPI:
             where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
             problems.append(f"{where}: {error.get('msg', 'is not valid')}")
         return JSONResponse({"detail": "; ".join(problems) or "the request is not valid"}, 422)
+
+
+def create_app(node: Node) -> FastAPI:
+    """Build the HTTP app around a node."""
+    app = FastAPI(
+        title="campus-edge",
+        version="0.1.0",
+        description="After-school custody chain at the gate: taps, presence, events.",
+    )
+    bearer = HTTPBearer(auto_error=False)
+    responses: dict[int | str, dict[str, Any]] = {
+        401: {"model": Problem},
+        403: {"model": Problem},
+        422: {"model": Problem},
+    }
+
+    def principal(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> auth.Principal:
+        if credentials is None:
+            raise AuthError("sign in first: this needs a staff token (Authorization: Bearer)")
+        return auth.verify(node.secret, credentials.credentials, node.roster, node.clock.now())
+
+    Staff = Annotated[auth.Principal, Depends(principal)]
+
+    add_error_handlers(app)
 
     @app.get("/healthz")
     async def healthz() -> Response:

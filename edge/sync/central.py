@@ -419,10 +419,8 @@ def _event(row: Any) -> Event:
 def create_central_app(store: CentralStore, settings: Settings) -> Any:
     """Build the central's HTTP app: health and the sync protocol."""
     from fastapi import FastAPI
-    from fastapi.responses import JSONResponse
 
-    from edge.api import SYNC_BODY, BodyLimit
-    from edge.errors import AuthError
+    from edge.api import SYNC_BODY, BodyLimit, add_error_handlers
     from edge.sync.server import Peers, add_sync_routes
 
     app = FastAPI(title="campus-edge central", version="0.1.0",
@@ -430,17 +428,7 @@ def create_central_app(store: CentralStore, settings: Settings) -> Any:
     clock = SystemClock()
     peers = Peers()
 
-    @app.exception_handler(AuthError)
-    async def _auth_error(request: Any, exc: AuthError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, exc.status)
-
-    @app.exception_handler(TapError)
-    async def _tap_error(request: Any, exc: TapError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, exc.status)
-
-    @app.exception_handler(StorageError)
-    async def _storage_error(request: Any, exc: StorageError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 503)
+    add_error_handlers(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
