@@ -9,6 +9,7 @@ FastAPI's encoder, which costs several times more on the 5,000-student picture.
 
 import asyncio
 import datetime as dt
+import hmac
 import logging
 from importlib import resources
 from pathlib import Path
@@ -205,6 +206,25 @@ def create_app(node: Node) -> FastAPI:
 
     behind = dt.timedelta(minutes=node.settings.behind_minutes)
     add_sync_routes(app, LedgerStore(node), node.clock, node.peers)
+
+    @app.get("/metrics", responses=responses, response_class=Response)
+    def metrics(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Response:
+        """Prometheus text: taps, refusals, sync lag, readers, clock, disk.
+
+        Scrape with ``metrics_token`` (settings) or an admin's staff token as bearer.
+        """
+        given = credentials.credentials if credentials else ""
+        wanted = node.settings.metrics_token
+        if not (wanted and hmac.compare_digest(given.encode(), wanted.encode())):
+            if credentials is None:
+                raise AuthError("this needs the metrics token or an admin token (Bearer)")
+            who = auth.verify(node.secret, given, node.roster, node.clock.now())
+            auth.require(who, EVENTS_ROLES)
+        return Response(
+            node.metrics.render(node), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
 
     @app.get("/api/v1/sync/status", responses=responses, tags=["sync"])
     def sync_status(who: Staff) -> Response:

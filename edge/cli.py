@@ -7,7 +7,6 @@ the same. Errors are printed as sentences and exit with status 1 (2 for bad usag
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 import sys
 from pathlib import Path
@@ -186,21 +185,21 @@ def _adopt_device_name(settings: Settings) -> Settings:
 
 
 def run(settings: Settings) -> None:
-    """Start a node and serve it until interrupted."""
+    """Start a node and serve it until interrupted (under systemd: notify, watchdog)."""
     import uvicorn
 
+    from edge import systemd
     from edge.api import create_app
     from edge.node import Node
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    systemd.configure_logging()
     try:
         node = Node(settings)
     except CampusEdgeError as err:
         _fail(str(err))
         return
     node.start()
+    watchdog: systemd.Watchdog | None = None
     try:
         config = uvicorn.Config(
             create_app(node),
@@ -209,16 +208,27 @@ def run(settings: Settings) -> None:
             log_level="warning",
             timeout_graceful_shutdown=2,  # open live streams must not hold a restart
             access_log=False,
+            log_config=None,  # keep our handler (journald priorities under systemd)
         )
         server = uvicorn.Server(config)
-        typer.echo(
+        where = (
             f"campus-edge {settings.role} '{node.ledger.node_id}' on "
             f"http://{settings.host}:{settings.port} (roster version {node.roster.version}, "
-            f"{len(node.roster.students)} students)",
-            err=True,
+            f"{len(node.roster.students)} students)"
         )
+        typer.echo(where, err=True)
+
+        systemd.ready_when_serving(server, where)
+        systemd.stop_gracefully_on_signals()
+        interval = systemd.watchdog_interval()
+        if interval:
+            watchdog = systemd.Watchdog(lambda: server.started and node.responsive(), interval)
+            watchdog.start()
         server.run()
     finally:
+        systemd.notify("STOPPING=1")
+        if watchdog is not None:
+            watchdog.stop()
         node.stop()
 
 
@@ -246,6 +256,22 @@ def token(
             hours or settings.token_hours,
         )
     )
+
+
+@app.command()
+def doctor(
+    lang: Annotated[str, typer.Option(help="zh (default) or en")] = "zh",
+    data_dir: DataDir = None,
+) -> None:
+    """Check readers, clock, disk, database and the hub; say what to fix (exit 1 on a fault)."""
+    from edge import doctor as doctor_mod
+
+    settings = _settings(data_dir)
+    findings = doctor_mod.run(settings)
+    for finding in findings:
+        typer.echo(finding.line("en" if lang == "en" else "zh"))
+    if any(f.status == doctor_mod.FAIL for f in findings):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -12,6 +12,7 @@ single writer thread owns it.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 from pathlib import Path
 from typing import Protocol
@@ -124,6 +125,8 @@ def clock_synchronized() -> bool:
             text=True,
             timeout=2,
             check=False,
+            # Not ours to tell systemd anything: timedatectl would report its own errors.
+            env={k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"},
         )
     except (OSError, subprocess.SubprocessError):
         return True

@@ -27,6 +27,7 @@ from edge.devices.sim import SimulatedReader
 from edge.events import PICKUP_OPENED
 from edge.ledger import Ledger
 from edge.live import Broadcast
+from edge.metrics import Metrics
 from edge.projection import PRESENT, Projection
 from edge.roster import Roster
 from edge.rules import Timing
@@ -67,6 +68,8 @@ class Node:
         self.signin_codes: dict[str, tuple[str, float]] = {}
         self.signin_failures = 0
         self.writer.listen(self._publish)
+        self.metrics = Metrics()
+        self.writer.listen(self.metrics.count)
 
     @property
     def roster(self) -> Roster:
@@ -84,6 +87,14 @@ class Node:
         if self._clock_asked is None or now - self._clock_asked[0] > 60:
             self._clock_asked = (now, clock_synchronized())
         return self._clock_asked[1]
+
+    def responsive(self, timeout: float = 5.0) -> bool:
+        """Tell whether the tap writer still turns its queue (a no-op goes through it)."""
+        try:
+            self.writer.call(lambda conn: None).result(timeout=timeout)
+        except Exception:
+            return False
+        return True
 
     def start(self) -> None:
         """Start the tap writer, sync (with an upstream), then every reader."""

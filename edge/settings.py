@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # Whether the wall clock can be trusted (None: ask the system, NTP or RTC). An
     # untrusted clock marks its events and, once synced, follows the hub's time.
     clock_trusted: bool | None = None
+    # A bearer token Prometheus may scrape /metrics with (an admin's staff token works too).
+    metrics_token: str | None = None
+    # doctor and /healthz warn below this much free space where the ledger lives.
+    min_free_mb: int = 500
     # Drills and tests only (with --simulate): shift this node's wall clock.
     sim_clock_offset_seconds: float = 0.0
 

@@ -454,9 +454,9 @@ def serve_central(settings: Settings) -> None:
     """Run the district central until interrupted."""
     import uvicorn
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from edge import systemd
+
+    systemd.configure_logging()
     store = CentralStore(settings.database_url or "", node_id=settings.node_id)
     try:
         config = uvicorn.Config(
@@ -467,6 +467,10 @@ def serve_central(settings: Settings) -> None:
             access_log=False,
         )
         log.info("campus-edge central on http://%s:%s", settings.host, settings.port)
-        uvicorn.Server(config).run()
+        server = uvicorn.Server(config)
+        systemd.ready_when_serving(server, f"campus-edge central on port {settings.port}")
+        systemd.stop_gracefully_on_signals()
+        server.run()
     finally:
+        systemd.notify("STOPPING=1")
         store.close()
