@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import hmac
 import logging
+import shutil
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -101,6 +102,11 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+def _disk(node: Node) -> dict[str, Any]:
+    free_mb = shutil.disk_usage(node.settings.data_dir).free // (1024 * 1024)
+    return {"free_mb": free_mb, "low": free_mb < 2 * node.settings.min_free_mb}
+
+
 def _json(content: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(content), status_code=status, media_type="application/json")
 
@@ -179,6 +185,7 @@ def create_app(node: Node) -> FastAPI:
                 "clock_synced": node.writer.clock_synced,
                 "simulate": node.settings.simulate,
                 "sync": node.sync.status.to_json(node.clock.now(), behind) if node.sync else None,
+                "disk": _disk(node),
                 "readers": {s: r.health.to_json() for s, r in node.readers.items()},
             }
         )

@@ -259,6 +259,28 @@ def token(
 
 
 @app.command()
+def wait(
+    url: Annotated[str, typer.Argument(help="e.g. http://127.0.0.1:8080/healthz")],
+    timeout: Annotated[float, typer.Option(help="seconds to wait at most")] = 60.0,
+) -> None:
+    """Wait until a URL answers 200 (the kiosk screen waits for the service so)."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            _fail(f"{url} did not answer within {timeout:.0f} s")
+        time.sleep(1)
+
+
+@app.command()
 def doctor(
     lang: Annotated[str, typer.Option(help="zh (default) or en")] = "zh",
     data_dir: DataDir = None,
@@ -293,18 +315,34 @@ def verify(data_dir: DataDir = None) -> None:
 @app.command()
 def backup(
     destination: Annotated[
-        Path, typer.Argument(help="a new file, e.g. /media/usb/ce-2026-11-23.db")
+        Path,
+        typer.Argument(help="a new file (/media/usb/ce-2026-11-23.db), or a folder with --keep"),
     ],
+    keep: Annotated[
+        int | None,
+        typer.Option(help="into the folder DESTINATION, keeping only the newest KEEP copies"),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Copy the database while the service runs (SQLite online backup), then check the copy."""
     settings = _settings(data_dir)
+    folder = destination if keep is not None else None
+    if folder is not None:
+        if keep is not None and keep < 1:
+            _fail("--keep must be at least 1")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S-%f")
+        destination = folder / f"campus-edge-{stamp}.db"
     try:
         Ledger(settings.database, settings.node_id).backup(destination)
     except CampusEdgeError as err:
         _fail(str(err))
         return
     typer.echo(f"Backed up to {destination} (integrity checked). To restore, see README, Backup.")
+    if folder is not None and keep is not None:
+        copies = sorted(folder.glob("campus-edge-*.db"))
+        for old in copies[:-keep]:
+            old.unlink()
+            typer.echo(f"  removed the old copy {old.name}", err=True)
 
 
 device_app = typer.Typer(help="Kiosks registered with this hub.", no_args_is_help=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -192,3 +193,24 @@ def test_a_wedged_writer_starves_the_watchdog(
         pass
     assert drained <= 1  # at most the ping already under way
     assert dog.missed >= 3
+
+
+def test_daily_backups_keep_only_the_newest(kiosk_dir: Path) -> None:
+    folder = kiosk_dir / "backups"
+    for _ in range(3):
+        cli(kiosk_dir, "backup", str(folder), "--keep", "2")
+    copies = sorted(folder.glob("campus-edge-*.db"))
+    assert len(copies) == 2
+    for copy in copies:
+        with sqlite3.connect(copy) as db:
+            assert db.execute("SELECT MAX(version) FROM roster_versions").fetchone()[0] == 1
+
+
+def test_healthz_warns_before_the_card_is_full(make_node: Callable[..., Node]) -> None:
+    node = make_node()
+    with LiveServer(node) as server:
+        assert httpx.get(f"{server.url}/healthz").json()["disk"]["low"] is False
+        node.settings.min_free_mb = 10**9
+        disk = httpx.get(f"{server.url}/healthz").json()["disk"]
+        assert disk["low"] is True
+        assert disk["free_mb"] > 0

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Install, upgrade or remove campus-edge on a Raspberry Pi (Raspberry Pi OS Bookworm,
+# 64-bit) or any Debian with systemd. Run again to upgrade in place.
+#
+#   sudo ./systemd/install.sh --station K-3A --reader K-3A=nfc:usb \
+#        --upstream https://hub.school.lan --device-token dev1....
+#   sudo ./systemd/install.sh --role hub
+#   sudo ./systemd/install.sh --settings /path/to/settings.toml
+#   sudo ./systemd/install.sh --uninstall [--purge]
+#
+# --prefix DIR installs into DIR as if it were / (a throwaway root for tests): the
+# same files land under DIR, and what would change the running system (the user,
+# systemctl, udevadm, raspi-config) is written to DIR/install.log instead of run.
+set -euo pipefail
+
+usage() {
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  exit "${1:-0}"
+}
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source_dir="$(dirname "$here")"
+prefix=""
+role="kiosk"
+station=""
+upstream=""
+device_token=""
+settings_file=""
+port="8080"
+kiosk_user="${SUDO_USER:-pi}"
+uninstall=0
+purge=0
+readers=()
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) prefix="$(realpath -m "$2")"; shift 2 ;;
+    --role) role="$2"; shift 2 ;;
+    --station) station="$2"; shift 2 ;;
+    --upstream) upstream="$2"; shift 2 ;;
+    --device-token) device_token="$2"; shift 2 ;;
+    --reader) readers+=("$2"); shift 2 ;;
+    --settings) settings_file="$2"; shift 2 ;;
+    --port) port="$2"; shift 2 ;;
+    --kiosk-user) kiosk_user="$2"; shift 2 ;;
+    --source) source_dir="$2"; shift 2 ;;
+    --uninstall) uninstall=1; shift ;;
+    --purge) purge=1; shift ;;
+    -h|--help) usage 0 ;;
+    *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+case "$role" in
+  kiosk|hub) ;;
+  *) echo "install.sh: --role is kiosk or hub (the central is set up by hand, see README)" >&2; exit 2 ;;
+esac
+if [ -n "$upstream" ] && [ -z "$device_token" ]; then
+  echo "install.sh: --upstream needs --device-token (from 'campus-edge device add NAME' on the hub)" >&2
+  exit 2
+fi
+if [ -z "$prefix" ] && [ "$(id -u)" -ne 0 ]; then
+  echo "install.sh: run it with sudo (or with --prefix DIR to try it in a folder)" >&2
+  exit 2
+fi
+
+venv="/opt/campus-edge/venv"
+data="/var/lib/campus-edge"
+unit_dir="/etc/systemd/system"
+user_unit_dir="/etc/systemd/user"
+service="campus-edge"
+[ "$role" = "hub" ] && service="campus-edge-hub"
+
+log() { echo "campus-edge install: $*"; }
+
+# Run a command that changes the running system; in prefix mode, only record it.
+system() {
+  if [ -n "$prefix" ]; then
+    echo "$*" >> "$prefix/install.log"
+  else
+    "$@"
+  fi
+}
+
+# Write a unit or config file from systemd/, with the placeholders filled in.
+place() {
+  local from="$1" to="$prefix$2"
+  mkdir -p "$(dirname "$to")"
+  sed -e "s#@VENV@#$venv#g" -e "s#@DATA@#$data#g" -e "s#@PORT@#$port#g" \
+      -e "s#@STATION@#$station#g" -e "s#@CHROMIUM@#$chromium#g" "$here/$from" > "$to.new"
+  chmod 0644 "$to.new"
+  mv "$to.new" "$to"
+}
+
+if [ -n "$prefix" ]; then
+  mkdir -p "$prefix"
+  venv="$prefix$venv"
+  data="$prefix$data"
+fi
+
+if [ "$uninstall" -eq 1 ]; then
+  log "removing campus-edge (the ledger in $data stays unless --purge)"
+  for unit in campus-edge campus-edge-hub campus-edge-backup.timer; do
+    system systemctl disable --now "$unit" || true
+  done
+  system systemctl --global disable campus-edge-kiosk.service || true
+  rm -f "$prefix$unit_dir/campus-edge.service" "$prefix$unit_dir/campus-edge-hub.service" \
+        "$prefix$unit_dir/campus-edge-backup.service" "$prefix$unit_dir/campus-edge-backup.timer" \
+        "$prefix$user_unit_dir/campus-edge-kiosk.service" \
+        "$prefix/etc/udev/rules.d/60-campus-edge.rules" \
+        "$prefix/etc/modprobe.d/campus-edge-nfc-blacklist.conf" \
+        "$prefix/etc/systemd/journald.conf.d/campus-edge.conf"
+  rm -rf "$(dirname "$venv")"
+  system systemctl daemon-reload || true
+  if [ "$purge" -eq 1 ]; then
+    log "purging the data directory $data and the user campus-edge"
+    rm -rf "$data"
+    system userdel campus-edge || true
+  fi
+  log "removed"
+  exit 0
+fi
+
+python="$(command -v python3 || true)"
+if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "install.sh: Python 3.11 or newer is needed (Raspberry Pi OS Bookworm has 3.11)" >&2
+  exit 2
+fi
+chromium="$(command -v chromium-browser || command -v chromium || echo /usr/bin/chromium)"
+
+upgrading=0
+[ -x "$venv/bin/campus-edge" ] && upgrading=1
+
+log "the service user"
+if [ -z "$prefix" ]; then
+  id campus-edge >/dev/null 2>&1 || \
+    useradd --system --home-dir /var/lib/campus-edge --shell /usr/sbin/nologin campus-edge
+  for group in dialout input plugdev gpio; do
+    getent group "$group" >/dev/null && usermod -aG "$group" campus-edge
+  done
+else
+  system useradd --system --home-dir /var/lib/campus-edge --shell /usr/sbin/nologin campus-edge
+fi
+
+log "the program, in $venv"
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "${source_dir}[readers]"
+mkdir -p "$venv/share/doc/campus-edge"
+cp "$source_dir/README.md" "$venv/share/doc/campus-edge/README.md"
+
+log "the data directory $data"
+mkdir -p "$data"
+chmod 0750 "$data"
+settings="$data/settings.toml"
+if [ -n "$settings_file" ]; then
+  cp "$settings_file" "$settings.new"
+elif [ ! -f "$settings" ] || [ -n "$upstream$station" ] || [ ${#readers[@]} -gt 0 ]; then
+  {
+    echo "# campus-edge settings (written by systemd/install.sh; see README, Configuration)"
+    echo "role = \"$role\""
+    if [ "$role" = "hub" ]; then echo 'host = "0.0.0.0"'; else echo 'host = "127.0.0.1"'; fi
+    echo "port = $port"
+    if [ -n "$upstream" ]; then
+      echo "upstream = \"$upstream\""
+      echo "device_token = \"$device_token\""
+    fi
+    printf 'readers = ['
+    sep=""
+    for reader in "${readers[@]}"; do printf '%s"%s"' "$sep" "$reader"; sep=", "; done
+    echo ']'
+  } > "$settings.new"
+fi
+if [ -f "$settings.new" ]; then
+  chmod 0640 "$settings.new"  # it holds the device token
+  mv "$settings.new" "$settings"
+fi
+if [ -z "$prefix" ]; then
+  chown -R campus-edge:campus-edge "$data"
+fi
+
+log "reader permissions, the kernel's NFC modules, a bounded journal"
+place 60-campus-edge.rules /etc/udev/rules.d/60-campus-edge.rules
+place campus-edge-nfc-blacklist.conf /etc/modprobe.d/campus-edge-nfc-blacklist.conf
+place journald-campus-edge.conf /etc/systemd/journald.conf.d/campus-edge.conf
+system udevadm control --reload
+system udevadm trigger
+
+log "the units"
+place "$service.service" "$unit_dir/$service.service"
+place campus-edge-backup.service "$unit_dir/campus-edge-backup.service"
+place campus-edge-backup.timer "$unit_dir/campus-edge-backup.timer"
+if [ -n "$station" ]; then
+  place campus-edge-kiosk.service "$user_unit_dir/campus-edge-kiosk.service"
+fi
+system systemctl daemon-reload
+system systemctl enable campus-edge-backup.timer
+system systemctl start campus-edge-backup.timer
+system systemctl enable "$service"
+if [ "$upgrading" -eq 1 ]; then
+  system systemctl restart "$service"
+else
+  system systemctl start "$service"
+fi
+if [ -n "$station" ]; then
+  system systemctl --global enable campus-edge-kiosk.service
+  if [ -z "$prefix" ] && command -v raspi-config >/dev/null 2>&1; then
+    raspi-config nonint do_blanking 1 || true  # keep the screen on
+  else
+    system raspi-config nonint do_blanking 1
+  fi
+  log "the tap screen opens for $kiosk_user at the next login (or: systemctl --user start campus-edge-kiosk)"
+fi
+
+if [ "$upgrading" -eq 1 ]; then log "upgraded"; else log "installed"; fi
+echo "Check it with: sudo -u campus-edge CAMPUS_EDGE_DATA_DIR=$data $venv/bin/campus-edge doctor"
