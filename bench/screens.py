@@ -23,8 +23,7 @@ from edge import roster as roster_mod  # noqa: E402
 from edge.ledger import Ledger  # noqa: E402
 from edge.node import Node  # noqa: E402
 from edge.settings import Settings  # noqa: E402
-from tests.conftest import LiveServer  # noqa: E402
-from tests.test_screens import CHROMIUM, FLAGS  # noqa: E402
+from tests.conftest import CHROMIUM, FLAGS, LiveServer  # noqa: E402
 
 MEASURE = """async ([station, uid, name]) => {
   const panel = document.getElementById("panel");

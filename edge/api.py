@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge import auth
 from edge import roster as roster_mod
@@ -81,7 +81,11 @@ class Problem(BaseModel):
 
 
 class BodyLimit:
-    """Refuse request bodies larger than the limit with 413, before reading them."""
+    """Refuse request bodies larger than the limit with 413, before the app sees them.
+
+    A declared Content-Length is checked first; a chunked body (no length) is read up
+    to the limit and refused as soon as it passes it, then replayed to the app.
+    """
 
     def __init__(self, app: ASGIApp, limit: int, paths: dict[str, int] | None = None) -> None:
         self.app = app
@@ -89,17 +93,38 @@ class BodyLimit:
         self.paths = paths or {}  # larger limits for some paths (sync batches)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check Content-Length, then pass the request on."""
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                limit = self.paths.get(scope["path"], self.limit)
-                if name == b"content-length" and value.isdigit() and int(value) > limit:
-                    response = JSONResponse(
-                        {"detail": f"the request body is larger than {limit} bytes"}, 413
-                    )
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        """Check the body's size, then pass the request on."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.paths.get(scope["path"], self.limit)
+        too_large = JSONResponse({"detail": f"the request body is larger than {limit} bytes"}, 413)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            if declared.isdigit() and int(declared) > limit:
+                await too_large(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        received: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            received.append(message)
+            size += len(message.get("body", b""))
+            if size > limit:
+                await too_large(scope, receive, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+
+        async def replay() -> Message:
+            return received.pop(0) if received else await receive()
+
+        await self.app(scope, replay, send)
 
 
 def _disk(node: Node) -> dict[str, Any]:

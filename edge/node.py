@@ -24,7 +24,8 @@ from edge.devices.registry import (
     parse_binding,
 )
 from edge.devices.sim import SimulatedReader
-from edge.events import PICKUP_OPENED
+from edge.errors import StorageError
+from edge.events import PICKUP_OPENED, Tap
 from edge.ledger import Ledger
 from edge.live import Broadcast
 from edge.metrics import Metrics
@@ -68,6 +69,7 @@ class Node:
         self.signin_codes: dict[str, tuple[str, float]] = {}
         self.signin_failures = 0
         self.writer.listen(self._publish)
+        self.writer.on_fault(self._fault)
         self.metrics = Metrics()
         self.writer.listen(self.metrics.count)
 
@@ -150,6 +152,26 @@ class Node:
                     changed.add(event.data[key])
         if changed:
             self.broadcast.publish_everywhere({"type": "changed", "groups": sorted(changed)})
+
+    def _fault(self, taps: list[Tap], error: StorageError) -> None:
+        """Tell the screens that taps were not saved: the person must tap again."""
+        message = {
+            "type": "fault",
+            "outcome": "denied",
+            "kind": "fault",
+            "code": "not_saved",
+            "message": "未能保存，这次刷卡没有记录：请再刷一次；如果反复出现，请通知信息老师",
+            "message_en": "Not saved: this tap was not recorded. Tap again; if this repeats, "
+            "tell the IT teacher",
+            "detail": str(error),
+            "alert": "alert",
+            "subject": None,
+        }
+        for station in sorted({tap.station for tap in taps}):
+            at = max(tap.at for tap in taps if tap.station == station)
+            self.broadcast.publish({**message, "station": station, "at": at.isoformat()},
+                                   station=station)  # fmt: skip
+            self.broadcast.publish({**message, "station": station, "at": at.isoformat()})
 
     def _call_forward(self, result: TapResult) -> None:
         """Tell the classroom of each child a guardian came for: "家长已到".

@@ -69,6 +69,7 @@ class _Job:
 
     run: Callable[[sqlite3.Connection], Any]
     future: concurrent.futures.Future[Any]
+    in_transaction: bool = True
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,7 @@ class TapWriter:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._listeners: list[Listener] = []
+        self._fault_listeners: list[Callable[[list[Tap], StorageError], None]] = []
         self._ready = threading.Event()
         self.commits = 0
         self.failures = 0
@@ -228,16 +230,19 @@ class TapWriter:
         """Queue a tap and wait until its event is committed."""
         return await asyncio.wrap_future(self.submit_nowait(tap))
 
-    def call(self, run: Callable[[sqlite3.Connection], Any]) -> concurrent.futures.Future[Any]:
+    def call(
+        self, run: Callable[[sqlite3.Connection], Any], *, in_transaction: bool = True
+    ) -> concurrent.futures.Future[Any]:
         """Run ``run(conn)`` on the writer thread inside one transaction; return its future.
 
         For the other writes of a node (sync cursors, the quarantine), so the ledger
-        keeps one writer.
+        keeps one writer. ``in_transaction=False`` runs it bare (a PRAGMA that a
+        transaction would refuse).
         """
         if self._thread is None or not self._thread.is_alive():
             raise StorageError("the tap writer is not running")
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._queue.put(_Job(run, future))
+        self._queue.put(_Job(run, future, in_transaction))
         return future
 
     def ingest(
@@ -253,6 +258,10 @@ class TapWriter:
         future: concurrent.futures.Future[Ingested] = concurrent.futures.Future()
         self._queue.put(_Job(functools.partial(self._ingest, events=events, meta=meta), future))
         return future
+
+    def on_fault(self, listener: Callable[[list[Tap], StorageError], None]) -> None:
+        """Call ``listener`` with the taps of a batch whose commit failed (none acked)."""
+        self._fault_listeners.append(listener)
 
     def listen(self, listener: Listener) -> None:
         """Call ``listener`` on the writer thread with each committed batch."""
@@ -312,7 +321,10 @@ class TapWriter:
         try:
             with self.projection.lock:
                 try:
-                    with transaction(conn):
+                    if job.in_transaction:
+                        with transaction(conn):
+                            outcome = job.run(conn)
+                    else:
                         outcome = job.run(conn)
                 except BaseException:
                     self.projection.forget()  # it may have applied what was rolled back
@@ -420,6 +432,11 @@ class TapWriter:
                 future.set_exception(failure)
             self._head = start_head
             self._seq, self._hlc = start_seq, HybridLogicalClock(start_hlc)
+            for fault_listener in self._fault_listeners:
+                try:
+                    fault_listener([tap for tap, _ in batch], failure)
+                except Exception:
+                    log.exception("a fault listener failed")
             return
         self._seq = seq
         self.commits += 1

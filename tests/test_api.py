@@ -123,6 +123,24 @@ def test_an_oversized_body_is_refused(client: httpx.Client) -> None:
     assert reply.status_code == 413
 
 
+def test_an_oversized_chunked_body_is_refused_too(server: LiveServer, client: httpx.Client) -> None:
+    def chunks():  # no Content-Length: the body arrives in pieces
+        yield b'{"station": "K1", "uid": "04A1A1A1", "pad": "'
+        for _ in range(20):
+            yield b"x" * 8192
+        yield b'"}'
+
+    reply = client.post("/api/v1/sim/taps", content=chunks(),
+                        headers={"content-type": "application/json"})  # fmt: skip
+    assert reply.status_code == 413
+    assert "larger than 65536 bytes" in reply.json()["detail"]
+    pieces = iter([b'{"station": "K1", ', b'"uid": "04A1A1A1"}'])
+    small = client.post("/api/v1/sim/taps", content=pieces,
+                        headers={"content-type": "application/json"})  # fmt: skip
+    assert small.status_code == 200  # a chunked body under the limit reaches the app whole
+    assert server.node.ledger.count_events() == 1
+
+
 def test_presence_needs_a_token_of_the_right_role(server: LiveServer, client: httpx.Client) -> None:
     assert client.get("/api/v1/presence").status_code == 401
     bad = client.get("/api/v1/presence", headers={"authorization": "Bearer ce1.x.y"})

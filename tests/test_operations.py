@@ -214,3 +214,12 @@ def test_healthz_warns_before_the_card_is_full(make_node: Callable[..., Node]) -
         disk = httpx.get(f"{server.url}/healthz").json()["disk"]
         assert disk["low"] is True
         assert disk["free_mb"] > 0
+
+
+def test_doctor_on_a_new_kiosk_without_a_roster(tmp_path: Path) -> None:
+    empty = doctor(tmp_path / "new")
+    assert "⚠ database: " in empty.stdout
+    assert "还不存在" in empty.stdout
+    cli(tmp_path / "new", "device", "list")  # creates the database, no roster yet
+    bare = doctor(tmp_path / "new", "--lang", "en")
+    assert "⚠ database: the database is sound but holds no roster" in bare.stdout

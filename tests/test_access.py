@@ -1,0 +1,103 @@
+"""Every route against every kind of caller: no token, garbage, expired, each role, a device.
+
+The table below is the access policy. A route missing from it fails the test, so a new
+endpoint cannot ship without saying who may call it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+from fastapi.routing import APIRoute
+from starlette.routing import Route
+
+from edge import auth
+from edge.api import create_app
+from tests.conftest import LiveServer
+
+OPEN = "open"
+STAFF_VIEW = frozenset({"guard", "duty_leader", "admin"})
+ADMIN = frozenset({"admin"})
+DEVICE = "device"
+CODE = "a one-time sign-in code"  # a token grants nothing there; a wrong code is a 401
+
+# (method, path template) -> who may call it; the concrete path to call.
+POLICY: dict[tuple[str, str], tuple[object, str]] = {
+    ("GET", "/healthz"): (OPEN, "/healthz"),
+    ("POST", "/api/v1/sim/taps"): (OPEN, "/api/v1/sim/taps"),
+    ("GET", "/metrics"): (ADMIN, "/metrics"),
+    ("GET", "/api/v1/sync/status"): (STAFF_VIEW, "/api/v1/sync/status"),
+    ("GET", "/api/v1/presence"): (STAFF_VIEW, "/api/v1/presence"),
+    ("GET", "/api/v1/events"): (ADMIN, "/api/v1/events"),
+    ("GET", "/api/v1/stations/{station}"): (OPEN, "/api/v1/stations/K1"),
+    ("GET", "/api/v1/stations/{station}/stream"): (OPEN, "/api/v1/stations/K1/stream"),
+    ("GET", "/api/v1/stream"): (STAFF_VIEW, "/api/v1/stream"),
+    ("POST", "/api/v1/signin"): (CODE, "/api/v1/signin"),
+    ("GET", "/api/v1/students/{student_id}/timeline"): (STAFF_VIEW, "/api/v1/students/S1/timeline"),
+    ("GET", "/dashboard/rollcall"): (OPEN, "/dashboard/rollcall"),
+    ("GET", "/ui/{name}"): (OPEN, "/ui/i18n.js"),
+    ("GET", "/photos/{name}"): (OPEN, "/photos/" + "0" * 64 + ".png"),
+    ("GET", "/kiosk/{station}"): (OPEN, "/kiosk/K1"),
+    ("GET", "/dashboard"): (OPEN, "/dashboard"),
+    ("GET", "/api/v1/sync/hello"): (DEVICE, "/api/v1/sync/hello"),
+    ("POST", "/api/v1/sync/events"): (DEVICE, "/api/v1/sync/events"),
+    ("GET", "/api/v1/sync/events"): (DEVICE, "/api/v1/sync/events"),
+    ("GET", "/api/v1/sync/roster"): (DEVICE, "/api/v1/sync/roster"),
+    ("GET", "/api/v1/sync/photos/{name}"): (DEVICE, "/api/v1/sync/photos/" + "0" * 64 + ".png"),
+}
+DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+ROLES = {"teacher": "T1", "guard": "GU", "duty_leader": "L1", "admin": "A1"}
+
+
+def routes(server: LiveServer) -> set[tuple[str, str]]:
+    found = set()
+    for route in create_app(server.node).routes:
+        if isinstance(route, APIRoute | Route) and route.path not in DOCS:
+            for method in route.methods or ():
+                if method != "HEAD":
+                    found.add((method, route.path))
+    return found
+
+
+def call(client: httpx.Client, method: str, path: str, token: str | None) -> int:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    params = {"token": token or ""} if path == "/api/v1/stream" else {}
+    body = {"/api/v1/sim/taps": {"station": "K1", "uid": "04A1A1A1"},
+            "/api/v1/signin": {"code": "000000"},
+            "/api/v1/sync/events": {"events": []}}.get(path)  # fmt: skip
+    with client.stream(method, path, headers=headers, params=params, json=body) as reply:
+        return reply.status_code  # streams are closed after their headers
+
+
+def test_every_route_answers_each_caller_as_the_policy_says(server: LiveServer) -> None:
+    assert routes(server) == set(POLICY), "a route without an access policy, or a stale one"
+    now = server.node.clock.now()
+    secret, roster = server.node.secret, server.node.roster
+    callers: dict[str, str | None] = {
+        "none": None,
+        "garbage": "ce1.not-a-token",
+        "expired": auth.issue(secret, "A1", "admin", now - dt.timedelta(hours=13), 12),
+        "device": server.node.ledger.add_device("kiosk-9"),
+        **{role: server.token(staff) for role, staff in ROLES.items()},
+    }
+    assert roster.staff["GU"].role == "guard"
+    checked = 0
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        for (method, _), (allowed, path) in sorted(POLICY.items()):
+            for caller, token in callers.items():
+                status = call(client, method, path, token)
+                checked += 1
+                where = f"{method} {path} as {caller}: {status}"
+                if allowed == OPEN:
+                    assert status not in (401, 403), where
+                elif allowed == CODE:
+                    assert status == 401, where
+                elif allowed == DEVICE:
+                    assert (status not in (401, 403)) == (caller == "device"), where
+                elif caller in ROLES:
+                    assert status == (200 if caller in allowed else 403), where  # type: ignore[operator]
+                else:
+                    assert status == 401, where
+    print(f"routes x callers covered: {len(POLICY)} x {len(callers)} = {checked}")
+    assert checked == len(POLICY) * len(callers)

@@ -1,0 +1,87 @@
+"""A full or read-only card: taps are refused out loud, never acknowledged and lost.
+
+The faults are SQLite's own: ``PRAGMA max_page_count`` on the writer's connection makes
+the next growing write fail with SQLITE_FULL ("database or disk is full"), exactly
+as a full SD card does; ``PRAGMA query_only`` makes it fail as a card the kernel
+remounted read-only does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.conftest import LiveServer, local
+from tests.roster_files import CARD
+
+STUDENTS = ["S1", "S2", "S3", "S5"]
+
+
+def pragma(server: LiveServer, statement: str) -> None:
+    run = server.node.writer.call(lambda conn: conn.execute(statement), in_transaction=False)
+    run.result(timeout=10)
+
+
+def fill_the_disk(server: LiveServer) -> None:
+    pages = server.node.ledger.reader().execute("PRAGMA page_count").fetchone()[0]
+    pragma(server, f"PRAGMA max_page_count = {pages}")
+
+
+def tap(client: httpx.Client, n: int) -> httpx.Response:
+    station = "K1" if n % 2 else "K2"
+    at = local("15:30") + dt.timedelta(seconds=11 * n)
+    body = {"station": station, "uid": CARD[STUDENTS[n % 4]], "at": at.isoformat()}
+    return client.post("/api/v1/sim/taps", json=body)
+
+
+def test_a_full_disk_refuses_taps_and_nothing_acknowledged_is_lost(server: LiveServer) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        acked = [tap(client, n).json()["event_id"] for n in range(3)]
+        fill_the_disk(server)
+        refused = None
+        for n in range(3, 400):  # the free room left in the last pages fills up
+            reply = tap(client, n)
+            if reply.status_code == 200:
+                acked.append(reply.json()["event_id"])
+                continue
+            refused = reply
+            break
+        assert refused is not None, "the full database never refused a tap"
+        assert refused.status_code == 503
+        assert "could not be saved" in refused.json()["detail"]
+        assert "full" in refused.json()["detail"]
+        ledger = server.node.ledger
+        stored = [e.event_id for e in ledger.events_after(0, 10_000)]
+        assert stored == acked  # every acknowledged tap, nothing else
+        assert ledger.integrity_ok()
+        pragma(server, "PRAGMA max_page_count = 1073741823")  # space is freed
+        again = tap(client, 500)
+        assert again.status_code == 200
+        assert ledger.verify() == (len(acked) + 1, [])  # the chain goes on unbroken
+
+
+def test_a_read_only_card_refuses_taps_until_it_is_writable(server: LiveServer) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        assert tap(client, 0).status_code == 200
+        pragma(server, "PRAGMA query_only = ON")
+        refused = tap(client, 1)
+        assert refused.status_code == 503
+        assert "readonly" in refused.json()["detail"].replace("-", "").replace(" ", "")
+        assert server.node.ledger.count_events() == 1
+        pragma(server, "PRAGMA query_only = OFF")
+        assert tap(client, 2).status_code == 200
+        assert server.node.ledger.verify() == (2, [])
+
+
+def test_the_screen_says_a_tap_was_not_saved(server: LiveServer, page: Page) -> None:
+    page.goto(f"{server.url}/kiosk/K1")
+    expect(page.locator("#title")).to_have_text("101教室")
+    pragma(server, "PRAGMA query_only = ON")
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        assert tap(client, 1).status_code == 503
+    expect(page.locator("#alarm")).to_be_visible()
+    expect(page.locator("#alarm-text")).to_contain_text("未能保存，这次刷卡没有记录：请再刷一次")
+    expect(page.locator("#panel")).to_have_class("denied")
+    pragma(server, "PRAGMA query_only = OFF")
