@@ -188,7 +188,10 @@ def create_app(node: Node) -> FastAPI:
     ) -> auth.Principal:
         if credentials is None:
             raise AuthError("sign in first: this needs a staff token (Authorization: Bearer)")
-        return auth.verify(node.secret, credentials.credentials, node.roster, node.clock.now())
+        return auth.verify(
+            node.secret, credentials.credentials, node.roster, node.clock.now(),
+            node.ledger.staff_revoked_at,
+        )  # fmt: skip
 
     Staff = Annotated[auth.Principal, Depends(principal)]
 
@@ -252,7 +255,9 @@ def create_app(node: Node) -> FastAPI:
         if not (wanted and hmac.compare_digest(given.encode(), wanted.encode())):
             if credentials is None:
                 raise AuthError("this needs the metrics token or an admin token (Bearer)")
-            who = auth.verify(node.secret, given, node.roster, node.clock.now())
+            who = auth.verify(
+                node.secret, given, node.roster, node.clock.now(), node.ledger.staff_revoked_at
+            )
             auth.require(who, EVENTS_ROLES)
         return Response(
             node.metrics.render(node), media_type="text/plain; version=0.0.4; charset=utf-8"
@@ -396,7 +401,9 @@ def create_app(node: Node) -> FastAPI:
         token: Annotated[str, Query(description="a staff token (EventSource sends no headers)")],
     ) -> StreamingResponse:
         """Stream every station's durable taps to the dashboard (Server-Sent Events)."""
-        who = auth.verify(node.secret, token, node.roster, node.clock.now())
+        who = auth.verify(
+            node.secret, token, node.roster, node.clock.now(), node.ledger.staff_revoked_at
+        )
         auth.require(who, PRESENCE_ROLES)
         subscriber = node.broadcast.subscribe(None)
         return StreamingResponse(

@@ -16,6 +16,7 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def issue(secret: bytes, staff_id: str, role: str, now: dt.datetime, hours: floa
     payload = {
         "sub": staff_id,
         "role": role,
-        "iat": int(now.timestamp()),
+        "iat": now.timestamp(),
         "exp": int((now + dt.timedelta(hours=hours)).timestamp()),
     }
     body = _b64(json.dumps(payload, separators=(",", ":")).encode())
@@ -66,8 +67,18 @@ def issue(secret: bytes, staff_id: str, role: str, now: dt.datetime, hours: floa
     return f"{PREFIX}.{body}.{signature}"
 
 
-def verify(secret: bytes, token: str, roster: Roster, now: dt.datetime) -> Principal:
-    """Return who the token speaks for, or raise AuthError (401) saying why not."""
+def verify(
+    secret: bytes,
+    token: str,
+    roster: Roster,
+    now: dt.datetime,
+    revoked_at: Callable[[str], float | None] | None = None,
+) -> Principal:
+    """Return who the token speaks for, or raise AuthError (401) saying why not.
+
+    ``revoked_at(staff_id)`` gives the moment that staff member's tokens were revoked;
+    a token issued at or before it is refused.
+    """
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != PREFIX:
         raise AuthError("the token is not a campus-edge token")
@@ -76,12 +87,16 @@ def verify(secret: bytes, token: str, roster: Roster, now: dt.datetime) -> Princ
         signature = _unb64(parts[2])
         payload = json.loads(_unb64(parts[1]))
         staff_id, role, expires = str(payload["sub"]), str(payload["role"]), int(payload["exp"])
+        issued = float(payload.get("iat", 0))
     except (ValueError, KeyError, TypeError) as err:
         raise AuthError("the token is damaged") from err
     if not hmac.compare_digest(signature, expected):
         raise AuthError("the token was not issued by this server")
     if now.timestamp() >= expires:
         raise AuthError("the token has expired: ask for a new one")
+    revoked = revoked_at(staff_id) if revoked_at else None
+    if revoked is not None and issued <= revoked:
+        raise AuthError("this token was revoked: sign in again (tap your card at a kiosk)")
     staff = roster.staff.get(staff_id)
     if staff is None or staff.role != role:
         raise AuthError("the token's staff member is no longer in the roster with that role")

@@ -236,13 +236,20 @@ def run(settings: Settings) -> None:
 def token(
     staff: Annotated[str, typer.Option("--staff", help="the staff_id from staff.csv")],
     hours: Annotated[float | None, typer.Option(help="how long it is valid")] = None,
+    revoke: Annotated[
+        bool, typer.Option("--revoke", help="refuse every token issued to them until now")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Print a bearer token for a staff member's role."""
+    """Print a bearer token for a staff member's role (or revoke all they hold)."""
     settings = _settings(data_dir)
     ledger = Ledger(settings.database, settings.node_id)
     roster = ledger.load_roster()
     member = roster.staff.get(staff)
+    if revoke:
+        ledger.revoke_staff(staff, dt.datetime.now(dt.UTC).timestamp())
+        typer.echo(f"every token issued to {staff} until now is refused from now on", err=True)
+        return
     if member is None:
         _fail(f"staff_id '{staff}' is not in the roster in force (version {roster.version}).")
         return

@@ -114,6 +114,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX events_node ON events (node_id, rowid);
     """,
     ),
+    (
+        "0006_staff_revocations",
+        """
+        CREATE TABLE staff_revocations (staff_id TEXT PRIMARY KEY, revoked_at REAL NOT NULL);
+    """,
+    ),
 ]
 
 
@@ -508,6 +514,26 @@ class Ledger:
             return cursor.rowcount == 1
         finally:
             conn.close()
+
+    def revoke_staff(self, staff_id: str, at: float) -> None:
+        """Refuse every token of a staff member issued up to ``at`` (epoch seconds)."""
+        conn = connect(self.path)
+        try:
+            conn.execute(
+                "INSERT OR REPLACE INTO staff_revocations (staff_id, revoked_at) VALUES (?, ?)",
+                (staff_id, at),
+            )
+        finally:
+            conn.close()
+
+    def staff_revoked_at(self, staff_id: str) -> float | None:
+        """Return when a staff member's tokens were last revoked, or None."""
+        row = (
+            self.reader()
+            .execute("SELECT revoked_at FROM staff_revocations WHERE staff_id = ?", (staff_id,))
+            .fetchone()
+        )
+        return float(row[0]) if row else None
 
     def integrity_ok(self) -> bool:
         """Run SQLite's integrity check."""

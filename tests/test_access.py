@@ -7,6 +7,8 @@ endpoint cannot ship without saying who may call it.
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import httpx
 from fastapi.routing import APIRoute
@@ -101,3 +103,26 @@ def test_every_route_answers_each_caller_as_the_policy_says(server: LiveServer) 
                     assert status == 401, where
     print(f"routes x callers covered: {len(POLICY)} x {len(callers)} = {checked}")
     assert checked == len(POLICY) * len(callers)
+
+
+def test_a_revoked_staff_token_is_refused_and_a_new_one_works(server: LiveServer) -> None:
+    data_dir = str(server.node.settings.data_dir)
+    old = server.token("L1")
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        headers = {"authorization": f"Bearer {old}"}
+        assert client.get("/api/v1/presence", headers=headers).status_code == 200
+        revoked = subprocess.run(
+            [sys.executable, "-m", "edge", "token", "--staff", "L1", "--revoke",
+             "--data-dir", data_dir],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        assert "refused from now on" in revoked.stderr
+        refused = client.get("/api/v1/presence", headers=headers)
+        assert refused.status_code == 401
+        assert "revoked" in refused.json()["detail"]
+        # Later (the test's clock is set to the school afternoon; the CLI used the real one):
+        server.node.clock.set(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))  # type: ignore[attr-defined]
+        fresh = {"authorization": f"Bearer {server.token('L1')}"}
+        assert client.get("/api/v1/presence", headers=fresh).status_code == 200
+        other = {"authorization": f"Bearer {server.token('A1')}"}
+        assert client.get("/api/v1/presence", headers=other).status_code == 200
