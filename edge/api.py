@@ -422,6 +422,9 @@ def create_app(node: Node) -> FastAPI:
         token = auth.issue(
             node.secret, member.staff_id, member.role, node.clock.now(), node.settings.token_hours
         )
+        node.writer.record_action(
+            "staff_signed_in", {"via": "kiosk code", "role": member.role}, member.staff_id
+        ).result(timeout=30)  # recorded before the token is handed over
         return _json(
             {"token": token, "staff_id": member.staff_id, "name": member.name, "role": member.role}
         )

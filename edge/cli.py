@@ -82,6 +82,10 @@ def roster_import(
             new = roster_mod.load(path, version=before + 1, progress=progress)
             typer.echo("  all rows checked; storing ...", err=True)
             version = ledger.save_roster(new, source=str(path))
+            counts = {name: len(rows) for name, rows in new.tables.items()}
+            ledger.append_action(
+                "roster_imported", {"version": version, "source": str(path), "counts": counts}
+            )
     except RosterError as err:
         _fail(
             f"Roster refused, nothing was imported (the previous roster stays in force):\n"
@@ -248,21 +252,21 @@ def token(
     member = roster.staff.get(staff)
     if revoke:
         ledger.revoke_staff(staff, dt.datetime.now(dt.UTC).timestamp())
+        ledger.append_action("staff_tokens_revoked", {"staff_id": staff}, subject_id=staff)
         typer.echo(f"every token issued to {staff} until now is refused from now on", err=True)
         return
     if member is None:
         _fail(f"staff_id '{staff}' is not in the roster in force (version {roster.version}).")
         return
     secret = auth.load_secret(settings.data_dir)
-    typer.echo(
-        auth.issue(
-            secret,
-            member.staff_id,
-            member.role,
-            dt.datetime.now(dt.UTC),
-            hours or settings.token_hours,
-        )
+    lifetime = hours or settings.token_hours
+    issued = auth.issue(secret, member.staff_id, member.role, dt.datetime.now(dt.UTC), lifetime)
+    ledger.append_action(
+        "staff_token_issued",
+        {"staff_id": member.staff_id, "role": member.role, "hours": lifetime},
+        subject_id=member.staff_id,
     )
+    typer.echo(issued)
 
 
 @app.command()
@@ -379,7 +383,10 @@ def device_add(
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", name):
         _fail(f"'{name}' is not a device name: use letters, digits, '-', '_' and '.'")
     try:
-        token = _registry(data_dir, database).add_device(name, "hub" if hub else "kiosk")
+        registry = _registry(data_dir, database)
+        token = registry.add_device(name, "hub" if hub else "kiosk")
+        if isinstance(registry, Ledger):
+            registry.append_action("device_registered", {"device": name, "kind": "kiosk"})
     except CampusEdgeError as err:
         _fail(str(err))
         return
@@ -394,12 +401,15 @@ def device_revoke(
 ) -> None:
     """Refuse a device's token from now on (a lost or stolen kiosk)."""
     try:
-        revoked = _registry(data_dir, database).revoke_device(name)
+        registry = _registry(data_dir, database)
+        revoked = registry.revoke_device(name)
     except CampusEdgeError as err:
         _fail(str(err))
         return
     if not revoked:
         _fail(f"no device named '{name}' is registered (or it is revoked already)")
+    if isinstance(registry, Ledger):
+        registry.append_action("device_revoked", {"device": name})
     typer.echo(f"device '{name}' revoked: its token is refused from now on", err=True)
 
 

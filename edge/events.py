@@ -27,6 +27,10 @@ STAFF_ON_DUTY = "staff_on_duty"  # staff tapped at a pickup point
 REFUSED = "refused"  # a known card whose tap the rules refused
 UNKNOWN_CARD = "unknown_card"  # a card not in the roster
 DEBOUNCED = "debounced"  # the same card again within the debounce window
+# Not a tap: a staff member's or operator's action (roster import, device registration,
+# a dashboard sign-in, ...), recorded in the same chain with who did it. Its code
+# names the action; the picture of the day ignores it.
+ACTION = "action"
 TAP_KINDS = frozenset(
     {
         SIGNED_IN,

@@ -16,8 +16,10 @@ old roster or the new one, never a mix, and a refused import leaves nothing behi
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -170,8 +172,15 @@ class Ledger:
             raise StorageError(f"the database {self.path} cannot be opened: {err}") from err
 
     def _rename(self, conn: sqlite3.Connection, node_id: str) -> None:
-        """Take a node id given explicitly, as long as no event carries the old one."""
-        made = conn.execute("SELECT 1 FROM events WHERE node_id = ? LIMIT 1", (self.node_id,))
+        """Take a node id given explicitly, as long as no tap carries the old one.
+
+        Set-up actions recorded under the old id (a roster import before the first
+        start) stay as that id's own short chain; taps are the node's identity.
+        """
+        made = conn.execute(
+            "SELECT 1 FROM events WHERE node_id = ? AND kind != 'action' LIMIT 1",
+            (self.node_id,),
+        )
         if made.fetchone() is not None:
             raise StorageError(
                 f"this database already holds events of node '{self.node_id}', so it cannot "
@@ -277,7 +286,9 @@ class Ledger:
             "SELECT COALESCE(MAX(seq), 0) FROM events WHERE node_id = ? AND epoch = ?",
             (self.node_id, self.epoch),
         ).fetchone()[0]
-        hlc = conn.execute("SELECT COALESCE(MAX(hlc), 0) FROM events").fetchone()[0]
+        hlc = conn.execute(  # a staff action's stamp orders no tap (events.ACTION)
+            "SELECT COALESCE(MAX(hlc), 0) FROM events WHERE kind != 'action'"
+        ).fetchone()[0]
         return int(seq) + 1, int(hlc)
 
     def chain_head(self, conn: sqlite3.Connection | None = None) -> str:
@@ -514,6 +525,40 @@ class Ledger:
             return cursor.rowcount == 1
         finally:
             conn.close()
+
+    def append_action(
+        self, code: str, data: dict[str, Any], subject_id: str | None = None
+    ) -> Event:
+        """Append an operator's action (a CLI command) to this node's chain, with who ran it.
+
+        It takes the write lock, so the running service's writer, which checks the
+        chain's tail inside its own write transaction, carries on after it.
+        """
+        from edge.clock import HybridLogicalClock
+        from edge.taps import action_event
+
+        who = os.environ.get("SUDO_USER") or getpass.getuser()
+        now = dt.datetime.now(dt.UTC)
+        roster = self.load_roster()
+        conn = connect(self.path)
+        try:
+            with transaction(conn):
+                row = conn.execute(
+                    "SELECT seq, hash FROM events WHERE node_id = ? AND epoch = ? "
+                    "ORDER BY seq DESC LIMIT 1",
+                    (self.node_id, self.epoch),
+                ).fetchone()
+                top = conn.execute("SELECT COALESCE(MAX(hlc), 0) FROM events").fetchone()[0]
+                event = action_event(
+                    self.node_id, self.epoch, int(row[0]) + 1 if row else 1,
+                    HybridLogicalClock(int(top)).stamp(now), now, roster, "cli", code,
+                    {"by": who, "via": "cli", **data}, subject_id, str(row[1]) if row else "",
+                    True,
+                )  # fmt: skip
+                self.insert_events(conn, [event])
+        finally:
+            conn.close()
+        return event
 
     def revoke_staff(self, staff_id: str, at: float) -> None:
         """Refuse every token of a staff member issued up to ``at`` (epoch seconds)."""

@@ -25,7 +25,7 @@ from edge.devices.registry import (
 )
 from edge.devices.sim import SimulatedReader
 from edge.errors import StorageError
-from edge.events import PICKUP_OPENED, Tap
+from edge.events import ACTION, PICKUP_OPENED, Tap
 from edge.ledger import Ledger
 from edge.live import Broadcast
 from edge.metrics import Metrics
@@ -137,6 +137,8 @@ class Node:
         changed: set[str] = set()
         for result in results:
             event = result.event
+            if event.kind == ACTION:
+                continue  # a staff action synced in: nothing for a screen
             answer = result.to_json()
             if event.kind == PICKUP_OPENED:
                 self._call_forward(result)

@@ -53,6 +53,8 @@ class DayState:
 
     def apply(self, event: Event) -> None:
         """Move the state forward by one event (which must sort after the last one)."""
+        if event.kind == ev.ACTION:
+            return  # a staff action changes no one's place, and does not order taps
         self.last_key = event.key
         if event.card is not None and event.kind in ev.TAP_KINDS:
             self.last_taps[(event.station, event.card)] = event.at
@@ -132,6 +134,8 @@ class Projection:
 
     def add(self, event: Event) -> None:
         """Apply a committed event; refold its day if it sorts before what is applied."""
+        if event.kind == ev.ACTION:
+            return
         with self.lock:
             state = self._days.get(event.day)
             if state is None:

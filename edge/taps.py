@@ -33,7 +33,7 @@ from typing import Any
 from edge import cards, messages
 from edge.clock import Clock, HybridLogicalClock, clock_synchronized
 from edge.errors import CampusEdgeError, StorageError, TapError
-from edge.events import Decision, Event, Tap, check_chains
+from edge.events import ACTION, Decision, Event, Tap, check_chains
 from edge.ledger import Ledger, transaction
 from edge.projection import Projection
 from edge.roster import Roster
@@ -381,7 +381,8 @@ class TapWriter:
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
         for event in sorted(stored, key=lambda e: e.key):
             self.projection.add(event)
-            self._hlc.receive(event.hlc)
+            if event.kind != ACTION:  # a staff action's stamp orders no tap
+                self._hlc.receive(event.hlc)
         return Ingested(stored, check.duplicates, {c: h[0] for c, h in check.heads.items()})
 
     def _refresh(self, conn: sqlite3.Connection, data_version: int) -> int:
@@ -409,6 +410,8 @@ class TapWriter:
             with self.projection.lock:
                 try:
                     with transaction(conn):
+                        if self._catch_up(conn):
+                            seq, hlc = self._seq, self._hlc
                         for tap, future in batch:
                             state = self.projection.day(roster.calendar.day_of(tap.at))
                             decision = decide(tap, roster, state, self.timing)
@@ -449,6 +452,41 @@ class TapWriter:
             except Exception:
                 log.exception("a tap listener failed")
 
+    def _catch_up(self, conn: sqlite3.Connection) -> bool:
+        """Take in this node's events another process appended (CLI actions); True if any.
+
+        Called inside the write transaction, so nothing can slip in after the check.
+        """
+        row = conn.execute(
+            "SELECT seq, hash, hlc, kind FROM events WHERE node_id = ? AND epoch = ? "
+            "ORDER BY seq DESC LIMIT 1",
+            (self.ledger.node_id, self.ledger.epoch),
+        ).fetchone()
+        if row is None or int(row[0]) < self._seq:
+            return False
+        self._seq, self._head = int(row[0]) + 1, str(row[1])
+        if row[3] != ACTION:
+            self._hlc.receive(int(row[2]))
+        return True
+
+    def record_action(
+        self, code: str, data: dict[str, Any], subject_id: str | None = None, station: str = "api"
+    ) -> concurrent.futures.Future[Event]:
+        """Append a staff action to the ledger (resolved after COMMIT); see events.ACTION."""
+
+        def append(conn: sqlite3.Connection) -> Event:
+            self._catch_up(conn)
+            now = self.clock.now()
+            event = action_event(
+                self.ledger.node_id, self.ledger.epoch, self._seq, self._hlc.stamp(now), now,
+                self.roster, station, code, data, subject_id, self._head, self.clock_synced,
+            )  # fmt: skip
+            self.ledger.insert_events(conn, [event])
+            self._seq, self._head = self._seq + 1, event.stored_hash or ""
+            return event
+
+        return self.call(append)
+
     def _event(self, tap: Tap, decision: Decision, roster: Roster, seq: int, stamp: int) -> Event:
         event = Event(
             node_id=self.ledger.node_id,
@@ -472,6 +510,20 @@ class TapWriter:
         )
         # Hashed once, here: the chain head, the INSERT and read-back events share it.
         return dataclasses.replace(event, stored_hash=event.content_hash())
+
+
+def action_event(
+    node_id: str, epoch: str, seq: int, stamp: int, at: dt.datetime, roster: Roster,
+    station: str, code: str, data: dict[str, Any], subject_id: str | None, prev_hash: str,
+    clock_synced: bool,
+) -> Event:  # fmt: skip
+    """Build (and hash) the event of a staff or operator action."""
+    event = Event(
+        node_id, epoch, seq, stamp, at, roster.calendar.day_of(at), station, ACTION, "accepted",
+        code, None, None, "staff" if subject_id else None, subject_id, data, roster.version,
+        clock_synced, prev_hash,
+    )  # fmt: skip
+    return dataclasses.replace(event, stored_hash=event.content_hash())
 
 
 def _byte_order(roster: Roster) -> cards.ByteOrder:

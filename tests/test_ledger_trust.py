@@ -8,12 +8,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from edge.errors import StorageError
 from edge.ledger import Ledger
 from edge.node import Node
+from tests import roster_files
+from tests.conftest import local
 from tests.roster_files import CARD, UNKNOWN
+from tests.services import Service
+from tests.services import cli as run_cli
 
 
 def afternoon(node: Node) -> None:
@@ -117,3 +122,45 @@ def test_a_database_keeps_the_node_id_its_events_carry(
     fresh.stop()
     with pytest.raises(StorageError, match="already holds events of node 'gate-east'"):
         make_node(data_dir=tmp_path / "k", node_id="gate-west")
+
+
+def test_operator_actions_are_events_in_the_chain_beside_a_running_service(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "kiosk"
+    bundle = roster_files.write(tmp_path / "roster")
+    run_cli(data, "roster", "import", str(bundle))
+    service = Service(data)
+    service.start()
+    try:
+        for n, who in enumerate(("S1", "S2")):
+            body = {"station": "K1", "uid": CARD[who], "at": local(f"15:3{n}").isoformat()}
+            assert httpx.post(f"{service.url}/api/v1/sim/taps", json=body).status_code == 200
+        run_cli(data, "device", "add", "kiosk-7")  # while the service writes the same chain
+        run_cli(data, "token", "--staff", "A1")
+        body = {"station": "K1", "uid": CARD["S3"], "at": local("15:40").isoformat()}
+        assert httpx.post(f"{service.url}/api/v1/sim/taps", json=body).status_code == 200
+    finally:
+        service.stop()
+    ledger = Ledger(data / "campus-edge.db", "gate-1")
+    events = ledger.events_after(0, 100)
+    actions = [(e.code, e.data.get("via"), e.subject_id) for e in events if e.kind == "action"]
+    assert actions == [
+        ("roster_imported", "cli", None),
+        ("device_registered", "cli", None),
+        ("staff_token_issued", "cli", "A1"),
+    ]
+    assert all(e.data.get("by") for e in events if e.kind == "action")  # who ran it
+    # The import ran before the node was named gate-1: it stays that name's own chain.
+    assert events[0].node_id != "gate-1"
+    gate = [e.seq for e in events if e.node_id == "gate-1"]
+    assert gate == list(range(1, len(gate) + 1))  # taps and actions, one chain, no gap
+    assert ledger.verify() == (len(events), [])
+
+
+def test_a_dashboard_sign_in_is_recorded(server) -> None:
+    code = server.node.new_signin_code("L1")
+    reply = httpx.post(f"{server.url}/api/v1/signin", json={"code": code})
+    assert reply.status_code == 200
+    recorded = [e for e in server.node.ledger.events_after(0, 10) if e.kind == "action"]
+    assert [(e.code, e.subject_id) for e in recorded] == [("staff_signed_in", "L1")]
