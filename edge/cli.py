@@ -269,6 +269,39 @@ def token(
     typer.echo(issued)
 
 
+@app.command("export-child")
+def export_child(
+    student: Annotated[str, typer.Argument(help="the student_id from students.csv")],
+    output: Annotated[Path, typer.Option(help="a new folder for record.json and photos")],
+    data_dir: DataDir = None,
+) -> None:
+    """Write everything held about one child (a parent's request) into a new folder."""
+    import json
+
+    from edge.records import child_record, copy_photos
+
+    if output.exists():
+        _fail(f"{output} exists already; choose a new folder")
+    settings = _settings(data_dir)
+    ledger = Ledger(settings.database, settings.node_id)
+    try:
+        record = child_record(ledger, ledger.load_roster(), student)
+    except CampusEdgeError as err:
+        _fail(str(err))
+        return
+    output.mkdir(parents=True)
+    (output / "record.json").write_text(
+        json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    photos = copy_photos(ledger, record["photos"], output / "photos")
+    ledger.append_action("child_record_exported", {"student_id": student, "to": str(output)})
+    typer.echo(
+        f"Wrote {output}/record.json: {len(record['guardians'])} adults, "
+        f"{len(record['events'])} events, {photos} photos. It holds personal data: hand it "
+        "to the parent, and keep no copy."
+    )
+
+
 @app.command()
 def wait(
     url: Annotated[str, typer.Argument(help="e.g. http://127.0.0.1:8080/healthz")],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -164,3 +165,31 @@ def test_a_dashboard_sign_in_is_recorded(server) -> None:
     assert reply.status_code == 200
     recorded = [e for e in server.node.ledger.events_after(0, 10) if e.kind == "action"]
     assert [(e.code, e.subject_id) for e in recorded] == [("staff_signed_in", "L1")]
+
+
+def test_everything_held_about_one_child_for_a_parent(
+    make_node: Callable[..., Node], tmp_path: Path
+) -> None:
+    bundle = roster_files.with_photos(tmp_path / "photo-roster")
+    node = make_node(roster_dir=bundle)
+    for at, station, who in (("15:31", "K1", "S1"), ("15:32", "K1", "S2"), ("15:40", "K1", "T1"),
+                             ("16:30", "P1", "P1"), ("16:31", "P1", "S1")):  # fmt: skip
+        node.writer.submit_nowait(node.writer.make_tap(station, CARD[who], local(at))).result()
+    node.stop()
+    out = tmp_path / "for-parent"
+    done = run_cli(node.settings.data_dir, "export-child", "S1", "--output", str(out))
+    assert "events" in done.stdout
+    record = json.loads((out / "record.json").read_text(encoding="utf-8"))
+    assert record["student"][0]["name"] == "小明"
+    adults = {g["guardian_id"]: g for g in record["guardians"]}
+    assert set(adults) == {"P1", "P3"}  # the mother, and the father the parents barred
+    assert {(p["guardian_id"], p["allowed"]) for p in record["pickup"]} == {
+        ("P1", "1"),
+        ("P3", "0"),
+    }
+    kinds = [e["kind"] for e in record["events"]]
+    assert kinds == ["signed_in", "custody_taken", "pickup_opened", "released"]
+    assert all("S2" != e["subject_id"] for e in record["events"])  # no other child's taps
+    assert len(list((out / "photos").iterdir())) == 2  # S1's photo and P1's
+    assert run_cli(node.settings.data_dir, "export-child", "S9", "--output",
+                   str(tmp_path / "x"), check=False).returncode == 1  # fmt: skip
