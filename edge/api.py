@@ -55,6 +55,11 @@ class SignIn(BaseModel):
     """The code a kiosk showed after a staff card tap."""
 
     code: str = Field(pattern=r"^[0-9]{6}$", examples=["042917"])
+    pin: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{4,8}$",
+        description="the staff member's PIN: without it the token allows viewing only",
+    )
 
 
 class TapAnswer(BaseModel):
@@ -258,7 +263,7 @@ def create_app(node: Node) -> FastAPI:
             who = auth.verify(
                 node.secret, given, node.roster, node.clock.now(), node.ledger.staff_revoked_at
             )
-            auth.require(who, EVENTS_ROLES)
+            auth.require(who, EVENTS_ROLES, full=True)
         return Response(
             node.metrics.render(node), media_type="text/plain; version=0.0.4; charset=utf-8"
         )
@@ -320,7 +325,7 @@ def create_app(node: Node) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> Response:
         """Page through the ledger in ledger order."""
-        auth.require(who, EVENTS_ROLES)
+        auth.require(who, EVENTS_ROLES, full=True)
         page = node.ledger.events_after(after, limit)
         cursor = page[-1].rowid if page else after
         steps = clock_steps(node)
@@ -419,15 +424,30 @@ def create_app(node: Node) -> FastAPI:
         member = node.roster.staff.get(staff_id or "")
         if member is None:
             raise AuthError("that code is wrong or has expired: tap your staff card again")
+        scope = "view"
+        if body.pin is not None:
+            stored = node.ledger.pin_hash(member.staff_id)
+            if stored is None:
+                raise AuthError(
+                    "no PIN is set for you: ask the admin (campus-edge pin --staff "
+                    f"{member.staff_id}), or sign in without one to view"
+                )
+            if not auth.check_pin(stored, body.pin):
+                raise AuthError("that PIN is wrong: tap your staff card again")
+            scope = "full"
         token = auth.issue(
-            node.secret, member.staff_id, member.role, node.clock.now(), node.settings.token_hours
-        )
+            node.secret, member.staff_id, member.role, node.clock.now(),
+            node.settings.token_hours, scope,
+        )  # fmt: skip
         node.writer.record_action(
-            "staff_signed_in", {"via": "kiosk code", "role": member.role}, member.staff_id
+            "staff_signed_in",
+            {"via": "kiosk code", "role": member.role, "scope": scope},
+            member.staff_id,
         ).result(timeout=30)  # recorded before the token is handed over
         return _json(
-            {"token": token, "staff_id": member.staff_id, "name": member.name, "role": member.role}
-        )
+            {"token": token, "staff_id": member.staff_id, "name": member.name,
+             "role": member.role, "scope": scope}
+        )  # fmt: skip
 
     @app.get(
         "/api/v1/students/{student_id}/timeline", responses={**responses, 404: {"model": Problem}}

@@ -33,6 +33,7 @@ class Principal:
     staff_id: str
     role: str
     name: str
+    scope: str = "full"  # "view": signed in by card alone, no PIN
 
 
 def load_secret(data_dir: Path) -> bytes:
@@ -54,11 +55,17 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def issue(secret: bytes, staff_id: str, role: str, now: dt.datetime, hours: float) -> str:
-    """Return a signed token for a staff member's role, valid for ``hours``."""
+def issue(
+    secret: bytes, staff_id: str, role: str, now: dt.datetime, hours: float, scope: str = "full"
+) -> str:
+    """Return a signed token for a staff member's role, valid for ``hours``.
+
+    ``scope`` "view" (a card sign-in without PIN) allows viewing only.
+    """
     payload = {
         "sub": staff_id,
         "role": role,
+        "scope": scope,
         "iat": now.timestamp(),
         "exp": int((now + dt.timedelta(hours=hours)).timestamp()),
     }
@@ -88,6 +95,7 @@ def verify(
         payload = json.loads(_unb64(parts[1]))
         staff_id, role, expires = str(payload["sub"]), str(payload["role"]), int(payload["exp"])
         issued = float(payload.get("iat", 0))
+        scope = str(payload.get("scope", "full"))
     except (ValueError, KeyError, TypeError) as err:
         raise AuthError("the token is damaged") from err
     if not hmac.compare_digest(signature, expected):
@@ -100,13 +108,36 @@ def verify(
     staff = roster.staff.get(staff_id)
     if staff is None or staff.role != role:
         raise AuthError("the token's staff member is no longer in the roster with that role")
-    return Principal(staff_id, role, staff.name)
+    return Principal(staff_id, role, staff.name, scope)
 
 
-def require(principal: Principal, allowed: frozenset[str]) -> None:
-    """Raise AuthError (403) unless the principal's role is one of ``allowed``."""
+def require(principal: Principal, allowed: frozenset[str], *, full: bool = False) -> None:
+    """Raise AuthError (403) unless the role is allowed (and, if ``full``, a PIN was given)."""
     if principal.role not in allowed:
         raise AuthError(
             f"a {principal.role} may not do this; it needs one of: {', '.join(sorted(allowed))}",
             403,
         )
+    if full and principal.scope != "full":
+        raise AuthError(
+            "this needs your PIN: sign in with your card's code and your PIN "
+            "(a card alone lets you view)",
+            403,
+        )
+
+
+def hash_pin(pin: str) -> str:
+    """Return a salted scrypt hash of a PIN, as stored."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
+
+
+def check_pin(stored: str, pin: str) -> bool:
+    """Tell whether ``pin`` matches a hash made by ``hash_pin``."""
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+        given = hashlib.scrypt(pin.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p))
+    except ValueError:
+        return False
+    return kind == "scrypt" and hmac.compare_digest(given, bytes.fromhex(digest))

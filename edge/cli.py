@@ -269,6 +269,24 @@ def token(
     typer.echo(issued)
 
 
+@app.command()
+def pin(
+    staff: Annotated[str, typer.Option("--staff", help="the staff_id from staff.csv")],
+    data_dir: DataDir = None,
+) -> None:
+    """Set a staff member's dashboard PIN (asked twice, never shown; stored hashed)."""
+    settings = _settings(data_dir)
+    ledger = Ledger(settings.database, settings.node_id)
+    if staff not in ledger.load_roster().staff:
+        _fail(f"staff_id '{staff}' is not in the roster in force")
+    chosen = typer.prompt("PIN (4-8 digits)", hide_input=True, confirmation_prompt=True)
+    if not re.fullmatch(r"[0-9]{4,8}", chosen):
+        _fail("a PIN is 4 to 8 digits")
+    ledger.set_pin(staff, auth.hash_pin(chosen))
+    ledger.append_action("staff_pin_set", {"staff_id": staff}, subject_id=staff)
+    typer.echo(f"PIN set for {staff}: card code plus PIN signs in beyond viewing", err=True)
+
+
 @app.command("export-child")
 def export_child(
     student: Annotated[str, typer.Argument(help="the student_id from students.csv")],

@@ -122,6 +122,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE staff_revocations (staff_id TEXT PRIMARY KEY, revoked_at REAL NOT NULL);
     """,
     ),
+    (
+        "0007_staff_pins",
+        """
+        CREATE TABLE staff_pins (staff_id TEXT PRIMARY KEY, pin_hash TEXT NOT NULL, set_at TEXT);
+    """,
+    ),
 ]
 
 
@@ -570,6 +576,26 @@ class Ledger:
             )
         finally:
             conn.close()
+
+    def set_pin(self, staff_id: str, pin_hash: str) -> None:
+        """Store a staff member's PIN (hashed by the caller)."""
+        conn = connect(self.path)
+        try:
+            conn.execute(
+                "INSERT OR REPLACE INTO staff_pins (staff_id, pin_hash, set_at) VALUES (?, ?, ?)",
+                (staff_id, pin_hash, dt.datetime.now(dt.UTC).isoformat()),
+            )
+        finally:
+            conn.close()
+
+    def pin_hash(self, staff_id: str) -> str | None:
+        """Return a staff member's stored PIN hash, or None when none is set."""
+        row = (
+            self.reader()
+            .execute("SELECT pin_hash FROM staff_pins WHERE staff_id = ?", (staff_id,))
+            .fetchone()
+        )
+        return str(row[0]) if row else None
 
     def staff_revoked_at(self, staff_id: str) -> float | None:
         """Return when a staff member's tokens were last revoked, or None."""

@@ -16,7 +16,7 @@ export const CATALOGUE = {
     on_campus: "在校学生", unknown_card: "未登记的卡", refused: "拒绝", sync: "同步",
     sync_behind: "未同步", sync_ok: "正常", sync_never: "从未同步", min_ago: "分钟前",
     sync_waiting: "待上传", sync_upstream: "上级", sync_alone: "本机独立运行，无同步设备",
-    guardian_here: "家长已到", guardian_here_at: "在", disk_low: "存储卡空间不足，请通知信息老师",
+    pin_optional: "PIN（查看可不填）", guardian_here: "家长已到", guardian_here_at: "在", disk_low: "存储卡空间不足，请通知信息老师",
     lang: "English",
   },
   en: {
@@ -36,7 +36,7 @@ export const CATALOGUE = {
     refused: "Refused", sync: "Sync", sync_behind: "behind", sync_ok: "in step",
     sync_never: "never synced", min_ago: "min ago", sync_waiting: "waiting", sync_upstream: "upstream",
     sync_alone: "runs alone: no devices sync here", guardian_here: "Guardian is here",
-    guardian_here_at: "at", disk_low: "SD card nearly full: tell the IT teacher", lang: "中文",
+    guardian_here_at: "at", pin_optional: "PIN (not needed to view)", disk_low: "SD card nearly full: tell the IT teacher", lang: "中文",
   },
 };
 

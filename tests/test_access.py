@@ -82,6 +82,8 @@ def test_every_route_answers_each_caller_as_the_policy_says(server: LiveServer) 
         "expired": auth.issue(secret, "A1", "admin", now - dt.timedelta(hours=13), 12),
         "device": server.node.ledger.add_device("kiosk-9"),
         **{role: server.token(staff) for role, staff in ROLES.items()},
+        # An admin signed in by card alone (no PIN): viewing only.
+        "admin-card": auth.issue(secret, "A1", "admin", now, 12, scope="view"),
     }
     assert roster.staff["GU"].role == "guard"
     checked = 0
@@ -97,6 +99,8 @@ def test_every_route_answers_each_caller_as_the_policy_says(server: LiveServer) 
                     assert status == 401, where
                 elif allowed == DEVICE:
                     assert (status not in (401, 403)) == (caller == "device"), where
+                elif caller == "admin-card":
+                    assert status == (200 if allowed == STAFF_VIEW else 403), where
                 elif caller in ROLES:
                     assert status == (200 if caller in allowed else 403), where  # type: ignore[operator]
                 else:
@@ -126,3 +130,38 @@ def test_a_revoked_staff_token_is_refused_and_a_new_one_works(server: LiveServer
         assert client.get("/api/v1/presence", headers=fresh).status_code == 200
         other = {"authorization": f"Bearer {server.token('A1')}"}
         assert client.get("/api/v1/presence", headers=other).status_code == 200
+
+
+def test_a_card_sign_in_views_and_a_pin_goes_further(server: LiveServer) -> None:
+    data_dir = str(server.node.settings.data_dir)
+    subprocess.run(
+        [sys.executable, "-m", "edge", "pin", "--staff", "A1", "--data-dir", data_dir],
+        input="2468\n2468\n", capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    stored = server.node.ledger.pin_hash("A1")
+    assert stored is not None
+    assert "2468" not in stored  # only a salted hash is kept
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+
+        def sign_in(**body: str) -> httpx.Response:
+            code = server.node.new_signin_code("A1")
+            return client.post("/api/v1/signin", json={"code": code, **body})
+
+        card = sign_in()
+        assert card.json()["scope"] == "view"
+        viewer = {"authorization": f"Bearer {card.json()['token']}"}
+        assert client.get("/api/v1/presence", headers=viewer).status_code == 200
+        refused = client.get("/api/v1/events", headers=viewer)
+        assert refused.status_code == 403
+        assert "needs your PIN" in refused.json()["detail"]
+        wrong = sign_in(pin="1111")
+        assert wrong.status_code == 401
+        assert "PIN is wrong" in wrong.json()["detail"]
+        full = sign_in(pin="2468")
+        assert full.json()["scope"] == "full"
+        admin = {"authorization": f"Bearer {full.json()['token']}"}
+        assert client.get("/api/v1/events", headers=admin).status_code == 200
+        code = server.node.new_signin_code("L1")  # no PIN set for L1
+        unset = client.post("/api/v1/signin", json={"code": code, "pin": "1234"})
+        assert unset.status_code == 401
+        assert "no PIN is set for you" in unset.json()["detail"]
