@@ -253,11 +253,7 @@ class TapWriter:
         ``meta`` (a sync cursor) is written in the same transaction, so a cursor never
         runs ahead of the events it covers. The future resolves after COMMIT.
         """
-        if self._thread is None or not self._thread.is_alive():
-            raise StorageError("the tap writer is not running")
-        future: concurrent.futures.Future[Ingested] = concurrent.futures.Future()
-        self._queue.put(_Job(functools.partial(self._ingest, events=events, meta=meta), future))
-        return future
+        return self.call(functools.partial(self._ingest, events=events, meta=meta))
 
     def on_fault(self, listener: Callable[[list[Tap], StorageError], None]) -> None:
         """Call ``listener`` with the taps of a batch whose commit failed (none acked)."""
