@@ -287,6 +287,42 @@ def pin(
     typer.echo(f"PIN set for {staff}: card code plus PIN signs in beyond viewing", err=True)
 
 
+@app.command()
+def purge(
+    days: Annotated[
+        int | None, typer.Option(help="keep what left fewer days ago (retention_days)")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only say what would go")] = False,
+    database: Database = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Remove personal data kept past retention: departed children's photos; old rosters."""
+    from edge import retention
+
+    settings = _settings(data_dir)
+    keep = settings.retention_days if days is None else days
+    if keep < 0:
+        _fail("--days cannot be negative")
+    verb = "would remove" if dry_run else "removed"
+    if database:
+        from edge.sync.central import CentralStore
+
+        versions, photos = CentralStore(database).purge_rosters(keep, dry_run=dry_run)
+        typer.echo(f"{verb} {versions} roster versions older than {keep} days and "
+                   f"{photos} photos no remaining roster names")  # fmt: skip
+        return
+    ledger = Ledger(settings.database, settings.node_id)
+    found = retention.plan(ledger, keep)
+    typer.echo(
+        f"{verb} {len(found.photos)} photos ({found.photo_bytes // 1024} KB) that no roster "
+        f"has named for {keep} days or more; {len(found.departed)} children who have left "
+        "appear in the ledger by id only (no name, phone or photo is kept for them)"
+    )
+    if not dry_run and found.photos:
+        removed = retention.purge(found)
+        ledger.append_action("personal_data_purged", {"photos": removed, "days": keep})
+
+
 @app.command("export-child")
 def export_child(
     student: Annotated[str, typer.Argument(help="the student_id from students.csv")],

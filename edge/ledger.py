@@ -461,6 +461,7 @@ class Ledger:
             counts = {name: len(rows) for name, rows in roster.tables.items()}
             with transaction(conn):
                 version = max(self.roster_version(conn) + 1, version or 0)
+                before = _photos_named(conn)
                 for name in roster_mod.FILES:
                     conn.execute(f"DROP TABLE IF EXISTS [roster_{name}]")
                     conn.execute(f"ALTER TABLE [roster_{name}_staging] RENAME TO [roster_{name}]")
@@ -475,6 +476,11 @@ class Ledger:
                         json.dumps(counts),
                     ),
                 )
+            # A photo the new roster no longer names starts its retention period now
+            # (its file's time says since when; edge.retention purges it later).
+            for dropped in before - _photos_named(conn):
+                if (self.photos / dropped).is_file():
+                    os.utime(self.photos / dropped)
             return version
         except sqlite3.DatabaseError as err:
             raise StorageError(f"the roster could not be stored: {err}") from err
@@ -644,6 +650,18 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
             )
         applied.append(name)
     return applied
+
+
+def _photos_named(conn: sqlite3.Connection) -> set[str]:
+    """Return the photo names the roster in force refers to (none before the first)."""
+    names: set[str] = set()
+    for table in ("roster_students", "roster_guardians"):
+        try:
+            rows = conn.execute(f"SELECT photo FROM [{table}] WHERE photo IS NOT NULL")  # noqa: S608
+            names.update(str(r[0]) for r in rows if r[0])
+        except sqlite3.OperationalError:
+            continue  # no roster yet, or a roster without a photo column
+    return names
 
 
 def _statements(sql: str) -> list[str]:

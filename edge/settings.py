@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     clock_trusted: bool | None = None
     # A bearer token Prometheus may scrape /metrics with (an admin's staff token works too).
     metrics_token: str | None = None
+    # Days a departed child's photos (and, on the central, old roster versions) are kept.
+    retention_days: int = 365
     # doctor and /healthz warn below this much free space where the ledger lives.
     min_free_mb: int = 500
     # Drills and tests only (with --simulate): shift this node's wall clock.

@@ -169,3 +169,30 @@ def test_an_unreachable_database_is_a_sentence_without_its_password() -> None:
     with pytest.raises(StorageError, match="cannot be used") as refused:
         CentralStore("postgresql://nobody:secret@127.0.0.1:1/none")
     assert "secret" not in str(refused.value)
+
+
+def test_the_central_purges_old_roster_versions_and_their_photos(
+    store: CentralStore, database: str, tmp_path: Path
+) -> None:
+    from edge import roster as roster_mod
+
+    campus = f"campus-{secrets.token_hex(3)}"
+    first = roster_mod.load(roster_files.with_photos(tmp_path / "a"), version=0)
+    store.save_roster(campus, first, "term 1")
+    store.save_roster(
+        campus, roster_mod.load(roster_files.write(tmp_path / "b"), version=0), "term 2"
+    )
+    with psycopg.connect(database) as conn:
+        conn.execute("UPDATE rosters SET imported_at = now() - interval '400 days' "
+                     "WHERE campus = %s", (campus,))  # fmt: skip
+    assert store.purge_rosters(365, dry_run=True) == (1, 2)
+    with psycopg.connect(database) as conn:
+        held = conn.execute("SELECT count(*) FROM rosters WHERE campus = %s", (campus,)).fetchone()
+        assert held is not None
+        assert held[0] == 2  # a dry run changes nothing
+    assert store.purge_rosters(365) == (1, 2)
+    device = Device(campus, "hub", "")
+    newest = store.roster(device, 0)
+    assert newest is not None
+    assert newest.source == "term 2"  # the newest stays whatever its age
+    assert store.photo(device, sorted(first.photos)[0]) is None

@@ -193,3 +193,34 @@ def test_everything_held_about_one_child_for_a_parent(
     assert len(list((out / "photos").iterdir())) == 2  # S1's photo and P1's
     assert run_cli(node.settings.data_dir, "export-child", "S9", "--output",
                    str(tmp_path / "x"), check=False).returncode == 1  # fmt: skip
+
+
+def test_purge_removes_a_departed_childs_photo_after_the_retention_period(
+    make_node: Callable[..., Node], tmp_path: Path
+) -> None:
+    data = tmp_path / "kiosk"
+    run_cli(data, "roster", "import", str(roster_files.with_photos(tmp_path / "with-photos")))
+    photos = sorted((data / "photos").iterdir())
+    assert len(photos) == 2
+    node = make_node(data_dir=data, node_id="gate-1")
+    for who in ("S1", "S5"):
+        node.writer.submit_nowait(node.writer.make_tap("K1", CARD[who], local("15:31"))).result()
+    node.stop()
+    # The next term's roster: no photos any more, and S5 has left the school.
+    students = roster_files.FILES["students.csv"].replace("S5,小强,2,二年级1班,04E5E5E5,0\n", "")
+    enrolled = roster_files.FILES["enrollments.csv"].replace("S5,G2,1\n", "")
+    later = roster_files.write(tmp_path / "next", **{"students.csv": students,
+                                                     "enrollments.csv": enrolled})  # fmt: skip
+    run_cli(data, "roster", "import", str(later))
+    dry = run_cli(data, "purge", "--days", "0", "--dry-run")
+    assert "would remove 2 photos" in dry.stdout
+    assert "1 children who have left appear in the ledger by id only" in dry.stdout
+    assert all(p.exists() for p in photos)
+    kept = run_cli(data, "purge", "--days", "30")  # they stopped being used today
+    assert "removed 0 photos" in kept.stdout
+    gone = run_cli(data, "purge", "--days", "0")
+    assert "removed 2 photos" in gone.stdout
+    assert not any(p.exists() for p in photos)
+    ledger = Ledger(data / "campus-edge.db", "gate-1")
+    assert ledger.verify()[1] == []  # the events stay, and their chain with them
+    assert any(e.subject_id == "S5" for e in ledger.events_after(0, 100))

@@ -337,6 +337,34 @@ class CentralStore:
             )  # fmt: skip
         return version
 
+    def purge_rosters(self, days: int, dry_run: bool = False) -> tuple[int, int]:
+        """Remove roster versions older than ``days`` and photos no version names.
+
+        Each campus keeps its newest version whatever its age. Returns (versions,
+        photos) removed, or that would be with ``dry_run`` (rolled back).
+        """
+        import psycopg
+
+        counts = (0, 0)
+        with self.pool.connection() as conn:
+            with conn.transaction():
+                old = conn.execute(
+                    "DELETE FROM rosters r WHERE imported_at < now() - make_interval(days => %s) "
+                    "AND version < (SELECT max(version) FROM rosters WHERE campus = r.campus) "
+                    "RETURNING campus",
+                    (days,),
+                ).fetchall()
+                unused = conn.execute(
+                    "DELETE FROM photos WHERE name NOT IN (SELECT DISTINCT row->>'photo' "
+                    "FROM rosters r, jsonb_array_elements(coalesce(r.tables->'students', '[]') "
+                    "|| coalesce(r.tables->'guardians', '[]')) AS row "
+                    "WHERE row->>'photo' IS NOT NULL) RETURNING name"
+                ).fetchall()
+                counts = (len(old), len(unused))
+                if dry_run:
+                    raise psycopg.Rollback()
+        return counts
+
     def roster(self, device: Device, since: int) -> RosterSnapshot | None:
         """Return the campus's newest roster if it is newer than ``since``."""
         with self.pool.connection() as conn:
