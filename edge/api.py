@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 PRESENCE_ROLES = frozenset({"duty_leader", "guard", "admin"})
 EVENTS_ROLES = frozenset({"admin"})
 SYNC_BODY = 8 * 1024 * 1024  # a push of 2,000 events is about 1.5 MB
+_LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
 class SimTap(BaseModel):
@@ -230,8 +231,18 @@ def create_app(node: Node) -> FastAPI:
             response_model=TapAnswer,
             responses={404: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}},
         )
-        async def sim_tap(body: SimTap, lang: str = "zh") -> Response:
-            """Present a card at a station's simulated reader; answer once durable."""
+        async def sim_tap(request: Request, body: SimTap, lang: str = "zh") -> Response:
+            """Present a card at a station's simulated reader; answer once durable.
+
+            Only from this machine (loopback) unless ``simulate_from_anywhere`` is set.
+            """
+            caller = request.client.host if request.client else ""
+            if not node.settings.simulate_from_anywhere and caller not in _LOOPBACK:
+                raise AuthError(
+                    "simulated taps are taken only from this machine "
+                    "(set simulate_from_anywhere to allow others)",
+                    403,
+                )
             reader = node.simulated(body.station)
             if reader is None:
                 if body.station not in node.roster.stations:

@@ -75,7 +75,11 @@ def roster_import(
 
             new = roster_mod.load(path, version=0, progress=progress)
             typer.echo("  all rows checked; storing ...", err=True)
-            version = CentralStore(database).save_roster(campus, new, source=str(path))
+            central = CentralStore(database)
+            version = central.save_roster(campus, new, source=str(path))
+            central.record_action(
+                "roster_imported", {"campus": campus, "version": version, "source": str(path)}
+            )
         else:
             ledger = Ledger(settings.database, settings.node_id)
             before = ledger.roster_version()
@@ -307,7 +311,13 @@ def purge(
     if database:
         from edge.sync.central import CentralStore
 
-        versions, photos = CentralStore(database).purge_rosters(keep, dry_run=dry_run)
+        central = CentralStore(database)
+        versions, photos = central.purge_rosters(keep, dry_run=dry_run)
+        if not dry_run:
+            central.record_action(
+                "personal_data_purged",
+                {"roster_versions": versions, "photos": photos, "days": keep},
+            )
         typer.echo(f"{verb} {versions} roster versions older than {keep} days and "
                    f"{photos} photos no remaining roster names")  # fmt: skip
         return
@@ -474,6 +484,8 @@ def device_add(
         token = registry.add_device(name, "hub" if hub else "kiosk")
         if isinstance(registry, Ledger):
             registry.append_action("device_registered", {"device": name, "kind": "kiosk"})
+        else:
+            registry.record_action("device_registered", {"device": name, "kind": "hub"})
     except CampusEdgeError as err:
         _fail(str(err))
         return
@@ -497,6 +509,8 @@ def device_revoke(
         _fail(f"no device named '{name}' is registered (or it is revoked already)")
     if isinstance(registry, Ledger):
         registry.append_action("device_revoked", {"device": name})
+    else:
+        registry.record_action("device_revoked", {"device": name})
     typer.echo(f"device '{name}' revoked: its token is refused from now on", err=True)
 
 

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     simulate: bool = False
+    # The simulation endpoint answers loopback callers only, unless this is set (a demo
+    # on a classroom projector driven from another machine).
+    simulate_from_anywhere: bool = False
     readers: list[str] = Field(default_factory=list)
     debounce_seconds: float = 10.0
     pickup_context_seconds: float = 120.0

@@ -50,13 +50,13 @@ def free_port() -> int:
 class LiveServer:
     """A real uvicorn server on a loopback port, in a thread."""
 
-    def __init__(self, node: Node, port: int | None = None) -> None:
+    def __init__(self, node: Node, port: int | None = None, host: str = "127.0.0.1") -> None:
         self.node = node
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             create_app(node),
-            host="127.0.0.1",
+            host=host,
             port=self.port,
             log_level="warning",
             lifespan="off",

@@ -7,6 +7,7 @@ endpoint cannot ship without saying who may call it.
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import subprocess
 import sys
 
@@ -165,3 +166,21 @@ def test_a_card_sign_in_views_and_a_pin_goes_further(server: LiveServer) -> None
         unset = client.post("/api/v1/signin", json={"code": code, "pin": "1234"})
         assert unset.status_code == 401
         assert "no PIN is set for you" in unset.json()["detail"]
+
+
+def test_simulated_taps_come_only_from_this_machine(make_node) -> None:
+    import psutil
+
+    addresses = [a.address for nic in psutil.net_if_addrs().values() for a in nic
+                 if a.family == socket.AF_INET and not a.address.startswith("127.")]  # fmt: skip
+    assert addresses, "this test needs a non-loopback IPv4 address on the machine"
+    node = make_node()
+    body = {"station": "K1", "uid": "04A1A1A1"}
+    with LiveServer(node, host="0.0.0.0") as server:  # noqa: S104 - reachable on purpose
+        remote = httpx.post(f"http://{addresses[0]}:{server.port}/api/v1/sim/taps", json=body)
+        assert remote.status_code == 403
+        assert "only from this machine" in remote.json()["detail"]
+        assert httpx.post(f"{server.url}/api/v1/sim/taps", json=body).status_code == 200
+        node.settings.simulate_from_anywhere = True
+        again = httpx.post(f"http://{addresses[0]}:{server.port}/api/v1/sim/taps", json=body)
+        assert again.status_code == 200

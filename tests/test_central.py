@@ -89,6 +89,13 @@ def test_a_hub_syncs_its_campus_into_postgres_and_takes_its_roster_from_there(
             # Through JSON, jsonb and timestamptz and back, every event hashes as written.
             assert all(e.content_hash() == e.stored_hash for e in events)
             assert events[-1].kind == "released"
+            done = [(code, data.get("campus") or data.get("device")) for by, code, data
+                    in store.actions() if by]  # fmt: skip
+            assert ("roster_imported", "campus-1") in done  # who imported, who registered
+            assert ("device_registered", "campus-1") in done
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                with psycopg.connect(database) as conn:
+                    conn.execute("DELETE FROM actions")
         finally:
             store.close()
         assert central.health()["hubs"][0]["device"] == "campus-1"

@@ -110,6 +110,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE photos (name text PRIMARY KEY, data bytea NOT NULL);
         """,
     ),
+    (
+        "0002_actions",
+        """
+        CREATE TABLE actions (
+            id bigserial PRIMARY KEY,
+            at timestamptz NOT NULL DEFAULT now(),
+            by text NOT NULL,
+            code text NOT NULL,
+            data jsonb NOT NULL
+        );
+        CREATE TRIGGER actions_append_only BEFORE UPDATE OR DELETE ON actions
+            FOR EACH ROW EXECUTE FUNCTION ce_append_only();
+        """,
+    ),
 ]
 
 _COPY_COLUMNS = (
@@ -184,6 +198,24 @@ class CentralStore:
                 f"a device named '{name}' is already registered; choose another name"
             ) from err
         return token
+
+    def record_action(self, code: str, data: dict[str, Any]) -> None:
+        """Keep an operator's action on the central (append-only), with who ran it."""
+        import getpass
+        import os
+
+        who = os.environ.get("SUDO_USER") or getpass.getuser()
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO actions (by, code, data) VALUES (%s, %s, %s)",
+                (who, code, orjson.dumps(data).decode()),
+            )
+
+    def actions(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Return the recorded actions, oldest first, as (by, code, data)."""
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT by, code, data FROM actions ORDER BY id").fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
 
     def revoke_device(self, name: str) -> bool:
         """Refuse a device's token from now on; False if no such active device."""
