@@ -261,7 +261,11 @@ def add_sync_routes(
             return Response(status_code=204)
         return answer(snapshot)
 
-    @app.get("/api/v1/sync/photos/{name}", responses=problems, tags=["sync"])
+    @app.get(
+        "/api/v1/sync/photos/{name}",
+        responses={**problems, 404: {"description": "no such photo here"}},
+        tags=["sync"],
+    )
     def photo(caller: Caller, name: str) -> Response:
         """Return a roster photo by its content-addressed name."""
         if not roster_mod.PHOTO_NAME.match(name):
