@@ -53,14 +53,19 @@ def normalize(raw: str, *, byte_order: ByteOrder = "little", form: Form = "auto"
     if form == "auto":
         # Digits only: the printed decimal (a spreadsheet may have dropped leading
         # zeros), unless the length is one only a hex UID has (8, 14 or 20).
-        form = "decimal" if text.isdigit() and len(text) not in (8, 14, 20) else "hex"
+        form = "decimal" if _digits(text) and len(text) not in (8, 14, 20) else "hex"
     if form == "decimal":
         return _from_decimal(text)
     return _from_hex(text, byte_order)
 
 
+def _digits(text: str) -> bool:
+    # str.isdigit() is true of '²' and '٣' as well; a card number is ASCII 0-9.
+    return text.isascii() and text.isdigit()
+
+
 def _from_decimal(text: str) -> str:
-    if not text.isdigit():
+    if not _digits(text):
         raise CardNumberError(f"'{text}' is not a decimal card number (digits only)")
     if len(text) > 10:
         raise CardNumberError(f"'{text}' has {len(text)} digits; printed card numbers have 10")
