@@ -282,8 +282,8 @@ class Ledger:
 
     def meta(self, key: str) -> str | None:
         """Return a value kept in the meta table (sync cursors, ...), or None."""
-        row = self.reader().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return str(row[0]) if row else None
+        value = self._value("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if value is None else str(value)
 
     def position(self, conn: sqlite3.Connection | None = None) -> tuple[int, int]:
         """Return (next seq for this node and epoch, last HLC stamp in the ledger)."""
@@ -528,15 +528,24 @@ class Ledger:
 
     def revoke_device(self, name: str) -> bool:
         """Refuse a device's token from now on; False if no such device is registered."""
+        changed = self._write_once(
+            "UPDATE devices SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+            (dt.datetime.now(dt.UTC).isoformat(), name),
+        )
+        return changed == 1
+
+    def _write_once(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Run one statement on a connection of its own (an operator's command, not a tap)."""
         conn = connect(self.path)
         try:
-            cursor = conn.execute(
-                "UPDATE devices SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-                (dt.datetime.now(dt.UTC).isoformat(), name),
-            )
-            return cursor.rowcount == 1
+            return int(conn.execute(sql, params).rowcount)
         finally:
             conn.close()
+
+    def _value(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """Return the first column of the first row, or None (this thread's reader)."""
+        row = self.reader().execute(sql, params).fetchone()
+        return row[0] if row else None
 
     def append_action(
         self, code: str, data: dict[str, Any], subject_id: str | None = None
@@ -574,43 +583,29 @@ class Ledger:
 
     def revoke_staff(self, staff_id: str, at: float) -> None:
         """Refuse every token of a staff member issued up to ``at`` (epoch seconds)."""
-        conn = connect(self.path)
-        try:
-            conn.execute(
-                "INSERT OR REPLACE INTO staff_revocations (staff_id, revoked_at) VALUES (?, ?)",
-                (staff_id, at),
-            )
-        finally:
-            conn.close()
+        self._write_once(
+            "INSERT OR REPLACE INTO staff_revocations (staff_id, revoked_at) VALUES (?, ?)",
+            (staff_id, at),
+        )
 
     def set_pin(self, staff_id: str, pin_hash: str) -> None:
         """Store a staff member's PIN (hashed by the caller)."""
-        conn = connect(self.path)
-        try:
-            conn.execute(
-                "INSERT OR REPLACE INTO staff_pins (staff_id, pin_hash, set_at) VALUES (?, ?, ?)",
-                (staff_id, pin_hash, dt.datetime.now(dt.UTC).isoformat()),
-            )
-        finally:
-            conn.close()
+        self._write_once(
+            "INSERT OR REPLACE INTO staff_pins (staff_id, pin_hash, set_at) VALUES (?, ?, ?)",
+            (staff_id, pin_hash, dt.datetime.now(dt.UTC).isoformat()),
+        )
 
     def pin_hash(self, staff_id: str) -> str | None:
         """Return a staff member's stored PIN hash, or None when none is set."""
-        row = (
-            self.reader()
-            .execute("SELECT pin_hash FROM staff_pins WHERE staff_id = ?", (staff_id,))
-            .fetchone()
-        )
-        return str(row[0]) if row else None
+        value = self._value("SELECT pin_hash FROM staff_pins WHERE staff_id = ?", (staff_id,))
+        return None if value is None else str(value)
 
     def staff_revoked_at(self, staff_id: str) -> float | None:
         """Return when a staff member's tokens were last revoked, or None."""
-        row = (
-            self.reader()
-            .execute("SELECT revoked_at FROM staff_revocations WHERE staff_id = ?", (staff_id,))
-            .fetchone()
+        value = self._value(
+            "SELECT revoked_at FROM staff_revocations WHERE staff_id = ?", (staff_id,)
         )
-        return float(row[0]) if row else None
+        return None if value is None else float(value)
 
     def integrity_ok(self) -> bool:
         """Run SQLite's integrity check."""

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Self
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -47,36 +48,47 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class LiveServer:
-    """A real uvicorn server on a loopback port, in a thread."""
+class ThreadedServer:
+    """A real uvicorn server in a thread of the test process; a context manager."""
 
-    def __init__(self, node: Node, port: int | None = None, host: str = "127.0.0.1") -> None:
-        self.node = node
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(node),
-            host=host,
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def _serve(self, config: uvicorn.Config) -> None:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def __enter__(self) -> LiveServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started:
             if time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start")
+                raise RuntimeError(f"{type(self).__name__} did not start")
             time.sleep(0.01)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+class LiveServer(ThreadedServer):
+    """The service's app on a loopback port, in a thread."""
+
+    def __init__(self, node: Node, port: int | None = None, host: str = "127.0.0.1") -> None:
+        self.node = node
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._serve(
+            uvicorn.Config(
+                create_app(node),
+                host=host,
+                port=self.port,
+                log_level="warning",
+                lifespan="off",
+                timeout_graceful_shutdown=1,
+            )
+        )
 
     def token(self, staff_id: str) -> str:
         member = self.node.roster.staff[staff_id]

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
-import time
 from collections import Counter
 
 import httpx
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from tests.conftest import free_port
+from tests.conftest import ThreadedServer, free_port
 
 FAULTS = ("pass", "drop", "lose_answer", "duplicate", "delay", "replay_stale")
 
 
-class FaultProxy:
+class FaultProxy(ThreadedServer):
     """Forward HTTP to ``target``, injecting faults when told to."""
 
     def __init__(self, target: str, seed: int = 5) -> None:
@@ -36,23 +34,11 @@ class FaultProxy:
         self._pushes: list[tuple[dict[str, str], bytes]] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        self._serve(
+            uvicorn.Config(
+                self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+            )
         )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> FaultProxy:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the fault proxy did not start"
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one request: forward it, or break it."""
