@@ -12,6 +12,7 @@ import datetime as dt
 import hmac
 import logging
 import shutil
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge import auth
 from edge import roster as roster_mod
-from edge.errors import AuthError, StorageError, TapError
+from edge.errors import AuthError, ReportError, StorageError, TapError
 from edge.events import SELECT_COLUMNS, Event
 from edge.node import Node
 from edge.projection import fold, picture
@@ -37,6 +38,9 @@ from edge.taps import TapResult, check_moment
 log = logging.getLogger(__name__)
 
 PRESENCE_ROLES = frozenset({"duty_leader", "guard", "admin"})
+PAY_ROLES = frozenset({"duty_leader", "admin"})  # attendance and workload: fees and pay
+RECORD_ROLES = frozenset({"teacher", "duty_leader", "admin"})  # a group's supervision record
+ALL_STAFF = frozenset(roster_mod.ROLES)
 EVENTS_ROLES = frozenset({"admin"})
 SYNC_BODY = 8 * 1024 * 1024  # a push of 2,000 events is about 1.5 MB
 _LOOPBACK = frozenset({"127.0.0.1", "::1"})
@@ -152,6 +156,10 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TapError)
     async def _tap_error(request: Request, exc: TapError) -> Response:
+        return JSONResponse({"detail": str(exc)}, exc.status)
+
+    @app.exception_handler(ReportError)
+    async def _report_error(request: Request, exc: ReportError) -> Response:
         return JSONResponse({"detail": str(exc)}, exc.status)
 
     @app.exception_handler(StorageError)
@@ -517,6 +525,8 @@ def create_app(node: Node) -> FastAPI:
             }
         )
 
+    add_report_routes(app, node, principal, responses)
+
     @app.get("/dashboard/rollcall", response_class=HTMLResponse, include_in_schema=False)
     def rollcall_page() -> Response:
         """Serve the emergency roll call (printable, one A4 page per group)."""
@@ -569,3 +579,123 @@ def create_app(node: Node) -> FastAPI:
 
 def _page(name: str) -> str:
     return resources.files("kiosk_ui").joinpath(name).read_text(encoding="utf-8")
+
+
+Format = Annotated[
+    str, Query(pattern="^(json|csv|xlsx|html)$", description="json, csv, xlsx or html")
+]
+Lang = Annotated[str, Query(pattern="^(zh|en)$", description="headers in zh or en")]
+TableName = Annotated[str | None, Query(description="csv: which table (default: the first)")]
+Month = Annotated[str | None, Query(description="a month, YYYY-MM (default: this month)")]
+TermName = Annotated[str | None, Query(description="a term named in school.toml")]
+Day = Annotated[dt.date | None, Query(description="YYYY-MM-DD")]
+
+
+def add_report_routes(
+    app: FastAPI,
+    node: Node,
+    principal: Callable[..., auth.Principal],
+    responses: dict[int | str, dict[str, Any]],
+) -> None:
+    """Serve the reports of edge.reports as JSON, CSV, Excel or a printable page."""
+    from edge import report_files, reports
+
+    Staff = Annotated[auth.Principal, Depends(principal)]
+    files: dict[str, Any] = {
+        kind: {} for kind in ("text/csv", "text/html", report_files.MEDIA_TYPES["xlsx"])
+    }
+    answers: dict[int | str, dict[str, Any]] = {
+        **responses,
+        200: {"description": "the report, as format= asks", "content": files},
+        404: {"model": Problem},
+    }
+
+    def answer(who: auth.Principal, name: str, fmt: str, lang: str, table: str | None,
+               **asked: Any) -> Response:  # fmt: skip
+        if asked.get("date") is not None and not 2000 <= asked["date"].year <= 2100:
+            raise ReportError(f"date: {asked['date']} is not a school day (2000-2100)")
+        roster = node.roster
+        today = roster.calendar.day_of(node.clock.now())
+        made = reports.make(name, reports.LedgerSource(node.ledger, roster), today=today, **asked)
+        if fmt == "json":
+            return _json(made.to_json())
+        shown = {k: str(v) for k, v in asked.items() if v is not None}
+        node.writer.record_action(
+            "report_exported", {"report": name, "format": fmt, **shown}, who.staff_id
+        ).result(timeout=30)  # who took personal data away, recorded before it leaves
+        stem = "-".join([name, *(str(v) for v in shown.values())])
+        if fmt == "csv":
+            body = report_files.to_csv(made.table(table) if table else made.tables[0], lang)
+        elif fmt == "xlsx":
+            body = report_files.to_xlsx(made, lang)
+        else:
+            return HTMLResponse(report_files.to_html(made, lang))
+        from urllib.parse import quote
+
+        filename = quote(f"{stem}.{fmt}")
+        return Response(
+            body,
+            media_type=report_files.MEDIA_TYPES[fmt],
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+        )
+
+    def pay_report(name: str, summary: str) -> None:
+        # Attendance and workload take the same period and need a PIN sign-in.
+        def by_period(
+            who: Staff,
+            month: Month = None,
+            term: TermName = None,
+            start: Annotated[Day, Query(alias="from")] = None,
+            end: Annotated[Day, Query(alias="to")] = None,
+            format: Format = "json",  # noqa: A002 - the query parameter's name
+            table: TableName = None,
+            lang: Lang = "zh",
+        ) -> Response:
+            auth.require(who, PAY_ROLES, full=True)
+            return answer(who, name, format, lang, table, month=month, term=term,
+                          start=start, end=end)  # fmt: skip
+
+        app.get(
+            f"/api/v1/reports/{name}", responses=answers, tags=["reports"], name=name,
+            summary=summary, description=summary,
+        )(by_period)  # fmt: skip
+
+    pay_report("attendance", "Student attendance per student and group, by month, term or dates")
+    pay_report("workload", "Staff sessions (on time, late, complete, absent) and pay units")
+
+    @app.get("/api/v1/reports/supervision", responses=answers, tags=["reports"])
+    def supervision(
+        who: Staff,
+        group: Annotated[str, Query(description="the group_id")],
+        date: Day = None,
+        format: Format = "json",  # noqa: A002
+        table: TableName = None,
+        lang: Lang = "zh",
+    ) -> Response:
+        """Return the daily supervision record (看管记录) of one group."""
+        auth.require(who, RECORD_ROLES)
+        return answer(who, "supervision", format, lang, table, group=group, date=date)
+
+    @app.get("/api/v1/reports/timeline", responses=answers, tags=["reports"])
+    def timeline(
+        who: Staff,
+        student: Annotated[str, Query(description="the student_id")],
+        date: Day = None,
+        format: Format = "json",  # noqa: A002
+        table: TableName = None,
+        lang: Lang = "zh",
+    ) -> Response:
+        """One child's day: every tap, what was decided and why, and the chain of custody."""
+        auth.require(who, PRESENCE_ROLES)
+        return answer(who, "timeline", format, lang, table, student=student, date=date)
+
+    @app.get("/api/v1/reports/parents", responses=answers, tags=["reports"])
+    def parents(
+        who: Staff,
+        month: Month = None,
+        format: Format = "json",  # noqa: A002
+        lang: Lang = "zh",
+    ) -> Response:
+        """Return the month's attendance summary for parents, per group, nobody named."""
+        auth.require(who, ALL_STAFF)
+        return answer(who, "parents", format, lang, None, month=month)

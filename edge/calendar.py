@@ -1,9 +1,16 @@
-"""The school calendar from school.toml: timezone, service end by season, dismissal.
+"""The school calendar from school.toml: timezone, seasons, dismissal, school days, pay rules.
 
 A season is a day range written month-day (``from = "12-01"``, ``to = "03-31"``)
 that may wrap over the new year. Ranges are checked in file order; the first that
-holds the date wins, so a special-weather day can be listed first. Pure and
-immutable once loaded.
+holds the date wins, so a special-weather day can be listed first.
+
+School days: ``[[term]]`` tables name the terms (a day outside every term is no
+school day, when any term is given); ``[days] closed`` lists holidays and other days
+without service (a date or ``2026-10-01..2026-10-08``); ``[days] makeup`` maps a
+weekend day the school works (调休) to the weekday whose timetable it follows.
+``[service]`` sets the default group start, the lateness grace and what counts as
+lunchtime care; ``[workload]`` the pay units of a staff session. Pure and immutable
+once loaded.
 """
 
 from __future__ import annotations
@@ -18,6 +25,10 @@ _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
 _HOUR_MIN = re.compile(r"^(\d{1,2}):(\d{2})$")
 _GRADES = re.compile(r"^(\d{1,2})(?:-(\d{1,2}))?$")
 DEFAULT_END = dt.time(18, 0)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# DOMAIN.md's example rule for staff pay: a late arrival -1 unit, an unexcused absence
+# 0, a complete record 1, an incomplete one 0.5, a lunchtime session 0.5.
+DEFAULT_WEIGHTS = {"late": -1.0, "absent": 0.0, "complete": 1.0, "incomplete": 0.5, "lunch": 0.5}
 
 
 class CalendarError(ValueError):
@@ -41,13 +52,29 @@ class Season:
 
 
 @dataclass(frozen=True)
+class Term:
+    """A named term (学期) with its first and last day."""
+
+    name: str
+    start: dt.date
+    end: dt.date
+
+
+@dataclass(frozen=True)
 class Calendar:
-    """Timezone, seasonal service end and dismissal batches of one school."""
+    """Timezone, seasonal service end, dismissal, school days and pay rules of one school."""
 
     timezone: str = "Asia/Shanghai"
     seasons: tuple[Season, ...] = ()
     dismissal: tuple[tuple[int, int, tuple[dt.time, ...]], ...] = ()
     card_byte_order: str = "little"
+    terms: tuple[Term, ...] = ()
+    closed: frozenset[dt.date] = frozenset()
+    makeup: tuple[tuple[dt.date, int], ...] = ()
+    service_start: dt.time = dt.time(15, 30)
+    late_after: dt.timedelta = dt.timedelta(minutes=10)
+    lunch_before: dt.time = dt.time(14, 0)
+    weights: tuple[tuple[str, float], ...] = tuple(DEFAULT_WEIGHTS.items())
     tz: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +106,33 @@ class Calendar:
         """Tell whether ``moment`` is after that day's service end."""
         return moment >= self.service_end_at(self.day_of(moment))
 
+    def timetable_weekday(self, day: dt.date) -> int | None:
+        """Return the weekday whose timetable ``day`` follows (Monday = 1), or None.
+
+        None means no service that day: a closed day, or a day outside every term
+        when terms are given. A make-up day (调休) follows the weekday it names.
+        """
+        if day in self.closed:
+            return None
+        if self.terms and not any(t.start <= day <= t.end for t in self.terms):
+            return None
+        for makeup_day, weekday in self.makeup:
+            if makeup_day == day:
+                return weekday
+        return day.isoweekday()
+
+    def term(self, name: str) -> Term | None:
+        """Return the term of that name (None when school.toml names no such term)."""
+        return next((t for t in self.terms if t.name == name), None)
+
+    def term_of(self, day: dt.date) -> Term | None:
+        """Return the term ``day`` falls in, if any."""
+        return next((t for t in self.terms if t.start <= day <= t.end), None)
+
+    def weight(self, status: str) -> float:
+        """Return the pay units of a staff session's status (late, absent, complete, ...)."""
+        return dict(self.weights)[status]
+
     def dismissal_times(self, grade: int) -> tuple[dt.time, ...]:
         """Return the dismissal batch times for a grade (empty when none is set)."""
         for low, high, times in self.dismissal:
@@ -87,7 +141,8 @@ class Calendar:
         return ()
 
 
-def _parse_time(value: object, where: str) -> dt.time:
+def parse_time(value: object, where: str) -> dt.time:
+    """Read a time of day like 17:30; ``where`` names the setting in the error."""
     match = _HOUR_MIN.match(str(value))
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise CalendarError(f"{where}: '{value}' is not a time of day like 17:30")
@@ -106,6 +161,28 @@ def _parse_month_day(value: object, where: str) -> tuple[int, int]:
     return month, day
 
 
+def _parse_date(value: object, where: str) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value  # TOML's own date literal: from = 2026-09-01
+    text = str(value).strip()
+    try:
+        if not _DATE.match(text):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
+    except ValueError as err:
+        raise CalendarError(f"{where}: '{value}' is not a date like 2026-09-01") from err
+
+
+def _parse_days(value: object, where: str) -> list[dt.date]:
+    """Read a date, or a range written ``2026-10-01..2026-10-08`` (both days included)."""
+    first, _, last = str(value).partition("..")
+    start = _parse_date(first, where)
+    end = _parse_date(last, where) if last else start
+    if end < start or (end - start).days > 366:
+        raise CalendarError(f"{where}: '{value}' is not a range of at most a year")
+    return [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
+
+
 def parse(text: str) -> Calendar:
     """Build a Calendar from the text of school.toml."""
     try:
@@ -121,7 +198,7 @@ def parse(text: str) -> Calendar:
             Season(
                 _parse_month_day(entry["from"], where),
                 _parse_month_day(entry["to"], where),
-                _parse_time(entry["end"], where),
+                parse_time(entry["end"], where),
             )
         )
     dismissal = []
@@ -134,7 +211,45 @@ def parse(text: str) -> Calendar:
         high = int(match[2] or low)
         if not isinstance(times, list):
             raise CalendarError(f'{where}: needs a list of times like ["16:00", "17:00"]')
-        dismissal.append((low, high, tuple(sorted(_parse_time(t, where) for t in times))))
+        dismissal.append((low, high, tuple(sorted(parse_time(t, where) for t in times))))
+    terms: list[Term] = []
+    for index, entry in enumerate(data.get("term", []), start=1):
+        where = f"term #{index}"
+        if not isinstance(entry, dict) or not {"name", "from", "to"} <= entry.keys():
+            raise CalendarError(f'{where}: needs name, from and to (from = "2026-09-01")')
+        start, end = _parse_date(entry["from"], where), _parse_date(entry["to"], where)
+        if end < start:
+            raise CalendarError(f"{where}: ends ({end}) before it starts ({start})")
+        if any(t.name == str(entry["name"]) for t in terms):
+            raise CalendarError(f"{where}: the name '{entry['name']}' is used twice")
+        terms.append(Term(str(entry["name"]), start, end))
+    days = data.get("days") or {}
+    if not isinstance(days, dict):
+        raise CalendarError("[days] must be a table with closed and makeup")
+    closed: set[dt.date] = set()
+    for text in days.get("closed") or []:
+        closed.update(_parse_days(text, "[days] closed"))
+    makeup = []
+    for text, weekday in (days.get("makeup") or {}).items():
+        where = f"[days] makeup '{text}'"
+        if not isinstance(weekday, int) or not 1 <= weekday <= 7:
+            raise CalendarError(f"{where}: the weekday it follows is written 1 (Monday) to 7")
+        makeup.append((_parse_date(text, where), weekday))
+    service = data.get("service") or {}
+    if not isinstance(service, dict):
+        raise CalendarError(
+            "[service] must be a table with start, late_after_minutes, lunch_before"
+        )
+    late_after = service.get("late_after_minutes", 10)
+    if not isinstance(late_after, int) or not 0 <= late_after <= 120:
+        raise CalendarError("[service] late_after_minutes must be a whole number from 0 to 120")
+    weights = dict(DEFAULT_WEIGHTS)
+    for status, value in (data.get("workload") or {}).items():
+        if status not in weights:
+            raise CalendarError(f"[workload] '{status}' is not one of {', '.join(DEFAULT_WEIGHTS)}")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise CalendarError(f"[workload] {status} must be a number of units like 0.5")
+        weights[status] = float(value)
     byte_order = str(data.get("card_byte_order", "little"))
     if byte_order not in ("little", "big"):
         raise CalendarError(f'card_byte_order \'{byte_order}\' must be "little" or "big"')
@@ -143,4 +258,11 @@ def parse(text: str) -> Calendar:
         seasons=tuple(seasons),
         dismissal=tuple(dismissal),
         card_byte_order=byte_order,
+        terms=tuple(terms),
+        closed=frozenset(closed),
+        makeup=tuple(makeup),
+        service_start=parse_time(service.get("start", "15:30"), "[service] start"),
+        late_after=dt.timedelta(minutes=late_after),
+        lunch_before=parse_time(service.get("lunch_before", "14:00"), "[service] lunch_before"),
+        weights=tuple(weights.items()),
     )

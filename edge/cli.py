@@ -453,6 +453,114 @@ def backup(
             typer.echo(f"  removed the old copy {old.name}", err=True)
 
 
+@app.command()
+def report(
+    name: Annotated[
+        str, typer.Argument(help="attendance, workload, supervision, timeline or parents")
+    ],
+    month: Annotated[str | None, typer.Option(help="a month, e.g. 2026-11")] = None,
+    term: Annotated[str | None, typer.Option(help="a term named in school.toml")] = None,
+    start: Annotated[
+        dt.datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="first day")
+    ] = None,
+    end: Annotated[
+        dt.datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="last day")
+    ] = None,
+    date: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="the day (supervision, timeline; default today)"),
+    ] = None,
+    group: Annotated[str | None, typer.Option(help="supervision: the group_id")] = None,
+    student: Annotated[str | None, typer.Option(help="timeline: the student_id")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="write a file: .xlsx, .csv, .html or .json")
+    ] = None,
+    table: Annotated[str | None, typer.Option(help="only this table (CSV)")] = None,
+    lang: Annotated[str, typer.Option(help="zh (default) or en headers")] = "zh",
+    campus: Annotated[
+        str | None, typer.Option(help="on the central: one campus (default: every campus)")
+    ] = None,
+    database: Database = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Make a report from the ledger; without --out, print one table as CSV."""
+    import orjson
+
+    from edge import report_files, reports
+    from edge.errors import ReportError
+
+    fmt = (out.suffix.lstrip(".").lower() if out else "csv") or "csv"
+    if fmt not in report_files.FORMATS:
+        _fail(f"{out}: write .xlsx, .csv, .html or .json")
+    settings = _settings(data_dir)
+
+    def progress(done: int, total: int, day: dt.date) -> None:
+        if done == total or done % 10 == 0:
+            typer.echo(f"  read {day.isoformat()} ({done}/{total} days)", err=True)
+
+    asked: dict[str, Any] = {
+        "month": month, "term": term,
+        "start": start.date() if start else None, "end": end.date() if end else None,
+        "date": date.date() if date else None, "group": group, "student": student,
+        "progress": progress,
+    }  # fmt: skip
+    store: Any = None
+    try:
+        if database:
+            from edge.sync.central import CentralStore
+
+            store = CentralStore(database)
+            campuses = [campus] if campus else store.campuses()
+            if not campuses:
+                _fail("the central holds no campus roster yet: nothing to report")
+            if len(campuses) > 1 and name in ("supervision", "timeline"):
+                _fail(f"the {name} report is about one campus: add --campus NAME")
+            made = []
+            for each in campuses:
+                source = reports.CentralSource(store, each)
+                today = source.roster().calendar.day_of(dt.datetime.now(dt.UTC))
+                typer.echo(f"Campus {each} ...", err=True)
+                made.append((each, reports.make(name, source, today=today, **asked)))
+            result = made[0][1] if campus else reports.district(made)
+            audit: Any = store
+        else:
+            ledger = Ledger(settings.database, settings.node_id)
+            own = reports.LedgerSource(ledger)
+            today = own.roster().calendar.day_of(dt.datetime.now(dt.UTC))
+            result = reports.make(name, own, today=today, **asked)
+            audit = ledger
+        chosen = [result.table(table)] if table else result.tables
+    except (ReportError, CampusEdgeError) as err:
+        _fail(str(err))
+        return
+    if out is None:
+        sys.stdout.write(report_files.to_csv(chosen[0], lang).decode("utf-8").lstrip("\ufeff"))
+        return
+    files: dict[Path, bytes] = {}
+    if fmt == "csv":
+        for each_table in chosen:
+            path = out if len(chosen) == 1 else out.with_name(f"{out.stem}.{each_table.name}.csv")
+            files[path] = report_files.to_csv(each_table, lang)
+    elif fmt == "xlsx":
+        files[out] = report_files.to_xlsx(result, lang)
+    elif fmt == "html":
+        files[out] = report_files.to_html(result, lang).encode("utf-8")
+    else:
+        files[out] = orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2)
+    for path, data in files.items():
+        part = path.with_name(path.name + ".part")
+        part.write_bytes(data)
+        part.replace(path)  # a file appears whole or not at all
+        typer.echo(f"Wrote {path} ({len(data) // 1024 + 1} KB)")
+    details = {"report": name, "files": [str(p) for p in files], **{
+        k: str(v) for k, v in asked.items() if v is not None and k != "progress"}}  # fmt: skip
+    if database:
+        audit.record_action("report_exported", details)
+        store.close()
+    else:
+        audit.append_action("report_exported", details)
+
+
 device_app = typer.Typer(help="Kiosks registered with this hub.", no_args_is_help=True)
 app.add_typer(device_app, name="device")
 Database = Annotated[str | None, typer.Option(help="on the central: its postgresql://... database")]

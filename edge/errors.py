@@ -76,3 +76,11 @@ class AuthError(CampusEdgeError):
     def __init__(self, message: str, status: int = 401) -> None:
         self.status = status
         super().__init__(message)
+
+
+class ReportError(CampusEdgeError):
+    """A report cannot be made as asked (a bad period, an unknown group or student)."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        self.status = status
+        super().__init__(message)

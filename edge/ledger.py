@@ -23,7 +23,7 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,6 +229,27 @@ class Ledger:
                 sql += " AND at <= ?"
                 params.append(utc_text(until))
             for row in conn.execute(sql + " ORDER BY hlc, node_id, epoch, seq", params):
+                yield Event.from_row(row)
+        finally:
+            conn.close()
+
+    def iter_days(
+        self, start: dt.date, end: dt.date, kinds: Iterable[str] | None = None
+    ) -> Iterator[Event]:
+        """Yield the events of the days ``start``..``end`` (inclusive), day by day in fold order.
+
+        ``kinds`` keeps only events of those kinds (a report reads what it needs). Streams
+        from a connection of its own, like ``iter_day``.
+        """
+        conn = connect(self.path)
+        try:
+            sql = f"SELECT {SELECT_COLUMNS} FROM events WHERE day BETWEEN ? AND ?"  # noqa: S608
+            params: list[Any] = [start.isoformat(), end.isoformat()]
+            if kinds is not None:
+                wanted = sorted(kinds)
+                sql += f" AND kind IN ({', '.join('?' * len(wanted))})"
+                params += wanted
+            for row in conn.execute(sql + " ORDER BY day, hlc, node_id, epoch, seq", params):
                 yield Event.from_row(row)
         finally:
             conn.close()

@@ -140,6 +140,7 @@ FILES: dict[str, tuple[bool, tuple[Column, ...]]] = {
             Column("kind", ("类型", "类别")),
             Column("staff_id", ("工号", "负责教师", "看护教师"), required=False),
             Column("room", ("教室", "地点", "场地"), required=False),
+            Column("start", ("开始时间", "开始"), required=False, optional_column=True),
         ),
     ),
     "enrollments": (
@@ -221,6 +222,7 @@ class Group:
     kind: str
     staff_id: str | None
     room: str
+    start: dt.time | None = None  # the session's start; None: school.toml's [service] start
 
 
 @dataclass(frozen=True)
@@ -259,14 +261,20 @@ class Roster:
     photos: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def expected_groups(self, student_id: str, day: dt.date) -> list[str]:
-        """Return the groups a student is enrolled in on ``day``'s weekday."""
-        weekday = day.isoweekday()
+        """Return the groups a student is enrolled in on ``day`` (by its timetable weekday)."""
+        weekday = self.calendar.timetable_weekday(day)
         return [g for g, days in self.enrollments.get(student_id, ()) if weekday in days]
 
     def expected_in_group(self, group_id: str, day: dt.date) -> list[str]:
-        """Return the students enrolled in ``group_id`` on ``day``'s weekday."""
-        weekday = day.isoweekday()
+        """Return the students enrolled in ``group_id`` on ``day`` (no one on a closed day)."""
+        weekday = self.calendar.timetable_weekday(day)
         return [s for s, days in self._by_group.get(group_id, ()) if weekday in days]
+
+    def group_start(self, group_id: str, day: dt.date) -> dt.datetime:
+        """Return when a group's session starts on ``day``, in the school's zone."""
+        group = self.groups.get(group_id)
+        start = group.start if group and group.start else self.calendar.service_start
+        return dt.datetime.combine(day, start, tzinfo=self.calendar.tz)
 
     def children_of(self, guardian_id: str) -> tuple[tuple[str, PickupRight], ...]:
         """Return (student_id, right) for every pickup.csv row of this guardian."""
@@ -639,12 +647,25 @@ def build(tables: dict[str, Table], school_toml: str, version: int) -> Roster:
         owner = row.get("staff_id", "").strip() or None
         if owner and owner not in staff:
             check.fail(f"staff_id '{owner}' is not in staff.csv", "groups.csv", row, "staff_id")
+        start_text = row.get("start", "").strip()
+        start = None
+        if start_text:
+            try:
+                start = calendar_mod.parse_time(start_text, "start")
+            except CalendarError:
+                check.fail(
+                    f"start '{start_text}' is not a time of day like 16:00",
+                    "groups.csv",
+                    row,
+                    "start",
+                )
         groups[gid] = Group(
             gid,
             required("groups.csv", row, "name"),
             kind or "basic",
             owner,
             row.get("room", "").strip(),
+            start,
         )
 
     pickup: dict[tuple[str, str], PickupRight] = {}

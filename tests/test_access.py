@@ -22,6 +22,10 @@ from tests.conftest import LiveServer
 OPEN = "open"
 STAFF_VIEW = frozenset({"guard", "duty_leader", "admin"})
 ADMIN = frozenset({"admin"})
+PAY = frozenset({"duty_leader", "admin"})  # fees and pay: a PIN sign-in, not a card alone
+RECORD = frozenset({"teacher", "duty_leader", "admin"})
+ALL_STAFF = frozenset({"teacher", "guard", "duty_leader", "admin"})
+NEEDS_PIN = (ADMIN, PAY)
 DEVICE = "device"
 CODE = "a one-time sign-in code"  # a token grants nothing there; a wrong code is a 401
 
@@ -38,6 +42,11 @@ POLICY: dict[tuple[str, str], tuple[object, str]] = {
     ("GET", "/api/v1/stream"): (STAFF_VIEW, "/api/v1/stream"),
     ("POST", "/api/v1/signin"): (CODE, "/api/v1/signin"),
     ("GET", "/api/v1/students/{student_id}/timeline"): (STAFF_VIEW, "/api/v1/students/S1/timeline"),
+    ("GET", "/api/v1/reports/attendance"): (PAY, "/api/v1/reports/attendance"),
+    ("GET", "/api/v1/reports/workload"): (PAY, "/api/v1/reports/workload?month=2026-11"),
+    ("GET", "/api/v1/reports/supervision"): (RECORD, "/api/v1/reports/supervision?group=G1"),
+    ("GET", "/api/v1/reports/timeline"): (STAFF_VIEW, "/api/v1/reports/timeline?student=S1"),
+    ("GET", "/api/v1/reports/parents"): (ALL_STAFF, "/api/v1/reports/parents"),
     ("GET", "/dashboard/rollcall"): (OPEN, "/dashboard/rollcall"),
     ("GET", "/ui/{name}"): (OPEN, "/ui/i18n.js"),
     ("GET", "/photos/{name}"): (OPEN, "/photos/" + "0" * 64 + ".png"),
@@ -65,7 +74,10 @@ def routes(server: LiveServer) -> set[tuple[str, str]]:
 
 def call(client: httpx.Client, method: str, path: str, token: str | None) -> int:
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    params = {"token": token or ""} if path == "/api/v1/stream" else {}
+    path, _, query = path.partition("?")
+    params = dict(httpx.QueryParams(query))
+    if path == "/api/v1/stream":
+        params["token"] = token or ""
     body = {"/api/v1/sim/taps": {"station": "K1", "uid": "04A1A1A1"},
             "/api/v1/signin": {"code": "000000"},
             "/api/v1/sync/events": {"events": []}}.get(path)  # fmt: skip
@@ -101,7 +113,7 @@ def test_every_route_answers_each_caller_as_the_policy_says(server: LiveServer) 
                 elif allowed == DEVICE:
                     assert (status not in (401, 403)) == (caller == "device"), where
                 elif caller == "admin-card":
-                    assert status == (200 if allowed == STAFF_VIEW else 403), where
+                    assert status == (403 if allowed in NEEDS_PIN else 200), where
                 elif caller in ROLES:
                     assert status == (200 if caller in allowed else 403), where  # type: ignore[operator]
                 else:

@@ -65,8 +65,60 @@ def test_first_matching_range_wins_so_a_special_day_can_be_listed_first() -> Non
         ('[dismissal]\n"first" = ["16:00"]', "grades are written"),
         ('card_byte_order = "middle"', "must be"),
         ("timezone = ", "not valid TOML"),
+        ('[[term]]\nname = "秋"\nfrom = "2026-09-01"', "needs name, from and to"),
+        ('[[term]]\nname = "秋"\nfrom = "2026-09-01"\nto = "2026-13-01"', "not a date like"),
+        ('[[term]]\nname = "秋"\nfrom = "2026-09-01"\nto = "2026-08-01"', r"ends \(2026-08-01\)"),
+        ('[days]\nclosed = ["2026-10-07..2026-10-01"]', "not a range of at most a year"),
+        ('[days]\nclosed = ["国庆"]', "'国庆' is not a date"),
+        ('[days]\nmakeup = { "2026-09-27" = 8 }', r"written 1 \(Monday\) to 7"),
+        ('[service]\nstart = "25:00"', r"\[service\] start: '25:00' is not a time"),
+        ("[service]\nlate_after_minutes = -5", "whole number from 0 to 120"),
+        ('[workload]\nlate = "minus one"', "must be a number of units"),
     ],
 )
 def test_a_broken_school_toml_says_what_is_wrong(text: str, words: str) -> None:
     with pytest.raises(CalendarError, match=words):
         calendar.parse(text)
+
+
+def test_school_days_follow_terms_closed_days_and_make_up_days() -> None:
+    school = calendar.parse(
+        '[[term]]\nname = "秋"\nfrom = 2026-09-01\nto = "2027-01-20"\n'
+        '[days]\nclosed = ["2026-10-01..2026-10-07", "2026-11-20"]\n'
+        'makeup = { "2026-09-27" = 4 }\n'
+    )
+    assert school.timetable_weekday(dt.date(2026, 9, 1)) == 2  # a Tuesday
+    assert school.timetable_weekday(dt.date(2026, 8, 31)) is None  # before the term
+    assert school.timetable_weekday(dt.date(2026, 10, 4)) is None  # National Day week
+    assert school.timetable_weekday(dt.date(2026, 11, 20)) is None
+    assert school.timetable_weekday(dt.date(2026, 9, 27)) == 4  # a Sunday on Thursday's timetable
+    assert school.term_of(dt.date(2026, 12, 1)).name == "秋"  # type: ignore[union-attr]
+    assert dict(school.weights) == calendar.DEFAULT_WEIGHTS
+    # Without terms or closed days every day keeps its own weekday, as before.
+    assert SCHOOL.timetable_weekday(dt.date(2026, 10, 4)) == 7
+
+
+def test_on_a_closed_day_nobody_is_expected_on_the_live_picture(tmp_path) -> None:
+    from edge import roster as roster_mod
+    from edge.projection import DayState, picture
+    from tests import roster_files
+
+    closed = FILES["school.toml"] + '[days]\nclosed = ["2026-11-23"]\n'
+    bundle = roster_files.write(tmp_path / "r", **{"school.toml": closed})
+    roster = roster_mod.load(bundle, version=1)
+    day = dt.date(2026, 11, 23)
+    at = dt.datetime(2026, 11, 23, 16, tzinfo=TZ)
+    assert picture(roster, DayState(day), at)["counts"]["expected"] == 0
+    open_day = picture(roster, DayState(day + dt.timedelta(days=7)), at + dt.timedelta(days=7))
+    assert open_day["counts"]["expected"] == 5  # the Monday after: all five enrolled
+
+
+def test_a_group_start_that_is_not_a_time_is_refused(tmp_path) -> None:
+    from edge import roster as roster_mod
+    from edge.errors import RosterError
+    from tests import roster_files
+
+    groups = "group_id,name,kind,staff_id,room,开始时间\nG1,看护组,basic,T1,101,4pm\n"
+    bundle = roster_files.write(tmp_path / "r", **{"groups.csv": groups})
+    with pytest.raises(RosterError, match="groups.csv, row 2, column start: start '4pm'"):
+        roster_mod.load(bundle, version=1)

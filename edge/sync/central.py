@@ -24,6 +24,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -415,6 +416,48 @@ class CentralStore:
         return RosterSnapshot(
             version=row[0], source=row[1], school_toml=row[2], tables=tables, photos=photos
         )
+
+    # -- reports ------------------------------------------------------------------------
+
+    def campuses(self) -> list[str]:
+        """Return the campuses with a roster, in name order."""
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT DISTINCT campus FROM rosters ORDER BY campus").fetchall()
+        return [r[0] for r in rows]
+
+    def campus_roster(self, campus: str) -> Roster:
+        """Return a campus's newest roster, built and checked as a node builds it."""
+        from edge import roster as roster_mod
+        from edge.errors import ReportError
+
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT version, school_toml, tables FROM rosters WHERE campus = %s "
+                "ORDER BY version DESC LIMIT 1",
+                (campus,),
+            ).fetchone()
+        if row is None:
+            known = ", ".join(self.campuses()) or "none yet"
+            raise ReportError(f"the central holds no roster of campus '{campus}' ({known})", 404)
+        return roster_mod.build(row[2], row[1], row[0])
+
+    def campus_events(
+        self, campus: str, start: dt.date, end: dt.date, kinds: Iterable[str] | None = None
+    ) -> Iterator[Event]:
+        """Yield a campus's events of the days, day by day in fold order, streamed."""
+        sql = (
+            f"SELECT {_SELECT} FROM events WHERE campus = %s "  # noqa: S608 - constants
+            "AND day BETWEEN %s AND %s"
+        )
+        params: list[Any] = [campus, start, end]
+        if kinds is not None:
+            sql += " AND kind = ANY(%s)"
+            params.append(sorted(kinds))
+        with self.pool.connection() as conn, conn.cursor(name="report") as cursor:
+            cursor.itersize = 5000
+            cursor.execute(sql + " ORDER BY day, hlc, node_id, epoch, seq", params)
+            for row in cursor:
+                yield _event(row[2:])
 
     def photo(self, device: Device, name: str) -> bytes | None:
         """Return a roster photo by its content-addressed name."""
