@@ -363,3 +363,24 @@ late_after_minutes = 10
             if moves and moves[-1][1] == "in" and moves[-1][2] == gid:
                 still.append(sid)
         return still
+
+
+def played_node(root: Path) -> tuple[Term, object]:
+    """Tap a whole generated term through a started in-process node; the caller stops it."""
+    from edge import roster as roster_mod
+    from edge.clock import ManualClock
+    from edge.ledger import Ledger
+    from edge.node import Node
+    from edge.settings import Settings
+
+    plan = Term()
+    bundle = plan.write_roster(root / "roster")
+    settings = Settings(data_dir=root / "data", node_id="kiosk-term", simulate=True, readers=[])
+    Ledger(settings.database, settings.node_id).save_roster(
+        roster_mod.load(bundle, version=1), "test"
+    )
+    node = Node(settings, ManualClock(dt.datetime(2026, 11, 23, 15, 30, tzinfo=TZ)))
+    node.writer.clock_synced = True
+    node.start()
+    plan.play(node, bundle)
+    return plan, node

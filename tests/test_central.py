@@ -7,6 +7,7 @@ reachable server these tests fail, saying what to start; they are never skipped.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import secrets
 import threading
@@ -203,3 +204,51 @@ def test_the_central_purges_old_roster_versions_and_their_photos(
     assert newest is not None
     assert newest.source == "term 2"  # the newest stays whatever its age
     assert store.photo(device, sorted(first.photos)[0]) is None
+
+
+def test_reports_on_the_central_equal_the_campus_own(store: CentralStore, tmp_path: Path) -> None:
+    from edge import reports
+    from tests import term as t
+
+    plan, node = t.played_node(tmp_path / "kiosk")
+    try:
+        ledger = node.ledger  # type: ignore[attr-defined]
+        events = ledger.events_after(0, 100_000)
+        roster = ledger.load_roster()
+    finally:
+        node.stop()  # type: ignore[attr-defined]
+    campus = hub_device(store)
+    store.save_roster(campus.name, roster, "term")
+    for start in range(0, len(events), 2000):
+        store.push(campus, events[start : start + 2000])
+    assert store.count_events(campus.name) == len(events)
+    own = reports.LedgerSource(ledger)
+    central = reports.CentralSource(store, campus.name)
+    asked = [
+        ("attendance", {"term": t.TERM_NAME}),
+        ("workload", {"term": t.TERM_NAME}),
+        ("parents", {"month": "2026-09"}),
+        ("supervision", {"date": t.REENTRY, "group": "G1"}),
+        ("timeline", {"date": t.REENTRY, "student": "S02"}),
+    ]
+    today = t.TERM_END + dt.timedelta(days=30)
+    for name, params in asked:
+        mine = reports.make(name, own, today=today, **params).to_json()  # type: ignore[arg-type]
+        theirs = reports.make(name, central, today=today, **params).to_json()  # type: ignore[arg-type]
+        assert theirs == mine, name
+    # The district's view: every campus in one file, each row led by its campus.
+    other = hub_device(store)
+    store.save_roster(other.name, roster, "term")
+    url = store.url
+    done = cli(tmp_path, "report", "attendance", "--term", t.TERM_NAME, "--database", url)
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("校区,学号,姓名")
+    campuses = {line.split(",")[0] for line in lines[1:]}
+    assert {campus.name, other.name} <= campuses
+    quiet = [line for line in lines[1:] if line.startswith(other.name + ",")]
+    assert len(quiet) == len(t.STUDENTS)
+    assert all(line.split(",")[6] == "0" for line in quiet)  # no one attended there
+    refused = cli(tmp_path, "report", "timeline", "--student", "S02", "--database", url,
+                  check=False)  # fmt: skip
+    assert refused.returncode == 1
+    assert "add --campus NAME" in refused.stderr

@@ -20,11 +20,8 @@ from openpyxl import load_workbook
 
 from edge import auth, report_files, reports
 from edge import roster as roster_mod
-from edge.clock import ManualClock
 from edge.errors import ReportError
-from edge.ledger import Ledger
 from edge.node import Node
-from edge.settings import Settings
 from tests import term as t
 from tests.conftest import LiveServer
 
@@ -35,17 +32,8 @@ UNITS = {"complete": 1.0, "incomplete": 0.5, "late": -1.0, "absent": 0.0}
 
 @pytest.fixture(scope="module")
 def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[t.Term, Node]]:
-    root = tmp_path_factory.mktemp("term")
-    plan = t.Term()
-    bundle = plan.write_roster(root / "roster")
-    settings = Settings(data_dir=root / "data", node_id="kiosk-term", simulate=True, readers=[])
-    Ledger(settings.database, settings.node_id).save_roster(
-        roster_mod.load(bundle, version=1), "test"
-    )
-    node = Node(settings, ManualClock(dt.datetime(2026, 11, 23, 15, 30, tzinfo=t.TZ)))
-    node.writer.clock_synced = True
-    node.start()
-    plan.play(node, bundle)
+    plan, node = t.played_node(tmp_path_factory.mktemp("term"))
+    assert isinstance(node, Node)
     yield plan, node
     node.stop()
 
