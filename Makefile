@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/readers.py
 	$(BIN)/python bench/screens.py
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf $(VENV) .demo build *.egg-info

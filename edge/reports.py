@@ -54,6 +54,10 @@ class Source(Protocol):
         """Yield the events of ``start``..``end``, day by day, each day in fold order."""
         ...
 
+    def sign_ins(self, start: dt.date, end: dt.date) -> Iterator[tuple[dt.date, str]]:
+        """Yield each (day, student_id) with a sign-in in the days, in any order."""
+        ...
+
 
 @dataclass(frozen=True)
 class Column:
@@ -246,11 +250,12 @@ def _attendance_facts(
 ) -> _Attendance:
     last = min(span.end, today)
     signed: dict[str, set[dt.date]] = defaultdict(set)
-    for day, events in _by_day(source, span.start, last, (ev.SIGNED_IN,), progress):
-        for event in events:
-            if event.subject_id is not None:
-                signed[event.subject_id].add(day)
     days = Period(span.start, last, "").days() if last >= span.start else []
+    if days:
+        for day, student in source.sign_ins(span.start, last):
+            signed[student].add(day)
+        if progress is not None:
+            progress(len(days), len(days), last)
     weekday = {d: roster.calendar.timetable_weekday(d) for d in days}
     return _Attendance(days, weekday, signed)
 
@@ -968,6 +973,10 @@ class LedgerSource:
         """Yield the ledger's events of the days, day by day in fold order."""
         return self._ledger.iter_days(start, end, kinds)
 
+    def sign_ins(self, start: dt.date, end: dt.date) -> Iterator[tuple[dt.date, str]]:
+        """Yield each (day, student_id) with a sign-in in the days."""
+        return self._ledger.sign_ins(start, end)
+
 
 class CentralSource:
     """One campus's events and roster on the district central (PostgreSQL)."""
@@ -988,6 +997,10 @@ class CentralSource:
     ) -> Iterator[Event]:
         """Yield the campus's events of the days, day by day in fold order."""
         return self._store.campus_events(self.campus, start, end, kinds)
+
+    def sign_ins(self, start: dt.date, end: dt.date) -> Iterator[tuple[dt.date, str]]:
+        """Yield each (day, student_id) with a sign-in at the campus in the days."""
+        return self._store.campus_sign_ins(self.campus, start, end)
 
 
 def district(reports: list[tuple[str, Report]]) -> Report:

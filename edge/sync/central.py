@@ -459,6 +459,18 @@ class CentralStore:
             for row in cursor:
                 yield _event(row[2:])
 
+    def campus_sign_ins(
+        self, campus: str, start: dt.date, end: dt.date
+    ) -> Iterator[tuple[dt.date, str]]:
+        """Yield each (day, student_id) with a sign-in at a campus in the days, once."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT day, subject_id FROM events WHERE campus = %s "
+                "AND day BETWEEN %s AND %s AND kind = 'signed_in' AND subject_id IS NOT NULL",
+                (campus, start, end),
+            ).fetchall()
+        yield from rows
+
     def photo(self, device: Device, name: str) -> bytes | None:
         """Return a roster photo by its content-addressed name."""
         with self.pool.connection() as conn:
