@@ -614,9 +614,8 @@ def add_report_routes(
                **asked: Any) -> Response:  # fmt: skip
         if asked.get("date") is not None and not 2000 <= asked["date"].year <= 2100:
             raise ReportError(f"date: {asked['date']} is not a school day (2000-2100)")
-        roster = node.roster
-        today = roster.calendar.day_of(node.clock.now())
-        made = reports.make(name, reports.LedgerSource(node.ledger, roster), today=today, **asked)
+        source = reports.LedgerSource(node.ledger, node.roster)
+        made = reports.make(name, source, now=node.clock.now(), **asked)
         if fmt == "json":
             return _json(made.to_json())
         shown = {k: str(v) for k, v in asked.items() if v is not None}

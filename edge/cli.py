@@ -505,6 +505,7 @@ def report(
         "progress": progress,
     }  # fmt: skip
     store: Any = None
+    now = dt.datetime.now(dt.UTC)
     try:
         if database:
             from edge.sync.central import CentralStore
@@ -518,10 +519,9 @@ def report(
             made = []
             for each in campuses:
                 source = reports.CentralSource(store, each)
-                today = source.roster().calendar.day_of(dt.datetime.now(dt.UTC))
                 typer.echo(f"Campus {each} ...", err=True)
                 try:
-                    made.append((each, reports.make(name, source, today=today, **asked)))
+                    made.append((each, reports.make(name, source, now=now, **asked)))
                 except ReportError as err:
                     if campus:
                         raise
@@ -532,9 +532,7 @@ def report(
             audit: Any = store
         else:
             ledger = Ledger(settings.database, settings.node_id)
-            own = reports.LedgerSource(ledger)
-            today = own.roster().calendar.day_of(dt.datetime.now(dt.UTC))
-            result = reports.make(name, own, today=today, **asked)
+            result = reports.make(name, reports.LedgerSource(ledger), now=now, **asked)
             audit = ledger
         chosen = [result.table(table)] if table else result.tables
     except (ReportError, CampusEdgeError) as err:

@@ -614,8 +614,12 @@ INCIDENT_COLUMNS = [
 ]
 
 
-def supervision(source: Source, day: dt.date, group_id: str) -> Report:
-    """Return the daily supervision record (看管记录) of one group."""
+def supervision(source: Source, day: dt.date, group_id: str, over: bool = True) -> Report:
+    """Return the daily supervision record (看管记录) of one group.
+
+    While the day is not ``over``, a child who has not come is "not yet arrived" (未到),
+    not absent.
+    """
     roster = source.roster()
     group = roster.groups.get(group_id)
     if group is None:
@@ -675,11 +679,13 @@ def supervision(source: Source, day: dt.date, group_id: str) -> Report:
         state.apply(event)
     for row in custody.rows:  # what became of each child missing at a head count
         row[-1] = "；".join(
-            _resolution(roster, sid, first_anywhere.get(sid), day) for sid in row[-1]
+            _resolution(roster, sid, first_anywhere.get(sid), day, over) for sid in row[-1]
         )
         row[-2] = "、".join(_name(roster.students, sid) for sid in row[-2])
     students = Table("students", "学生名单", "Students", RECORD_STUDENT_COLUMNS)
-    totals = dict.fromkeys(("出勤", "请假", "缺勤", "家长接走", "自行离校", "转组", "未离校"), 0)
+    totals = dict.fromkeys(
+        ("出勤", "请假", "缺勤" if over else "未到", "家长接走", "自行离校", "转组", "未离校"), 0
+    )
     for sid in members:
         student = roster.students.get(sid)
         notes = []
@@ -689,7 +695,7 @@ def supervision(source: Source, day: dt.date, group_id: str) -> Report:
             status = "请假"
             notes.append(roster.leave[(sid, day)])
         else:
-            status = "缺勤"
+            status = "缺勤" if over else "未到"
             elsewhere = first_anywhere.get(sid)
             if elsewhere is not None:
                 status = "出勤"
@@ -701,7 +707,12 @@ def supervision(source: Source, day: dt.date, group_id: str) -> Report:
         if out is not None:
             how, with_, where = _ends(roster, out)
             totals["转组" if how.startswith("转到") else how] += 1
-        elif presence is not None and presence.state == PRESENT and presence.group_id == group_id:
+        elif (
+            over
+            and presence is not None
+            and presence.state == PRESENT
+            and presence.group_id == group_id
+        ):
             how = "未记录离校"
             totals["未离校"] += 1
             incidents.rows.append(["", _name(roster.students, sid), "未记录离校",
@@ -735,6 +746,7 @@ _TOTALS_EN = {
     "出勤": "Attended",
     "请假": "On leave",
     "缺勤": "Absent",
+    "未到": "Not yet arrived",
     "家长接走": "Collected",
     "自行离校": "Left alone",
     "转组": "Moved",
@@ -765,14 +777,14 @@ def _custody_row(roster: Roster, event: Event) -> list[Any]:
     ]
 
 
-def _resolution(roster: Roster, sid: str, arrived: Event | None, day: dt.date) -> str:
+def _resolution(roster: Roster, sid: str, arrived: Event | None, day: dt.date, over: bool) -> str:
     name = _name(roster.students, sid)
     if arrived is not None:
         where = _group_name(roster, arrived.data.get("group_id"))
         return f"{name} {_hm(arrived.at, roster)} 签到{where}"
     if roster.on_leave(sid, day):
         return f"{name} 请假"
-    return f"{name} 全天未到"
+    return f"{name} 全天未到" if over else f"{name} 尚未签到"
 
 
 # -- one child's day ----------------------------------------------------------------
@@ -1023,7 +1035,7 @@ def make(
     name: str,
     source: Source,
     *,
-    today: dt.date,
+    now: dt.datetime,
     month: str | None = None,
     term: str | None = None,
     start: dt.date | None = None,
@@ -1033,21 +1045,29 @@ def make(
     student: str | None = None,
     progress: Progress | None = None,
 ) -> Report:
-    """Make the named report from what the caller asked for (CLI options or query)."""
+    """Make the named report from what the caller asked for (CLI options or query).
+
+    ``now`` decides which days are over: a day counts in attendance and workload once
+    its service has ended, and a child not yet come today is "not yet arrived" in the
+    supervision record rather than absent.
+    """
     if name not in NAMES:
         raise ReportError(f"there is no report '{name}'; the reports are {', '.join(NAMES)}", 404)
+    roster = source.roster()
+    calendar = roster.calendar
+    today = calendar.day_of(now)
+    through = today if now >= calendar.service_end_at(today) else today - dt.timedelta(days=1)
     if name in ("supervision", "timeline"):
         day = date or today
         if name == "supervision":
             if not group:
                 raise ReportError("the supervision record is per group: name the group")
-            return supervision(source, day, group)
+            return supervision(source, day, group, over=day <= through)
         if not student:
             raise ReportError("the timeline is one child's day: name the student")
         return timeline(source, day, student)
-    roster = source.roster()
     if month is None and term is None and start is None and end is None:
         month = (date or today).strftime("%Y-%m")  # this month, when nothing is said
     span = period(roster, month=month, term=term, start=start, end=end)
     build = {"attendance": attendance, "workload": workload, "parents": parents}[name]
-    return build(source, span, today, progress)
+    return build(source, span, through, progress)

@@ -17,6 +17,9 @@ export const CATALOGUE = {
     sync_behind: "未同步", sync_ok: "正常", sync_never: "从未同步", min_ago: "分钟前",
     sync_waiting: "待上传", sync_upstream: "上级", sync_alone: "本机独立运行，无同步设备",
     pin_optional: "PIN（查看可不填）", guardian_here: "家长已到", guardian_here_at: "在", disk_low: "存储卡空间不足，请通知信息老师",
+    reports: "报表", report: "报表", report_supervision: "看管记录", report_timeline: "学生当日记录",
+    report_attendance: "学生出勤统计", report_workload: "教师考勤与工作量", report_parents: "家长月度公示",
+    date: "日期", student_id: "学号", month: "月份", term: "学期（可不填）", show: "查看", excel: "下载 Excel",
     lang: "English",
   },
   en: {
@@ -36,7 +39,11 @@ export const CATALOGUE = {
     refused: "Refused", sync: "Sync", sync_behind: "behind", sync_ok: "in step",
     sync_never: "never synced", min_ago: "min ago", sync_waiting: "waiting", sync_upstream: "upstream",
     sync_alone: "runs alone: no devices sync here", guardian_here: "Guardian is here",
-    guardian_here_at: "at", pin_optional: "PIN (not needed to view)", disk_low: "SD card nearly full: tell the IT teacher", lang: "中文",
+    guardian_here_at: "at", pin_optional: "PIN (not needed to view)", disk_low: "SD card nearly full: tell the IT teacher",
+    reports: "Reports", report: "Report", report_supervision: "Supervision record", report_timeline: "A child's day",
+    report_attendance: "Student attendance", report_workload: "Staff attendance and workload",
+    report_parents: "Monthly notice for parents", date: "Date", student_id: "Student ID", month: "Month",
+    term: "Term (optional)", show: "Show", excel: "Download Excel", lang: "中文",
   },
 };
 

@@ -25,7 +25,7 @@ from edge.node import Node
 from tests import term as t
 from tests.conftest import LiveServer
 
-TODAY = dt.date(2026, 11, 23)
+NOW = dt.datetime(2026, 11, 23, 20, 0, tzinfo=t.TZ)
 ZH = {"complete": "完整", "incomplete": "不完整", "late": "迟到", "absent": "缺勤"}
 UNITS = {"complete": 1.0, "incomplete": 0.5, "late": -1.0, "absent": 0.0}
 
@@ -39,7 +39,7 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[t.Term, N
 
 
 def make(node: Node, name: str, **asked: object) -> reports.Report:
-    return reports.make(name, reports.LedgerSource(node.ledger), today=TODAY, **asked)  # type: ignore[arg-type]
+    return reports.make(name, reports.LedgerSource(node.ledger), now=NOW, **asked)  # type: ignore[arg-type]
 
 
 def test_term_attendance_per_student_matches_the_plan(played: tuple[t.Term, Node]) -> None:
@@ -97,7 +97,8 @@ def test_a_month_counts_its_own_days_and_not_the_future(played: tuple[t.Term, No
         assert tuple(row[4:8]) + (row[9],) == answers[row[0]], row[0]
     # Asked in the middle of September, only the days up to then count.
     mid = dt.date(2026, 9, 14)
-    early = reports.make("attendance", reports.LedgerSource(node.ledger), today=mid,
+    evening = dt.datetime(2026, 9, 14, 18, 0, tzinfo=t.TZ)  # the service has just ended
+    early = reports.make("attendance", reports.LedgerSource(node.ledger), now=evening,
                          month="2026-09")  # fmt: skip
     answers = plan.attendance(dt.date(2026, 9, 1), mid)
     for row in early.table("students").rows:
@@ -150,7 +151,7 @@ def test_the_schools_own_unit_weights_are_used(played: tuple[t.Term, Node]) -> N
         roster.tables, roster.school_toml + "[workload]\nlate = -2\nlunch = 0.6\n", 99
     )
     report = reports.make(
-        "workload", reports.LedgerSource(node.ledger, stricter), today=TODAY, month="2026-09"
+        "workload", reports.LedgerSource(node.ledger, stricter), now=NOW, month="2026-09"
     )
     found = {
         (r["date"], r["staff_id"], r["group_id"]): r for r in report.table("sessions").records()
@@ -414,3 +415,23 @@ def test_the_report_command_writes_files_and_says_what_is_wrong(
     assert "the reports are attendance, workload" in unknown.stderr
     actions = [e for e in node.ledger.events_after(0, 100_000) if e.code == "report_exported"]
     assert any(str(out) in e.data.get("files", []) for e in actions)
+
+
+def test_a_day_still_going_is_not_counted_as_absence(played: tuple[t.Term, Node]) -> None:
+    plan, node = played
+    source = reports.LedgerSource(node.ledger)
+    afternoon = dt.datetime.combine(t.REENTRY, dt.time(16, 0), tzinfo=t.TZ)
+    record = reports.make("supervision", source, now=afternoon, date=t.REENTRY, group="G1")
+    day = plan.by_day[t.REENTRY]
+    statuses = {r["student_id"]: r["status"] for r in record.table("students").records()}
+    absent = [s for s in t.GROUPS["G1"][5] if day.children[s].status == "absent"]
+    assert absent  # the plan has someone who never comes that day
+    for sid in absent:
+        assert statuses[sid] == "未到", sid  # not yet: the afternoon is still going
+    assert "未记录离校" not in str(record.to_json())
+    # Attendance asked during a school afternoon counts the days before it only.
+    during = dt.datetime.combine(dt.date(2026, 9, 14), dt.time(16, 0), tzinfo=t.TZ)
+    early = reports.make("attendance", source, now=during, month="2026-09")
+    answers = plan.attendance(dt.date(2026, 9, 1), dt.date(2026, 9, 13))
+    for row in early.table("students").rows:
+        assert (*row[4:8], row[9]) == answers[row[0]], row[0]

@@ -217,3 +217,49 @@ def test_the_dashboard_shows_a_kiosk_that_never_synced(server: LiveServer, page:
     expect(row).to_contain_text("kiosk-9: 未同步 · 从未同步")
     expect(row).to_have_class("behind")
     expect(page.locator("#alerts")).to_contain_text("同步 kiosk-9: 未同步")
+
+
+def test_the_dashboard_shows_prints_and_downloads_reports(
+    server: LiveServer, browser: Browser, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    from edge import auth
+
+    for station, who in (("K1", "S1"), ("K1", "T1"), ("P1", "P1"), ("P1", "S1")):
+        tap(server, station, who)
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server.url}/dashboard")
+    page.locator("#secret").fill(server.token("A1"))
+    page.locator("#signin button").click()
+    expect(page.locator("#report-group option")).to_have_count(2)
+    expect(page.locator("#report-date")).to_have_value("2026-11-23")
+    page.locator("#report-form button[type=submit]").click()
+    report = page.frame_locator("#report-view")
+    expect(report.locator("h1")).to_contain_text("课后服务看管记录")
+    expect(report.locator("table").first).to_contain_text("王妈妈（母亲）")  # S1 went home with her
+    expect(report.locator("body")).to_contain_text("陈老师")  # T1 took custody
+    shoot(page, "reports")
+    page.locator("#report-view").locator("xpath=..").screenshot(path=str(ARTIFACTS / "report.png"))
+    with page.expect_download() as download:
+        page.locator("#report-xlsx").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name.startswith("supervision-")
+    book = load_workbook(saved)
+    rows = list(book["学生名单"].iter_rows(values_only=True))
+    assert rows[0][:4] == ("学号", "姓名", "班级", "出勤")
+    assert ("S1", "小明", "一年级1班", "出勤") in [r[:4] for r in rows]
+    # A card-only sign-in may see a group's record but not fees and pay: the page says why.
+    viewer = context.new_page()
+    viewer.goto(f"{server.url}/dashboard")
+    view_only = auth.issue(server.node.secret, "A1", "admin", server.node.clock.now(), 12, "view")
+    viewer.locator("#secret").fill(view_only)
+    viewer.locator("#signin button").click()
+    viewer.locator("#report-name").select_option("attendance")
+    expect(viewer.locator("#report-month")).to_be_visible()
+    expect(viewer.locator("#report-group")).to_be_hidden()
+    viewer.locator("#report-form button[type=submit]").click()
+    expect(viewer.locator("#report-error")).to_contain_text("this needs your PIN")
+    context.close()
