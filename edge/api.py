@@ -526,6 +526,9 @@ def create_app(node: Node) -> FastAPI:
         )
 
     add_report_routes(app, node, principal, responses)
+    from edge.pickup_api import add_pickup_routes  # it builds on this module's models
+
+    add_pickup_routes(app, node, principal, responses)
 
     @app.get("/dashboard/rollcall", response_class=HTMLResponse, include_in_schema=False)
     def rollcall_page() -> Response:

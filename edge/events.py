@@ -25,6 +25,10 @@ RELEASED = "released"  # student released to a guardian
 LEFT_ALONE = "left_alone"  # student left alone (walk_alone = 1)
 STAFF_ON_DUTY = "staff_on_duty"  # staff tapped at a pickup point
 REFUSED = "refused"  # a known card whose tap the rules refused
+# A staff member undid a wrong sign-in or release (data.corrects names it, with a
+# reason): the fold leaves the corrected event out; nothing is deleted.
+CORRECTED = "corrected"
+CORRECTABLE = frozenset({"signed_in", "released", "left_alone"})
 UNKNOWN_CARD = "unknown_card"  # a card not in the roster
 DEBOUNCED = "debounced"  # the same card again within the debounce window
 # Not a tap: a staff member's or operator's action (roster import, device registration,

@@ -252,6 +252,24 @@ class Ledger:
         finally:
             conn.close()
 
+    def pickup_actions(self) -> Iterator[Event]:
+        """Yield the actions the pickup book folds (delegates, codes), in fold order."""
+        from edge.pickup import CODES
+
+        conn = connect(self.path)
+        conn.row_factory = None
+        try:
+            wanted = sorted(CODES)
+            rows = conn.execute(
+                f"SELECT {SELECT_COLUMNS} FROM events WHERE kind = 'action' "  # noqa: S608
+                f"AND code IN ({', '.join('?' * len(wanted))}) ORDER BY hlc, node_id, epoch, seq",
+                wanted,
+            )
+            for row in rows:
+                yield Event.from_row(row)
+        finally:
+            conn.close()
+
     def sign_ins(self, start: dt.date, end: dt.date) -> Iterator[tuple[dt.date, str]]:
         """Yield each (day, student_id) with a sign-in in the days, once (attendance)."""
         conn = connect(self.path)
@@ -259,8 +277,10 @@ class Ledger:
         try:
             rows = conn.execute(
                 "SELECT DISTINCT day, subject_id FROM events WHERE day BETWEEN ? AND ? "
-                "AND kind = 'signed_in' AND subject_id IS NOT NULL",
-                (start.isoformat(), end.isoformat()),
+                "AND kind = 'signed_in' AND subject_id IS NOT NULL AND id NOT IN ("
+                "SELECT json_extract(data, '$.corrects') FROM events "
+                "WHERE day BETWEEN ? AND ? AND kind = 'corrected')",
+                (start.isoformat(), end.isoformat()) * 2,
             )
             for day, student in rows:
                 yield dt.date.fromisoformat(day), student

@@ -54,6 +54,19 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "unknown_card": ("未登记的卡（{card}），请联系管理员", "Unknown card ({card}): see the admin"),
     "debounced": ("刚刚已刷过卡", "Already tapped just now"),
+    "released_manually": (
+        "{student}，无卡接送：由{guardian}接走（{staff}确认）",
+        "{student} released without a card to {guardian} (confirmed by {staff})",
+    ),
+    "unknown_code": ("接送码无效，请核对", "Unknown pickup code: check it"),
+    "code_used": ("此接送码今天已使用过", "This pickup code was already used today"),
+    "code_at_classroom": ("接送码请在接送点使用", "Pickup codes are used at the pickup point"),
+    "delegate_expired": (
+        "临时委托已过期或已撤销，不能接走",
+        "The delegation has expired or was revoked: no release",
+    ),
+    "not_present": ("{student}不在校，无法放行", "{student} is not on campus: nothing to release"),
+    "corrected": ("{staff}更正了一条记录：{reason}", "{staff} corrected a record: {reason}"),
 }
 
 
@@ -73,6 +86,14 @@ def render(code: str, roster: Roster, data: dict[str, Any], *, lang: str = "zh")
         if ident is not None:
             person = table.get(ident)
             values[key] = person.name if person else ident
+    if data.get("delegate_name"):
+        values["guardian"] = (
+            f"{data['delegate_name']}（临时委托）"
+            if lang != "en"
+            else (f"{data['delegate_name']} (delegate)")
+        )
+    if data.get("signed_by"):
+        values["staff"] = _person(roster.staff, data["signed_by"])
     for key in ("group", "from_group"):
         ident = data.get(f"{key}_id") if key == "group" else data.get("from_group")
         if ident is not None:
@@ -95,3 +116,8 @@ def render(code: str, roster: Roster, data: dict[str, Any], *, lang: str = "zh")
 class _DefaultDict(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return "?"
+
+
+def _person(table: dict[str, Any], ident: str) -> str:
+    person = table.get(ident)
+    return person.name if person else ident

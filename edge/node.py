@@ -49,7 +49,7 @@ class Node:
         self.ledger = Ledger(
             settings.database, settings.node_id, claim="node_id" in settings.model_fields_set
         )
-        self.projection = Projection(self.ledger.iter_day)
+        self.projection = Projection(self.ledger.iter_day, self.ledger.pickup_actions)
         self.writer = TapWriter(
             self.ledger,
             self.projection,

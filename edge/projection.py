@@ -21,11 +21,27 @@ from typing import Any
 
 from edge import events as ev
 from edge.events import Event
+from edge.pickup import CODES as PICKUP_CODES
+from edge.pickup import PickupBook, fold_book
 from edge.roster import Roster
 
 PRESENT, RELEASED, LEFT_ALONE = "present", "released", "left_alone"
 EXPECTED, ON_LEAVE = "expected", "on_leave"
 STATES = (EXPECTED, ON_LEAVE, PRESENT, RELEASED, LEFT_ALONE)
+
+
+@dataclass(frozen=True)
+class Context:
+    """An open pickup context at a station: who opened it, when, and for whom.
+
+    ``only`` limits it to some children (a one-time code or a pass names one);
+    None means every child the roster lets that guardian collect.
+    """
+
+    adult_id: str
+    at: dt.datetime
+    adult_kind: str = "guardian"  # guardian | delegate
+    only: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -47,13 +63,14 @@ class DayState:
         self.day = day
         self.students: dict[str, Presence] = {}
         self.custodians: dict[str, tuple[str, dt.datetime]] = {}
-        self.contexts: dict[str, tuple[str, dt.datetime]] = {}
+        self.contexts: dict[str, Context] = {}
+        self.codes_used: set[str] = set()
         self.last_taps: dict[tuple[str, str], dt.datetime] = {}
         self.last_key: tuple[int, str, str, int] | None = None
 
     def apply(self, event: Event) -> None:
         """Move the state forward by one event (which must sort after the last one)."""
-        if event.kind == ev.ACTION:
+        if event.kind in (ev.ACTION, ev.CORRECTED):
             return  # a staff action changes no one's place, and does not order taps
         self.last_key = event.key
         if event.card is not None and event.kind in ev.TAP_KINDS:
@@ -76,7 +93,13 @@ class DayState:
         elif kind == ev.CUSTODY_TAKEN and sid:
             self.custodians[data["group_id"]] = (sid, event.at)
         elif kind == ev.PICKUP_OPENED and sid:
-            self.contexts[event.station] = (sid, event.at)
+            only = data.get("only")
+            self.contexts[event.station] = Context(
+                sid, event.at, data.get("adult_kind", "guardian"),
+                frozenset(only) if only is not None else None,
+            )  # fmt: skip
+            if data.get("code"):
+                self.codes_used.add(data["code"])
 
     def state_of(self, roster: Roster, student_id: str) -> str | None:
         """Return a student's state today, or None if not enrolled today and never seen."""
@@ -96,14 +119,24 @@ class DayState:
         ]
 
 
-def fold(day: dt.date, events: Iterable[Event], *, presorted: bool = False) -> DayState:
-    """Fold events of one day into a fresh DayState, in key order.
+def effective(events: Iterable[Event]) -> list[Event]:
+    """Return the events that count: without those a later correction undid.
 
-    ``presorted`` streams events already in key order (the ledger's ``iter_day``)
-    without holding them all.
+    A correction itself stays in (it changes nothing when applied); the events it
+    names are left out wherever they stand in the day.
     """
+    held = list(events)
+    voided = {e.data.get("corrects") for e in held if e.kind == ev.CORRECTED}
+    if not voided:
+        return held
+    return [e for e in held if e.event_id not in voided]
+
+
+def fold(day: dt.date, events: Iterable[Event], *, presorted: bool = False) -> DayState:
+    """Fold events of one day into a fresh DayState, in key order, corrections applied."""
     state = DayState(day)
-    for event in events if presorted else sorted(events, key=lambda e: e.key):
+    kept = effective(events)
+    for event in kept if presorted else sorted(kept, key=lambda e: e.key):
         state.apply(event)
     return state
 
@@ -113,9 +146,15 @@ class Projection:
 
     KEEP_DAYS = 3
 
-    def __init__(self, load_day: Callable[[dt.date], Iterable[Event]]) -> None:
+    def __init__(
+        self,
+        load_day: Callable[[dt.date], Iterable[Event]],
+        load_actions: Callable[[], Iterable[Event]] = lambda: (),
+    ) -> None:
         self.lock = threading.RLock()
         self._load_day = load_day
+        self._load_actions = load_actions
+        self._book: PickupBook | None = None
         self._days: OrderedDict[dt.date, DayState] = OrderedDict()
         self._facts: dict[tuple[int, int, dt.date], DayRoster] = {}
 
@@ -132,9 +171,27 @@ class Projection:
                 self._days.move_to_end(day)
             return state
 
+    @property
+    def book(self) -> PickupBook:
+        """Return the pickup book (delegates, codes), folded from the ledger on first use."""
+        with self.lock:
+            if self._book is None:
+                self._book = fold_book(list(self._load_actions()))
+            return self._book
+
     def add(self, event: Event) -> None:
         """Apply a committed event; refold its day if it sorts before what is applied."""
         if event.kind == ev.ACTION:
+            with self.lock:
+                book = self._book
+                if book is not None and event.code in PICKUP_CODES:
+                    if book.last_key is None or event.key > book.last_key:
+                        book.apply(event)
+                    else:
+                        self._book = None  # refolded in key order when next needed
+            return
+        if event.kind == ev.CORRECTED:
+            self.forget(event.day)  # the corrected event is left out when refolded
             return
         with self.lock:
             state = self._days.get(event.day)
@@ -161,6 +218,7 @@ class Projection:
         with self.lock:
             if day is None:
                 self._days.clear()
+                self._book = None
             else:
                 self._days.pop(day, None)
 

@@ -33,7 +33,7 @@ from edge import events as ev
 from edge import messages
 from edge.errors import ReportError
 from edge.events import Event
-from edge.projection import PRESENT, DayState
+from edge.projection import PRESENT, DayState, effective
 from edge.roster import Roster
 
 Progress = Callable[[int, int, dt.date], None]
@@ -195,7 +195,7 @@ def _by_day(
         day = start + dt.timedelta(days=index)
         events: list[Event] = []
         if pending is not None and pending[0] == day:
-            events = list(pending[1])
+            events = effective(pending[1])  # a corrected sign-in or release does not count
             pending = next(stream, None)
         if progress is not None:
             progress(index + 1, total, day)
@@ -576,9 +576,12 @@ def _ends(roster: Roster, event: Event) -> tuple[str, str, str]:
     station = roster.stations.get(event.station)
     where = station.name if station else event.station
     if event.kind == ev.RELEASED:
+        how = "无卡接送" if event.data.get("manual") else "家长接走"
+        if event.data.get("delegate_name"):
+            return how, f"{event.data['delegate_name']}（临时委托）", where
         guardian = _name(roster.guardians, event.data.get("guardian_id"))
         relation = event.data.get("relation") or ""
-        return "家长接走", f"{guardian}（{relation}）" if relation else guardian, where
+        return how, f"{guardian}（{relation}）" if relation else guardian, where
     if event.kind == ev.LEFT_ALONE:
         return "自行离校", "", where
     return f"转到{_group_name(roster, event.data.get('group_id'))}", "", where
@@ -624,7 +627,7 @@ def supervision(source: Source, day: dt.date, group_id: str, over: bool = True) 
     group = roster.groups.get(group_id)
     if group is None:
         raise ReportError(f"group '{group_id}' is not in the roster", 404)
-    events = list(source.events(day, day))
+    events = effective(source.events(day, day))
     end = roster.calendar.service_end_at(day)
     tz = roster.calendar.tz
     members = list(roster.expected_in_group(group_id, day))
@@ -706,7 +709,7 @@ def supervision(source: Source, day: dt.date, group_id: str, over: bool = True) 
         presence = state.students.get(sid)
         if out is not None:
             how, with_, where = _ends(roster, out)
-            totals["转组" if how.startswith("转到") else how] += 1
+            totals["转组" if how.startswith("转到") else _COUNTED_AS.get(how, how)] += 1
         elif (
             over
             and presence is not None
@@ -742,6 +745,7 @@ def supervision(source: Source, day: dt.date, group_id: str, over: bool = True) 
     )
 
 
+_COUNTED_AS = {"无卡接送": "家长接走"}
 _TOTALS_EN = {
     "出勤": "Attended",
     "请假": "On leave",
@@ -800,6 +804,7 @@ KIND_LABEL = {
     ev.REFUSED: "拒绝",
     ev.UNKNOWN_CARD: "未登记的卡",
     ev.DEBOUNCED: "重复刷卡",
+    ev.CORRECTED: "更正",
 }
 HOLDER_ZH = {"student": "学生", "guardian": "家长", "staff": "教师"}
 TAP_COLUMNS = [
@@ -839,7 +844,21 @@ def timeline(source: Source, day: dt.date, student_id: str) -> Report:
         open_row = [_hm(event.at, roster, seconds=True), "", place, responsible, how]
         chain.rows.append(open_row)
 
-    for event in source.events(day, day):
+    every = list(source.events(day, day))
+    voided = {e.data.get("corrects"): e for e in every if e.kind == ev.CORRECTED}
+    for event in every:
+        if event.event_id in voided:
+            if event.subject_id == student_id:
+                row = _tap_row(roster, event)
+                fix = voided[event.event_id]
+                row[4] = "已更正"
+                row[6] = f"由{_name(roster.staff, fix.subject_id)}更正：{fix.data.get('reason')}"
+                taps.rows.append(row)
+            continue  # a corrected record changes nothing in the chain
+        if event.kind == ev.CORRECTED:
+            if event.data.get("student_id") == student_id:
+                taps.rows.append(_tap_row(roster, event))
+            continue
         mine = event.subject_id == student_id or (
             student.card is not None and event.card == student.card
         )

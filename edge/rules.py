@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from edge import events as ev
 from edge.events import Decision, Tap
+from edge.pickup import CODE_PREFIX, ManualRelease, PickupBook
 from edge.projection import ON_LEAVE, PRESENT, DayState
 from edge.roster import Roster
 
@@ -32,13 +33,27 @@ class Timing:
     pickup_context: dt.timedelta = dt.timedelta(seconds=120)
 
 
-def decide(tap: Tap, roster: Roster, state: DayState, timing: Timing = Timing()) -> Decision:  # noqa: B008
-    """Decide what a tap means, without side effects."""
+def decide(
+    tap: Tap,
+    roster: Roster,
+    state: DayState,
+    timing: Timing = Timing(),  # noqa: B008
+    book: PickupBook | None = None,
+    pending: ManualRelease | None = None,
+) -> Decision:
+    """Decide what a tap means, without side effects.
+
+    ``book`` holds delegates and one-time codes; ``pending`` a manual release asked on
+    this station's screen, which a staff card signs.
+    """
     previous = state.last_taps.get((tap.station, tap.card))
     if previous is not None and dt.timedelta(0) <= tap.at - previous < timing.debounce:
         return Decision(
             ev.IGNORED, ev.DEBOUNCED, "debounced", data={"previous_at": previous.isoformat()}
         )
+    book = book or PickupBook()
+    if tap.card.startswith(CODE_PREFIX):
+        return _code(tap, roster, state, book)
 
     holder = roster.cards.get(tap.card)
     if holder is None:
@@ -47,7 +62,43 @@ def decide(tap: Tap, roster: Roster, state: DayState, timing: Timing = Timing())
     station = roster.stations[tap.station]
     if station.role == "classroom":
         return _at_classroom(tap, roster, state, station.group_id or "", kind, ident)
-    return _at_pickup(tap, roster, state, timing, kind, ident)
+    return _at_pickup(tap, roster, state, timing, kind, ident, book, pending)
+
+
+def _code(tap: Tap, roster: Roster, state: DayState, book: PickupBook) -> Decision:
+    """Take a one-time pickup code entered at a station: it opens a context for one child."""
+    code = tap.card.removeprefix(CODE_PREFIX)
+    station = roster.stations[tap.station]
+    issued = book.codes.get((state.day, code))
+    refusal = None
+    if station.role != "pickup":
+        refusal = "code_at_classroom"
+    elif issued is None:
+        refusal = "unknown_code"
+    elif code in state.codes_used:
+        refusal = "code_used"
+    elif issued.adult_kind == "delegate" and book.delegate(issued.adult_id, state.day) is None:
+        refusal = "delegate_expired"
+    if refusal is not None or issued is None:
+        return Decision(ev.DENIED, ev.REFUSED, refusal or "unknown_code", None, None,
+                        {"reason": refusal, "alert": "normal"})  # fmt: skip
+    data: dict[str, object] = {
+        "students": [_child(roster, state, issued.student_id)],
+        "only": [issued.student_id],
+        "adult_kind": issued.adult_kind,
+        "code": code,
+        "via": "code",
+    }
+    return Decision(ev.ACCEPTED, ev.PICKUP_OPENED, "pickup_opened", issued.adult_kind,
+                    issued.adult_id, data)  # fmt: skip
+
+
+def _child(roster: Roster, state: DayState, sid: str) -> dict[str, object]:
+    return {
+        "student_id": sid,
+        "state": state.state_of(roster, sid) or "not_enrolled_today",
+        "group_id": _group_of(state, sid),
+    }
 
 
 def _at_classroom(
@@ -107,31 +158,48 @@ def _at_classroom(
 
 
 def _at_pickup(
-    tap: Tap, roster: Roster, state: DayState, timing: Timing, kind: str, ident: str
+    tap: Tap,
+    roster: Roster,
+    state: DayState,
+    timing: Timing,
+    kind: str,
+    ident: str,
+    book: PickupBook,
+    pending: ManualRelease | None,
 ) -> Decision:
     if kind == "guardian":
         children = [
-            {
-                "student_id": sid,
-                "state": state.state_of(roster, sid) or "not_enrolled_today",
-                "group_id": _group_of(state, sid),
-            }
-            for sid, right in roster.children_of(ident)
-            if right.allowed
+            _child(roster, state, sid) for sid, right in roster.children_of(ident) if right.allowed
         ]
         replaced = state.contexts.get(tap.station)
         data: dict[str, object] = {"students": children}
-        if replaced and tap.at - replaced[1] < timing.pickup_context:
-            data["replaced_guardian"] = replaced[0]
+        if replaced and tap.at - replaced.at < timing.pickup_context:
+            data["replaced_guardian"] = replaced.adult_id
         return Decision(ev.ACCEPTED, ev.PICKUP_OPENED, "pickup_opened", "guardian", ident, data)
 
     if kind == "staff":
+        if pending is not None and pending.station == tap.station and pending.open_at(tap.at):
+            return _manual_release(roster, state, book, pending, ident)
         return Decision(ev.ACCEPTED, ev.STAFF_ON_DUTY, "staff_on_duty", "staff", ident, {})
 
     context = state.contexts.get(tap.station)
-    if context is not None and not dt.timedelta(0) <= tap.at - context[1] < timing.pickup_context:
+    if context is not None and not dt.timedelta(0) <= tap.at - context.at < timing.pickup_context:
         context = None
-    guardian = context[0] if context else None
+    if context is not None and context.only is not None and ident in context.only:
+        # A code or pass opened this context for this child: its adult collects them.
+        released = {"from_group": _group_of(state, ident), "via": "code"}
+        if context.adult_kind == "delegate":
+            delegate = book.delegates.get(context.adult_id)
+            released |= {"delegate_id": context.adult_id,
+                         "delegate_name": delegate.name if delegate else None}  # fmt: skip
+        else:
+            right = roster.pickup.get((ident, context.adult_id))
+            released |= {"guardian_id": context.adult_id,
+                         "relation": right.relation if right else None}  # fmt: skip
+        return Decision(ev.ACCEPTED, ev.RELEASED, "released", "student", ident, released)
+    if context is not None and context.only is not None:
+        context = None  # a code for another child: this child needs their own adult
+    guardian = context.adult_id if context else None
     right = roster.pickup.get((ident, guardian)) if guardian else None
     if right is not None and right.allowed:
         return Decision(
@@ -177,6 +245,37 @@ def _at_pickup(
             "alert": "loud" if barred else "alert",
         },
     )
+
+
+def _manual_release(
+    roster: Roster, state: DayState, book: PickupBook, pending: ManualRelease, staff: str
+) -> Decision:
+    """Release without a card (无卡接送), signed by the staff card that just tapped."""
+    sid = pending.student_id
+    data: dict[str, object] = {
+        "manual": True, "signed_by": staff, "reason": pending.reason,
+        "from_group": _group_of(state, sid),
+    }  # fmt: skip
+    refusal = None
+    if pending.adult_kind == "delegate":
+        delegate = book.delegate(pending.adult_id, state.day)
+        if delegate is None or delegate.student_id != sid:
+            refusal = "delegate_expired"
+        else:
+            data |= {"delegate_id": delegate.grant_id, "delegate_name": delegate.name}
+    else:
+        right = roster.pickup.get((sid, pending.adult_id))
+        if right is None or not right.allowed:
+            refusal = "barred_guardian" if right is not None else "unauthorized_pickup"
+        else:
+            data |= {"guardian_id": pending.adult_id, "relation": right.relation}
+    if state.students.get(sid) is None or state.students[sid].state != PRESENT:
+        refusal = refusal or "not_present"
+    if refusal is not None:
+        return Decision(ev.DENIED, ev.REFUSED, refusal, "student", sid,
+                        {**data, "reason": refusal,
+                         "alert": "loud" if refusal == "barred_guardian" else "alert"})  # fmt: skip
+    return Decision(ev.ACCEPTED, ev.RELEASED, "released_manually", "student", sid, data)
 
 
 def _group_of(state: DayState, student_id: str) -> str | None:

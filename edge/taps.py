@@ -33,8 +33,19 @@ from typing import Any
 from edge import cards, messages
 from edge.clock import Clock, HybridLogicalClock, clock_synchronized
 from edge.errors import CampusEdgeError, StorageError, TapError
-from edge.events import ACTION, Decision, Event, Tap, check_chains
+from edge.events import (
+    ACCEPTED,
+    ACTION,
+    CORRECTABLE,
+    CORRECTED,
+    SELECT_COLUMNS,
+    Decision,
+    Event,
+    Tap,
+    check_chains,
+)
 from edge.ledger import Ledger, transaction
+from edge.pickup import ManualRelease
 from edge.projection import Projection
 from edge.roster import Roster
 from edge.rules import Timing, decide
@@ -138,12 +149,11 @@ class TapResult:
             "guardian": self.roster.guardians,
             "staff": self.roster.staff,
         }
-        table = tables[e.subject_kind]
-        person = table.get(e.subject_id)
+        person = tables.get(e.subject_kind, {}).get(e.subject_id)
         subject = {
             "kind": e.subject_kind,
             "id": e.subject_id,
-            "name": person.name if person else None,
+            "name": person.name if person else e.data.get("delegate_name"),
         }
         if e.subject_kind == "student" and person is not None:
             subject["class"] = person.class_name
@@ -197,6 +207,9 @@ class TapWriter:
         self._head = ""
         self._seq = 1
         self._hlc = HybridLogicalClock()
+        # Manual releases asked on a pickup screen, by station, waiting for a staff card.
+        # Set and read under the projection's lock.
+        self.pending: dict[str, ManualRelease] = {}
 
     # -- the submitter's side ---------------------------------------------------
 
@@ -410,7 +423,12 @@ class TapWriter:
                             seq, hlc = self._seq, self._hlc
                         for tap, future in batch:
                             state = self.projection.day(roster.calendar.day_of(tap.at))
-                            decision = decide(tap, roster, state, self.timing)
+                            asked = self.pending.get(tap.station)
+                            decision = decide(
+                                tap, roster, state, self.timing, self.projection.book, asked
+                            )
+                            if asked is not None and decision.data.get("manual"):
+                                del self.pending[tap.station]  # signed: done either way
                             event = self._event(tap, decision, roster, seq, hlc.stamp(tap.at))
                             self._head = event.stored_hash or ""
                             seq += 1
@@ -479,6 +497,58 @@ class TapWriter:
             )  # fmt: skip
             self.ledger.insert_events(conn, [event])
             self._seq, self._head = self._seq + 1, event.stored_hash or ""
+            self.projection.add(event)  # a pickup action goes into the book at once
+            return event
+
+        return self.call(append)
+
+    def correct(
+        self, event_id: str, staff_id: str, reason: str
+    ) -> concurrent.futures.Future[Event]:
+        """Undo a wrong sign-in or release of today by a new event naming it (see CORRECTED).
+
+        Checked on the writer thread against the ledger: the event must exist, be a
+        sign-in, release or walk home of today (school time), and not be corrected yet.
+        """
+
+        def append(conn: sqlite3.Connection) -> Event:
+            self._catch_up(conn)
+            roster = self.roster
+            row = conn.execute(
+                f"SELECT {SELECT_COLUMNS} FROM events WHERE id = ?",  # noqa: S608 - constants
+                (event_id,),
+            ).fetchone()
+            if row is None:
+                raise TapError(f"there is no record '{event_id}'", 404)
+            wrong = Event.from_row(tuple(row))
+            now = self.clock.now()
+            if wrong.kind not in CORRECTABLE:
+                raise TapError(
+                    f"record '{event_id}' is a {wrong.kind}: only a sign-in, a release or a "
+                    "walk home can be corrected"
+                )
+            if wrong.day != roster.calendar.day_of(now):
+                raise TapError(
+                    f"record '{event_id}' is of {wrong.day}: corrections are made the same day; "
+                    "for an older record, write to the duty leader"
+                )
+            done = conn.execute(
+                "SELECT id FROM events WHERE kind = ? AND json_extract(data, '$.corrects') = ?",
+                (CORRECTED, event_id),
+            ).fetchone()
+            if done is not None:
+                raise TapError(f"record '{event_id}' was already corrected by {done[0]}", 409)
+            event = Event(
+                self.ledger.node_id, self.ledger.epoch, self._seq, self._hlc.stamp(now), now,
+                wrong.day, wrong.station, CORRECTED, ACCEPTED, "corrected", None, None, "staff",
+                staff_id, {"corrects": event_id, "reason": reason, "corrected_kind": wrong.kind,
+                           "student_id": wrong.subject_id}, roster.version,
+                self.clock_synced, self._head,
+            )  # fmt: skip
+            event = dataclasses.replace(event, stored_hash=event.content_hash())
+            self.ledger.insert_events(conn, [event])
+            self._seq, self._head = self._seq + 1, event.stored_hash or ""
+            self.projection.add(event)
             return event
 
         return self.call(append)

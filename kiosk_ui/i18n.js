@@ -20,6 +20,10 @@ export const CATALOGUE = {
     reports: "报表", report: "报表", report_supervision: "看管记录", report_timeline: "学生当日记录",
     report_attendance: "学生出勤统计", report_workload: "教师考勤与工作量", report_parents: "家长月度公示",
     date: "日期", student_id: "学号", month: "月份", term: "学期（可不填）", show: "查看", excel: "下载 Excel",
+    nocard_find: "姓名或手机后4位", nocard: "无卡接送", reason_forgot: "家长忘带接送卡",
+    reason_delegate: "临时委托人接送", reason_other: "其他（已核实身份）", pickup_code: "接送码",
+    use_code: "使用接送码", delegate: "临时委托", must_not_collect: "不得接走", release: "放行",
+    sign_with_card: "请刷门卫或教师工作卡确认放行",
     lang: "English",
   },
   en: {
@@ -43,7 +47,11 @@ export const CATALOGUE = {
     reports: "Reports", report: "Report", report_supervision: "Supervision record", report_timeline: "A child's day",
     report_attendance: "Student attendance", report_workload: "Staff attendance and workload",
     report_parents: "Monthly notice for parents", date: "Date", student_id: "Student ID", month: "Month",
-    term: "Term (optional)", show: "Show", excel: "Download Excel", lang: "中文",
+    term: "Term (optional)", show: "Show", excel: "Download Excel",
+    nocard_find: "name or phone's last 4 digits", nocard: "No card", reason_forgot: "Guardian forgot the card",
+    reason_delegate: "Delegate collecting", reason_other: "Other (identity checked)", pickup_code: "Pickup code",
+    use_code: "Use code", delegate: "delegate", must_not_collect: "must not collect", release: "release",
+    sign_with_card: "Tap a staff card to confirm the release", lang: "中文",
   },
 };
 

@@ -263,3 +263,33 @@ def test_the_dashboard_shows_prints_and_downloads_reports(
     viewer.locator("#report-form button[type=submit]").click()
     expect(viewer.locator("#report-error")).to_contain_text("this needs your PIN")
     context.close()
+
+
+def test_the_guard_releases_a_child_to_a_delegate_without_a_card(
+    server: LiveServer, page: Page
+) -> None:
+    from edge import auth
+
+    tap(server, "K1", "S2")
+    admin = auth.issue(server.node.secret, "A1", "admin", server.node.clock.now(), 12)
+    granted = httpx.post(
+        f"{server.url}/api/v1/delegates",
+        headers={"authorization": f"Bearer {admin}"},
+        json={"student_id": "S2", "name": "张阿姨", "phone": "13900001111"},
+    )
+    assert granted.status_code == 201
+    page.goto(f"{server.url}/kiosk/P1")
+    expect(page.locator("#nocard")).to_be_visible()
+    page.locator("#find").fill("1111")
+    page.locator("#find-go").click()
+    adult = page.locator("#adults > li").first
+    expect(adult).to_contain_text("张阿姨 · 临时委托 2026-11-23–2026-11-23")
+    expect(adult).not_to_contain_text("1390000")  # no phone number on the screen
+    adult.locator("button[data-student=S2]").click()
+    expect(page.locator("#panel")).to_contain_text("请刷门卫或教师工作卡确认放行：小红 → 张阿姨")
+    tap(server, "P1", "GU")
+    expect(page.locator("#panel")).to_contain_text(
+        "无卡接送：由张阿姨（临时委托）接走（张保安确认）"
+    )
+    expect(page.locator("#panel")).to_have_class("accepted")
+    shoot(page, "nocard")

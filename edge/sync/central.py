@@ -466,8 +466,10 @@ class CentralStore:
         with self.pool.connection() as conn:
             rows = conn.execute(
                 "SELECT DISTINCT day, subject_id FROM events WHERE campus = %s "
-                "AND day BETWEEN %s AND %s AND kind = 'signed_in' AND subject_id IS NOT NULL",
-                (campus, start, end),
+                "AND day BETWEEN %s AND %s AND kind = 'signed_in' AND subject_id IS NOT NULL "
+                "AND id NOT IN (SELECT data->>'corrects' FROM events WHERE campus = %s "
+                "AND day BETWEEN %s AND %s AND kind = 'corrected')",
+                (campus, start, end) * 2,
             ).fetchall()
         yield from rows
 

@@ -1,0 +1,310 @@
+"""HTTP for pickup as it really happens: delegates, 无卡接送, one-time codes, corrections.
+
+Staff routes take a bearer token (granting or revoking who may collect a child needs
+a PIN sign-in); the pickup screen's routes take none, like the screen itself: a
+manual release asked there is only carried out by a staff card tapped at that pickup
+point, and the screen never shows a phone number.
+"""
+
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Response
+from pydantic import BaseModel, Field
+
+from edge import auth
+from edge.api import Problem, _json
+from edge.errors import TapError
+from edge.events import Tap
+from edge.node import Node
+from edge.pickup import (
+    CODE_ISSUED,
+    CODE_PREFIX,
+    DELEGATE_GRANTED,
+    DELEGATE_REVOKED,
+    MANUAL_WINDOW,
+    ManualRelease,
+)
+from edge.projection import PRESENT
+from edge.roster import PHOTO_LIMIT, PHOTO_TYPES
+
+GRANT_ROLES = frozenset({"teacher", "duty_leader", "admin"})
+CORRECT_ROLES = frozenset({"teacher", "guard", "duty_leader", "admin"})
+_PHONE = re.compile(r"^[0-9+\-\s()]{5,20}$")
+CODE_FAILURES = 5  # wrong codes at one station within CODE_LOCKOUT before it stops taking any
+CODE_LOCKOUT = 600.0
+
+
+class DelegateIn(BaseModel):
+    """An adult a teacher or admin names to collect one child for a day or a few."""
+
+    student_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=40, examples=["张阿姨"])
+    phone: str = Field(min_length=5, max_length=20, examples=["13800001234"])
+    start: dt.date | None = Field(default=None, alias="from", description="default today")
+    end: dt.date | None = Field(default=None, alias="to", description="default = from")
+    photo: str | None = Field(
+        default=None, max_length=3_000_000, description="a JPEG/PNG/WebP, base64"
+    )
+
+
+class CodeIn(BaseModel):
+    """A one-time pickup code for one child, one adult, one day."""
+
+    student_id: str = Field(min_length=1, max_length=64)
+    adult_kind: str = Field(pattern="^(guardian|delegate)$")
+    adult_id: str = Field(min_length=1, max_length=64)
+    day: dt.date | None = Field(default=None, description="default today")
+
+
+class ManualIn(BaseModel):
+    """A release without a card, asked on the pickup screen."""
+
+    student_id: str = Field(min_length=1, max_length=64)
+    adult_kind: str = Field(pattern="^(guardian|delegate)$")
+    adult_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=2, max_length=200, examples=["家长忘带接送卡"])
+
+
+class CodeEntry(BaseModel):
+    """A pickup code typed on the pickup screen's keypad."""
+
+    code: str = Field(pattern=r"^[0-9]{8}$", examples=["40172958"])
+
+
+class CorrectionIn(BaseModel):
+    """Why a record is wrong."""
+
+    reason: str = Field(min_length=2, max_length=200, examples=["刷错了学生的卡"])
+
+
+def add_pickup_routes(
+    app: FastAPI,
+    node: Node,
+    principal: Callable[..., auth.Principal],
+    responses: dict[int | str, dict[str, Any]],
+) -> None:
+    """Serve delegates, manual releases, codes and corrections."""
+    Staff = Annotated[auth.Principal, Depends(principal)]
+    answers = {**responses, 404: {"model": Problem}, 409: {"model": Problem}}
+    failures: dict[str, list[float]] = {}
+
+    def today() -> dt.date:
+        return node.roster.calendar.day_of(node.clock.now())
+
+    def pickup_station(station: str) -> None:
+        place = node.roster.stations.get(station)
+        if place is None:
+            raise TapError(f"station '{station}' is not in the roster (stations.csv)", 404)
+        if place.role != "pickup":
+            raise TapError(f"station '{station}' is a classroom door, not a pickup point", 409)
+
+    def adult_name(kind: str, ident: str) -> str | None:
+        if kind == "delegate":
+            found = node.projection.book.delegate(ident, today())
+            return found.name if found else None
+        guardian = node.roster.guardians.get(ident)
+        return guardian.name if guardian else None
+
+    @app.post("/api/v1/delegates", responses=answers, tags=["pickup"], status_code=201)
+    def grant(who: Staff, body: DelegateIn) -> Response:
+        """Name an adult who may collect one child for a day or a date range (临时委托)."""
+        auth.require(who, GRANT_ROLES, full=True)
+        roster = node.roster
+        if body.student_id not in roster.students:
+            raise TapError(f"student '{body.student_id}' is not in the roster", 404)
+        if not _PHONE.match(body.phone):
+            raise TapError(f"phone '{body.phone}' is not a phone number")
+        start = body.start or today()
+        end = body.end or start
+        if start < today():
+            raise TapError(f"from {start} is in the past: a delegation starts today or later")
+        if end < start or (end - start).days > 30:
+            raise TapError(f"from {start} to {end} is not a range of at most 31 days")
+        photo = _store_photo(node, body.photo) if body.photo else None
+        data = {
+            "grant_id": f"D{secrets.token_hex(5)}", "student_id": body.student_id,
+            "name": body.name.strip(), "phone": body.phone.strip(), "photo": photo,
+            "from": start.isoformat(), "to": end.isoformat(),
+        }  # fmt: skip
+        node.writer.record_action(DELEGATE_GRANTED, data, who.staff_id).result(timeout=30)
+        return _json({**data, "by": who.staff_id}, 201)
+
+    @app.delete("/api/v1/delegates/{grant_id}", responses=answers, tags=["pickup"])
+    def revoke(who: Staff, grant_id: str) -> Response:
+        """Take a delegation back; it travels to every kiosk and wins over the grant."""
+        auth.require(who, GRANT_ROLES, full=True)
+        if grant_id not in node.projection.book.delegates:
+            raise TapError(f"there is no standing delegation '{grant_id}'", 404)
+        data = {"grant_id": grant_id}
+        node.writer.record_action(DELEGATE_REVOKED, data, who.staff_id).result(timeout=30)
+        return _json({**data, "revoked_by": who.staff_id})
+
+    @app.get("/api/v1/delegates", responses=answers, tags=["pickup"])
+    def delegates(
+        who: Staff, student: Annotated[str | None, Query(description="one child")] = None
+    ) -> Response:
+        """List the delegations that hold today or later."""
+        auth.require(who, GRANT_ROLES | {"guard"})
+        day = today()
+        shown = [d.to_json() for d in node.projection.book.delegates.values()
+                 if d.end >= day and (student is None or d.student_id == student)]  # fmt: skip
+        return _json({"delegates": sorted(shown, key=lambda d: (d["from"], d["name"]))})
+
+    @app.post("/api/v1/pickup-codes", responses=answers, tags=["pickup"], status_code=201)
+    def issue_code(who: Staff, body: CodeIn) -> Response:
+        """Issue a one-time pickup code for one child, one adult and one day (接送码)."""
+        auth.require(who, GRANT_ROLES, full=True)
+        roster = node.roster
+        day = body.day or today()
+        if body.student_id not in roster.students:
+            raise TapError(f"student '{body.student_id}' is not in the roster", 404)
+        if day < today():
+            raise TapError(f"{day} is in the past")
+        if body.adult_kind == "guardian":
+            right = roster.pickup.get((body.student_id, body.adult_id))
+            if right is None or not right.allowed:
+                raise TapError(f"{body.adult_id} may not collect {body.student_id}", 409)
+        else:
+            found = node.projection.book.delegate(body.adult_id, day)
+            if found is None or found.student_id != body.student_id:
+                raise TapError(f"no delegation '{body.adult_id}' for {body.student_id} on {day}",
+                               409)  # fmt: skip
+        taken = {code for (d, code) in node.projection.book.codes if d == day}
+        code = next(
+            c for c in iter(lambda: f"{secrets.randbelow(10**8):08d}", "") if c not in taken
+        )
+        data = {"code": code, "day": day.isoformat(), "student_id": body.student_id,
+                "adult_kind": body.adult_kind, "adult_id": body.adult_id}  # fmt: skip
+        node.writer.record_action(CODE_ISSUED, data, who.staff_id).result(timeout=30)
+        return _json(data, 201)
+
+    @app.get("/api/v1/stations/{station}/adults", responses=answers, tags=["pickup"])
+    def find_adults(
+        station: str, q: Annotated[str, Query(min_length=2, max_length=40)]
+    ) -> Response:
+        """Find guardians and today's delegates by name or a phone's last 4+ digits (无卡接送).
+
+        For the pickup screen: names, relations, photos and the children each may
+        collect today; never a phone number.
+        """
+        pickup_station(station)
+        roster = node.roster
+        words = q.strip()
+        if words.isdigit() and len(words) < 4:
+            raise TapError("type at least the last 4 digits of the phone number")
+        day = today()
+
+        def matches(name: str, phone: str) -> bool:
+            return words in name if not words.isdigit() else phone.replace(" ", "").endswith(words)
+
+        with node.projection.lock:
+            state = node.projection.day(day)
+            book = node.projection.book
+
+            def child(sid: str) -> dict[str, Any]:
+                student = roster.students[sid]
+                seen = state.students.get(sid)
+                group = roster.groups.get(seen.group_id or "") if seen else None
+                return {
+                    "student_id": sid, "name": student.name, "class": student.class_name,
+                    "state": state.state_of(roster, sid) or "not_enrolled_today",
+                    "group_name": group.name if group else None,
+                    "photo": f"/photos/{student.photo}" if student.photo else None,
+                }  # fmt: skip
+
+            found: list[dict[str, Any]] = []
+            for guardian in roster.guardians.values():
+                if matches(guardian.name, guardian.phone):
+                    rights = [(sid, r) for sid, r in roster.children_of(guardian.guardian_id)]
+                    found.append({
+                        "adult_kind": "guardian", "adult_id": guardian.guardian_id,
+                        "name": guardian.name,
+                        "photo": f"/photos/{guardian.photo}" if guardian.photo else None,
+                        "children": [{**child(sid), "relation": r.relation, "allowed": r.allowed}
+                                     for sid, r in rights],
+                    })  # fmt: skip
+            for grant in book.delegates.values():
+                if grant.valid_on(day) and matches(grant.name, grant.phone):
+                    found.append({
+                        "adult_kind": "delegate", "adult_id": grant.grant_id, "name": grant.name,
+                        "photo": f"/photos/{grant.photo}" if grant.photo else None,
+                        "valid": [grant.start.isoformat(), grant.end.isoformat()],
+                        "children": [{**child(grant.student_id), "relation": "临时委托",
+                                      "allowed": True}],
+                    })  # fmt: skip
+        return _json({"adults": found[:20]})
+
+    @app.post("/api/v1/stations/{station}/manual-release", responses=answers, tags=["pickup"])
+    def ask_manual_release(station: str, body: ManualIn) -> Response:
+        """Ask to release a child without a card; a staff card tapped here within 60 s signs it."""
+        pickup_station(station)
+        roster = node.roster
+        day = today()
+        if body.student_id not in roster.students:
+            raise TapError(f"student '{body.student_id}' is not in the roster", 404)
+        name = adult_name(body.adult_kind, body.adult_id)
+        if name is None:
+            raise TapError(f"{body.adult_kind} '{body.adult_id}' is not known today", 404)
+        with node.projection.lock:
+            seen = node.projection.day(day).students.get(body.student_id)
+            if seen is None or seen.state != PRESENT:
+                raise TapError(f"{roster.students[body.student_id].name} is not on campus", 409)
+            asked = ManualRelease(station, body.student_id, body.adult_kind, body.adult_id,
+                                  body.reason.strip(), node.clock.now())  # fmt: skip
+            node.writer.pending[station] = asked
+        message = {"type": "manual_pending", "student_id": body.student_id,
+                   "student": roster.students[body.student_id].name, "adult": name,
+                   "expires_at": (asked.asked_at + MANUAL_WINDOW).isoformat()}  # fmt: skip
+        node.broadcast.publish(message, station=station)
+        return _json({**message, "waiting_for": "a staff card tapped at this pickup point"})
+
+    @app.post("/api/v1/stations/{station}/code", responses=answers, tags=["pickup"])
+    async def enter_code(station: str, body: CodeEntry) -> Response:
+        """Take a one-time pickup code typed on the pickup screen, as a tap."""
+        pickup_station(station)
+        now = time.monotonic()
+        recent = [t for t in failures.get(station, []) if now - t < CODE_LOCKOUT]
+        failures[station] = recent
+        if len(recent) >= CODE_FAILURES:
+            raise TapError("too many wrong codes here: wait 10 minutes, or use 无卡接送", 429)
+        tap = Tap(station, CODE_PREFIX + body.code, body.code, node.clock.now())
+        result = await node.writer.submit(tap)
+        if result.event.code == "unknown_code":
+            recent.append(now)
+        return _json(result.to_json())
+
+    @app.post("/api/v1/events/{event_id}/correct", responses=answers, tags=["pickup"])
+    async def correct(who: Staff, event_id: str, body: CorrectionIn) -> Response:
+        """Undo a wrong sign-in or release of today with a reason; the record stays."""
+        auth.require(who, CORRECT_ROLES, full=True)
+        future = node.writer.correct(event_id, who.staff_id, body.reason.strip())
+        event = await asyncio.wrap_future(future)
+        return _json({"id": event.event_id, **event.data, "by": who.staff_id})
+
+
+def _store_photo(node: Node, encoded: str) -> str:
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except ValueError as err:
+        raise TapError("photo: is not base64") from err
+    if len(data) > PHOTO_LIMIT:
+        raise TapError("photo: make it smaller than 2 MB")
+    kind = next((k for magic, k in PHOTO_TYPES.items() if data.startswith(magic)), None)
+    if kind is None:
+        raise TapError("photo: is not a JPEG, PNG or WebP image")
+    name = f"{hashlib.sha256(data).hexdigest()}.{kind}"
+    folder = node.ledger.photos
+    folder.mkdir(exist_ok=True)
+    if not (folder / name).exists():
+        (folder / f"{name}.part").write_bytes(data)
+        (folder / f"{name}.part").replace(folder / name)
+    return name

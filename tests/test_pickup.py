@@ -1,0 +1,185 @@
+"""Pickup as it really happens: delegates, 无卡接送, one-time codes, corrections.
+
+Through the HTTP API and the tap flow of a live node (tests/roster_files.py: S1's
+mother P1 also collects her niece S4; S1's father P3 must not collect S1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+import pytest
+
+from edge import auth, reports
+from tests.conftest import LiveServer, local
+from tests.roster_files import CARD
+
+
+def tap(client: httpx.Client, station: str, who: str) -> dict:
+    reply = client.post("/api/v1/sim/taps", json={"station": station, "uid": CARD[who]})
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def staff(server: LiveServer, staff_id: str, scope: str = "full") -> dict[str, str]:
+    member = server.node.roster.staff[staff_id]
+    token = auth.issue(server.node.secret, staff_id, member.role, server.node.clock.now(), 12,
+                       scope)  # fmt: skip
+    return {"authorization": f"Bearer {token}"}
+
+
+def state_of(client: httpx.Client, server: LiveServer, sid: str) -> dict:
+    picture = client.get("/api/v1/presence", headers=staff(server, "L1")).json()
+    return next(s for s in picture["students"] if s["student_id"] == sid)
+
+
+@pytest.fixture
+def client(server: LiveServer) -> httpx.Client:
+    with httpx.Client(base_url=server.url, timeout=10) as c:
+        yield c
+
+
+def test_a_wrong_sign_in_and_a_wrong_release_are_undone_with_a_reason(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    wrong = tap(client, "K2", "S1")  # S1's card at the science club's door by mistake
+    assert state_of(client, server, "S1")["group_id"] == "G2"
+    teacher = staff(server, "T1")
+    fixed = client.post(f"/api/v1/events/{wrong['event_id']}/correct",
+                        json={"reason": "刷错了教室"}, headers=teacher)  # fmt: skip
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["corrects"] == wrong["event_id"]
+    assert state_of(client, server, "S1")["state"] == "expected"  # as if never signed in
+    again = client.post(f"/api/v1/events/{wrong['event_id']}/correct",
+                        json={"reason": "再次"}, headers=teacher)  # fmt: skip
+    assert again.status_code == 409
+    assert "already corrected" in again.json()["detail"]
+    # A release to the wrong child: undone, the child is back where they were.
+    tap(client, "K1", "S4")
+    server.node.clock.advance(seconds=30)  # type: ignore[attr-defined]
+    tap(client, "P1", "P1")
+    released = tap(client, "P1", "S4")
+    assert released["code"] == "released"
+    why = {"reason": "孩子还在排队，刷错了"}
+    undo = client.post(f"/api/v1/events/{released['event_id']}/correct", json=why,
+                       headers=staff(server, "GU"))  # fmt: skip
+    assert undo.status_code == 200, undo.text
+    back = state_of(client, server, "S4")
+    assert (back["state"], back["group_id"]) == ("present", "G1")
+    # The records stay, marked, in the child's day; the supervision record follows.
+    source = reports.LedgerSource(server.node.ledger)
+    now = server.node.clock.now()
+    day = reports.make("timeline", source, now=now, student="S4").table("taps").records()
+    assert [r["outcome"] for r in day] == ["通过", "通过", "已更正", "通过"]
+    assert day[2]["why"] == "由张保安更正：孩子还在排队，刷错了"
+    assert "张保安更正了一条记录" in day[3]["message"]
+    record = reports.make("supervision", source, now=now, group="G2").table("students")
+    assert "S1" not in [r[0] for r in record.rows]  # the wrong sign-in no longer counts
+    # What cannot be corrected, and who may not.
+    custody = tap(client, "K1", "T1")
+    refused = client.post(f"/api/v1/events/{custody['event_id']}/correct",
+                          json={"reason": "不对"}, headers=teacher)  # fmt: skip
+    assert refused.status_code == 422
+    assert "only a sign-in, a release or a walk home" in refused.json()["detail"]
+    viewer = client.post(f"/api/v1/events/{wrong['event_id']}/correct",
+                         json={"reason": "看看"}, headers=staff(server, "L1", "view"))  # fmt: skip
+    assert viewer.status_code == 403
+    missing = client.post("/api/v1/events/nope:0:1/correct", json={"reason": "xx"},
+                          headers=teacher)  # fmt: skip
+    assert missing.status_code == 404
+    server.node.clock.set(local("16:00") + dt.timedelta(days=1))  # type: ignore[attr-defined]
+    late = client.post(f"/api/v1/events/{custody['event_id']}/correct", json={"reason": "晚了"},
+                       headers=staff(server, "T1"))  # fmt: skip
+    assert late.status_code == 422
+
+
+def test_a_delegate_is_found_without_a_card_and_released_with_a_staff_signature(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    tap(client, "K1", "S2")
+    grant = client.post("/api/v1/delegates", headers=staff(server, "T1"), json={
+        "student_id": "S2", "name": "张阿姨", "phone": "139 0000 1111"})  # fmt: skip
+    assert grant.status_code == 201, grant.text
+    grant_id = grant.json()["grant_id"]
+    found = client.get("/api/v1/stations/P1/adults", params={"q": "1111"}).json()["adults"]
+    assert [(a["adult_kind"], a["name"]) for a in found] == [("delegate", "张阿姨")]
+    assert found[0]["valid"] == ["2026-11-23", "2026-11-23"]
+    assert found[0]["children"][0]["name"] == "小红"
+    assert "1111" not in str(found).replace("q", "")  # the screen never shows a phone
+    asked = client.post("/api/v1/stations/P1/manual-release", json={
+        "student_id": "S2", "adult_kind": "delegate", "adult_id": grant_id,
+        "reason": "奶奶委托邻居来接"})  # fmt: skip
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["adult"] == "张阿姨"
+    assert state_of(client, server, "S2")["state"] == "present"  # nothing until signed
+    signed = tap(client, "P1", "GU")  # the guard's own card is the signature
+    assert signed["code"] == "released_manually"
+    assert signed["message"] == "小红，无卡接送：由张阿姨（临时委托）接走（张保安确认）"
+    assert state_of(client, server, "S2")["state"] == "released"
+    assert tap(client, "P1", "L1")["code"] == "staff_on_duty"  # the request was used up
+    # Revoked: it is gone from the screen and cannot be asked for.
+    gone = client.delete(f"/api/v1/delegates/{grant_id}", headers=staff(server, "A1"))
+    assert gone.status_code == 200
+    assert client.get("/api/v1/stations/P1/adults", params={"q": "张阿姨"}).json()["adults"] == []
+    again = {"student_id": "S2", "adult_kind": "delegate", "adult_id": grant_id, "reason": "再来"}
+    refused = client.post("/api/v1/stations/P1/manual-release", json=again)
+    assert refused.status_code == 404
+
+
+def test_a_manual_release_waits_60_seconds_and_still_obeys_the_roster(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    tap(client, "K1", "S1")
+    found = client.get("/api/v1/stations/P1/adults", params={"q": "赵先生"}).json()["adults"]
+    assert found[0]["children"][0]["allowed"] is False  # the guard sees the restriction
+    ask = {"student_id": "S1", "adult_kind": "guardian", "adult_id": "P1", "reason": "忘带卡"}
+    assert client.post("/api/v1/stations/P1/manual-release", json=ask).status_code == 200
+    server.node.clock.advance(seconds=61)  # type: ignore[attr-defined]
+    assert tap(client, "P1", "GU")["code"] == "staff_on_duty"  # too late: not signed
+    assert state_of(client, server, "S1")["state"] == "present"
+    barred = {**ask, "adult_id": "P3", "reason": "说是爸爸"}
+    assert client.post("/api/v1/stations/P1/manual-release", json=barred).status_code == 200
+    server.node.clock.advance(seconds=15)  # type: ignore[attr-defined]
+    alarm = tap(client, "P1", "GU")
+    assert (alarm["outcome"], alarm["code"], alarm["alert"]) == (
+        "denied",
+        "barred_guardian",
+        "loud",
+    )
+    assert state_of(client, server, "S1")["state"] == "present"
+    classroom = client.post("/api/v1/stations/K1/manual-release", json=ask)
+    assert classroom.status_code == 409
+    short = client.get("/api/v1/stations/P1/adults", params={"q": "12"})
+    assert short.status_code == 422
+    assert "last 4 digits" in short.json()["detail"]
+
+
+def test_a_one_time_code_opens_a_pickup_for_one_child_once(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    tap(client, "K1", "S1")
+    tap(client, "K1", "S4")
+    issued = client.post("/api/v1/pickup-codes", headers=staff(server, "A1"), json={
+        "student_id": "S1", "adult_kind": "guardian", "adult_id": "P1"})  # fmt: skip
+    assert issued.status_code == 201, issued.text
+    code = issued.json()["code"]
+    assert len(code) == 8
+    opened = client.post("/api/v1/stations/P1/code", json={"code": code}).json()
+    assert (opened["code"], [c["student_id"] for c in opened["students"]]) == (
+        "pickup_opened", ["S1"])  # fmt: skip
+    assert tap(client, "P1", "S4")["code"] == "needs_guardian"  # the code is for S1 only
+    assert tap(client, "P1", "S1")["code"] == "released"
+    server.node.clock.advance(seconds=11)  # type: ignore[attr-defined]  # past the debounce
+    used = client.post("/api/v1/stations/P1/code", json={"code": code}).json()
+    assert (used["outcome"], used["code"]) == ("denied", "code_used")
+    barred = client.post("/api/v1/pickup-codes", headers=staff(server, "A1"), json={
+        "student_id": "S1", "adult_kind": "guardian", "adult_id": "P3"})  # fmt: skip
+    assert barred.status_code == 409
+    for _ in range(5):
+        server.node.clock.advance(seconds=11)  # type: ignore[attr-defined]
+        wrong = client.post("/api/v1/stations/P1/code", json={"code": "00000000"}).json()
+        assert wrong["code"] == "unknown_code"
+    locked = client.post("/api/v1/stations/P1/code", json={"code": code})
+    assert locked.status_code == 429
+    assert client.post("/api/v1/stations/P1/code", json={"code": "12ab"}).status_code == 422
