@@ -235,3 +235,56 @@ def test_a_kiosk_with_a_wrong_clock_follows_the_hub(tmp_path: Path, offset: int)
         finally:
             kiosk.stop()
             hub.stop()
+
+
+def test_a_delegation_reaches_the_kiosk_and_works_there_with_the_hub_stopped(
+    tmp_path: Path,
+) -> None:
+    bundle = imported_campus(tmp_path / "hub", students=60, seed=9)
+    roster = roster_mod.load(bundle, version=1)
+    hub = Service(tmp_path / "hub" / "data", "--role", "hub", node_id=None)
+    hub.start()
+    token = cli(hub.data_dir, "device", "add", "kiosk-a").stdout.strip()
+    kiosk = Service(tmp_path / "kiosk-a", "--upstream", hub.url, "--device-token", token,
+                    node_id=None, env=FAST)  # fmt: skip
+    kiosk.start()
+    try:
+        wait_for(lambda: kiosk.health()["roster_version"] == 1, timeout=20)
+        rooms = {p.group_id: s for s, p in roster.stations.items() if p.group_id}
+        sid, student = next((s, st) for s, st in roster.students.items()
+                            if st.card and roster.enrollments[s][0][0] in rooms)  # fmt: skip
+        room = rooms[roster.enrollments[sid][0][0]]
+        signed_in = httpx.post(f"{kiosk.url}/api/v1/sim/taps",
+                               json={"station": room, "uid": student.card})  # fmt: skip
+        assert signed_in.json()["code"] == "signed_in", signed_in.text
+        admin = next(s for s, m in roster.staff.items() if m.role == "admin")
+        headers = {"authorization": f"Bearer {hub.token(admin)}"}
+        grants = {}
+        for name, phone in (("邻居张阿姨", "13900002222"), ("表哥小李", "13900003333")):
+            reply = httpx.post(f"{hub.url}/api/v1/delegates", headers=headers,
+                               json={"student_id": sid, "name": name, "phone": phone})  # fmt: skip
+            assert reply.status_code == 201, reply.text
+            grants[name] = reply.json()["grant_id"]
+        revoked = httpx.delete(f"{hub.url}/api/v1/delegates/{grants['表哥小李']}", headers=headers)
+        assert revoked.status_code == 200
+
+        def on_kiosk(q: str) -> list[str]:
+            found = httpx.get(f"{kiosk.url}/api/v1/stations/P-EAST/adults", params={"q": q})
+            return [a["name"] for a in found.json()["adults"]]
+
+        # Both grants and the revocation come down; the revocation wins over its grant.
+        wait_for(lambda: on_kiosk("2222") == ["邻居张阿姨"] and on_kiosk("3333") == [],
+                 timeout=20)  # fmt: skip
+        hub.stop()  # the LAN is gone: the kiosk works on what it knows
+        ask = {"student_id": sid, "adult_kind": "delegate", "adult_id": grants["邻居张阿姨"],
+               "reason": "奶奶委托"}  # fmt: skip
+        asked = httpx.post(f"{kiosk.url}/api/v1/stations/P-EAST/manual-release", json=ask)
+        assert asked.status_code == 200, asked.text
+        guard = next(m for m in roster.staff.values() if m.role == "guard")
+        signed = httpx.post(f"{kiosk.url}/api/v1/sim/taps",
+                            json={"station": "P-EAST", "uid": guard.card}).json()  # fmt: skip
+        assert signed["code"] == "released_manually", signed
+        assert "邻居张阿姨（临时委托）" in signed["message"]
+    finally:
+        kiosk.stop()
+        hub.stop()
