@@ -468,6 +468,25 @@ def create_app(node: Node) -> FastAPI:
              "role": member.role, "scope": scope}
         )  # fmt: skip
 
+    @app.get("/api/v1/conflicts", responses=responses)
+    def conflicts(
+        who: Staff,
+        date: Annotated[dt.date | None, Query(description="school day, YYYY-MM-DD")] = None,
+    ) -> Response:
+        """List what kiosks did that cannot both be right (found after sync), for review."""
+        from edge import conflicts as conflicts_mod
+
+        auth.require(who, PRESENCE_ROLES)
+        roster = node.roster
+        day = date or roster.calendar.day_of(node.clock.now())
+        if not 2000 <= day.year <= 2100:
+            raise TapError(f"date: {day} is not a school day (2000-2100)")
+        found = conflicts_mod.find(node.ledger.iter_day(day))
+        for item in found:
+            student = roster.students.get(item["subject_id"])
+            item["name"] = student.name if student else item["subject_id"]
+        return _json({"date": day.isoformat(), "conflicts": found})
+
     @app.get(
         "/api/v1/students/{student_id}/timeline", responses={**responses, 404: {"model": Problem}}
     )

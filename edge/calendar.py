@@ -75,6 +75,10 @@ class Calendar:
     late_after: dt.timedelta = dt.timedelta(minutes=10)
     lunch_before: dt.time = dt.time(14, 0)
     weights: tuple[tuple[str, float], ...] = tuple(DEFAULT_WEIGHTS.items())
+    two_party_handover: bool = False
+    late_call: dt.timedelta = dt.timedelta(minutes=15)
+    late_custody: dt.timedelta = dt.timedelta(minutes=30)
+    late_custodian: str = ""
     tz: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -243,6 +247,17 @@ def parse(text: str) -> Calendar:
     late_after = service.get("late_after_minutes", 10)
     if not isinstance(late_after, int) or not 0 <= late_after <= 120:
         raise CalendarError("[service] late_after_minutes must be a whole number from 0 to 120")
+    two_party = service.get("two_party_handover", False)
+    if not isinstance(two_party, bool):
+        raise CalendarError("[service] two_party_handover must be true or false")
+    late = {}
+    for key, default in (("late_call_minutes", 15), ("late_custody_minutes", 30)):
+        value = service.get(key, default)
+        if not isinstance(value, int) or not 0 <= value <= 240:
+            raise CalendarError(f"[service] {key} must be a whole number from 0 to 240")
+        late[key] = dt.timedelta(minutes=value)
+    if late["late_custody_minutes"] < late["late_call_minutes"]:
+        raise CalendarError("[service] late_custody_minutes must not come before late_call_minutes")
     weights = dict(DEFAULT_WEIGHTS)
     for status, value in (data.get("workload") or {}).items():
         if status not in weights:
@@ -265,4 +280,8 @@ def parse(text: str) -> Calendar:
         late_after=dt.timedelta(minutes=late_after),
         lunch_before=parse_time(service.get("lunch_before", "14:00"), "[service] lunch_before"),
         weights=tuple(weights.items()),
+        two_party_handover=two_party,
+        late_call=late["late_call_minutes"],
+        late_custody=late["late_custody_minutes"],
+        late_custodian=str(service.get("late_custodian", "")),
     )

@@ -25,6 +25,7 @@ RELEASED = "released"  # student released to a guardian
 LEFT_ALONE = "left_alone"  # student left alone (walk_alone = 1)
 STAFF_ON_DUTY = "staff_on_duty"  # staff tapped at a pickup point
 REFUSED = "refused"  # a known card whose tap the rules refused
+HANDOVER_OFFERED = "handover_offered"  # two-party handover: the handing staff tapped first
 # A staff member undid a wrong sign-in or release (data.corrects names it, with a
 # reason): the fold leaves the corrected event out; nothing is deleted.
 CORRECTED = "corrected"
@@ -43,6 +44,7 @@ TAP_KINDS = frozenset(
         RELEASED,
         LEFT_ALONE,
         STAFF_ON_DUTY,
+        HANDOVER_OFFERED,
         REFUSED,
         UNKNOWN_CARD,
         DEBOUNCED,

@@ -29,6 +29,24 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "{staff}接管{group}：实到{head_count}人，应到{expected}人，未到{missing_count}人",
         "{staff} took over {group}: {head_count} present of {expected}, {missing_count} missing",
     ),
+    "handover_offered": (
+        "{staff}交出{group}：实到{head_count}人，应到{expected}人，未到{missing_count}人；"
+        "请接班老师60秒内刷卡",
+        "{staff} hands over {group}: {head_count} present of {expected}, {missing_count} "
+        "missing; the receiving staff taps within 60 s",
+    ),
+    "handover_acknowledged": (
+        "{staff}接过{group}（{handed_by}交出）：实到{head_count}人，双方已确认",
+        "{staff} took {group} from {handed_by}: {head_count} present, acknowledged by both",
+    ),
+    "handover_unacknowledged": (
+        "{staff}接管{group}：实到{head_count}人；注意：交出老师未刷卡确认",
+        "{staff} took over {group}: {head_count} present; note: not confirmed by the handing staff",
+    ),
+    "late_custody": (
+        "超时未接：{group}的{head_count}名学生已交由{staff}看护",
+        "Not collected: {head_count} children of {group} passed to {staff}'s care",
+    ),
     "pickup_opened": (
         "{guardian}，请让孩子刷卡：{children}",
         "{guardian}: children may now tap out: {children}",
@@ -94,6 +112,8 @@ def render(code: str, roster: Roster, data: dict[str, Any], *, lang: str = "zh")
         )
     if data.get("signed_by"):
         values["staff"] = _person(roster.staff, data["signed_by"])
+    if data.get("handed_by"):
+        values["handed_by"] = _person(roster.staff, data["handed_by"])
     for key in ("group", "from_group"):
         ident = data.get(f"{key}_id") if key == "group" else data.get("from_group")
         if ident is not None:

@@ -11,6 +11,7 @@ import concurrent.futures
 import datetime as dt
 import logging
 import secrets
+import threading
 import time
 from typing import Any
 
@@ -68,6 +69,7 @@ class Node:
         self.broadcast = Broadcast()
         self.signin_codes: dict[str, tuple[str, float]] = {}
         self.signin_failures = 0
+        self._stopping = threading.Event()
         self.writer.listen(self._publish)
         self.writer.on_fault(self._fault)
         self.metrics = Metrics()
@@ -101,6 +103,10 @@ class Node:
     def start(self) -> None:
         """Start the tap writer, sync (with an upstream), then every reader."""
         self.writer.start()
+        if self.settings.escalate and (self.settings.role == "hub" or not self.settings.upstream):
+            threading.Thread(
+                target=self._escalate_late_pickups, name="late-pickups", daemon=True
+            ).start()
         if self.settings.upstream and self.settings.device_token:
             from edge.sync.client import SyncClient
 
@@ -235,8 +241,18 @@ class Node:
             return None
         return held[0]
 
+    def _escalate_late_pickups(self) -> None:
+        # One node decides for the campus: the hub, or a kiosk that runs alone. A kiosk
+        # that syncs leaves it to its hub (its dashboard still shows the stages).
+        while not self._stopping.wait(15):
+            try:
+                self.writer.escalate().result(timeout=30)
+            except Exception:
+                log.exception("late pickups could not be passed to the gate guard")
+
     def stop(self) -> None:
         """Stop sync and the readers, then let the writer finish what is queued."""
+        self._stopping.set()
         if self.sync is not None:
             self.sync.stop()
         for reader in self.readers.values():

@@ -6,7 +6,6 @@ manual release asked there is only carried out by a staff card tapped at that pi
 point, and the screen never shows a phone number.
 """
 
-
 import asyncio
 import base64
 import datetime as dt

@@ -65,6 +65,8 @@ class DayState:
         self.custodians: dict[str, tuple[str, dt.datetime]] = {}
         self.contexts: dict[str, Context] = {}
         self.codes_used: set[str] = set()
+        self.offers: dict[str, tuple[str, dt.datetime]] = {}  # group -> handing staff, when
+        self.on_duty: tuple[str, dt.datetime] | None = None  # the last staff at a pickup point
         self.last_taps: dict[tuple[str, str], dt.datetime] = {}
         self.last_key: tuple[int, str, str, int] | None = None
 
@@ -92,6 +94,11 @@ class DayState:
             self.students[sid] = Presence(LEFT_ALONE, None, event.at, event.station)
         elif kind == ev.CUSTODY_TAKEN and sid:
             self.custodians[data["group_id"]] = (sid, event.at)
+            self.offers.pop(data["group_id"], None)
+        elif kind == ev.HANDOVER_OFFERED and sid:
+            self.offers[data["group_id"]] = (sid, event.at)
+        elif kind == ev.STAFF_ON_DUTY and sid:
+            self.on_duty = (sid, event.at)
         elif kind == ev.PICKUP_OPENED and sid:
             only = data.get("only")
             self.contexts[event.station] = Context(
@@ -326,6 +333,26 @@ def picture(
         facts.entries[sid] = (presence, custodian, late, entry)
         students.append(entry)
     counts["overdue"] = overdue
+    stage = late_stage(roster.calendar, facts.service_end, judged_at)
+    escalation: dict[str, Any] = {
+        "stage": stage,
+        "call_from": (facts.service_end + roster.calendar.late_call).astimezone(tz).isoformat(),
+        "custody_at": (facts.service_end + roster.calendar.late_custody).astimezone(tz).isoformat(),
+        "calls": [],
+    }
+    if stage >= 2 and overdue:  # the duty leader calls each overdue child's adults
+        adults: dict[str, list[dict[str, str]]] = {}
+        for (sid, gid), right in roster.pickup.items():
+            guardian = roster.guardians.get(gid)
+            if right.allowed and guardian is not None:
+                adults.setdefault(sid, []).append(
+                    {"name": guardian.name, "phone": guardian.phone, "relation": right.relation}
+                )
+        escalation["calls"] = [
+            {"student_id": e["student_id"], "name": e["name"],
+             "guardians": adults.get(e["student_id"], [])}
+            for e in students if e.get("overdue")
+        ]  # fmt: skip
     return {
         "date": state.day.isoformat(),
         "at": judged_at.astimezone(tz).isoformat(),
@@ -336,6 +363,7 @@ def picture(
         ],
         "students": students,
         "counts": counts,
+        "late": escalation,
         "groups": [
             {
                 "group_id": g.group_id,
@@ -350,6 +378,22 @@ def picture(
             for g in roster.groups.values()
         ],
     }
+
+
+def late_stage(calendar: Any, service_end: dt.datetime, moment: dt.datetime) -> int:
+    """Return how far late pickups have escalated at a moment (DOMAIN.md, the afternoon).
+
+    0 before the service end; 1 from it (the duty leader gets the list); 2 from
+    ``late_call`` after it (the list shows guardians' phones to call); 3 from
+    ``late_custody`` after it (the children still here pass to the gate guard).
+    """
+    if moment < service_end:
+        return 0
+    if moment < service_end + calendar.late_call:
+        return 1
+    if moment < service_end + calendar.late_custody:
+        return 2
+    return 3
 
 
 def _staff_name(roster: Roster, staff_id: str | None) -> str | None:

@@ -31,6 +31,7 @@ class Timing:
 
     debounce: dt.timedelta = dt.timedelta(seconds=10)
     pickup_context: dt.timedelta = dt.timedelta(seconds=120)
+    handover: dt.timedelta = dt.timedelta(seconds=60)
 
 
 def decide(
@@ -61,7 +62,7 @@ def decide(
     kind, ident = holder
     station = roster.stations[tap.station]
     if station.role == "classroom":
-        return _at_classroom(tap, roster, state, station.group_id or "", kind, ident)
+        return _at_classroom(tap, roster, state, timing, station.group_id or "", kind, ident)
     return _at_pickup(tap, roster, state, timing, kind, ident, book, pending)
 
 
@@ -102,7 +103,7 @@ def _child(roster: Roster, state: DayState, sid: str) -> dict[str, object]:
 
 
 def _at_classroom(
-    tap: Tap, roster: Roster, state: DayState, group_id: str, kind: str, ident: str
+    tap: Tap, roster: Roster, state: DayState, timing: Timing, group_id: str, kind: str, ident: str
 ) -> Decision:
     if kind == "student":
         before = state.students.get(ident)
@@ -145,6 +146,8 @@ def _at_classroom(
             "on_leave": on_leave,
             "previous_custodian": previous[0] if previous else None,
         }
+        if roster.calendar.two_party_handover and previous is not None:
+            return _two_party(tap, state, timing, group_id, ident, previous[0], data)
         return Decision(ev.ACCEPTED, ev.CUSTODY_TAKEN, "custody_taken", "staff", ident, data)
 
     return Decision(
@@ -155,6 +158,31 @@ def _at_classroom(
         ident,
         {"reason": "guardian_at_classroom", "alert": "normal"},
     )
+
+
+def _two_party(
+    tap: Tap,
+    state: DayState,
+    timing: Timing,
+    group_id: str,
+    ident: str,
+    holder: str,
+    data: dict[str, object],
+) -> Decision:
+    """Hand a group over in two taps: the one who has it, then the one who takes it."""
+    offer = state.offers.get(group_id)
+    if offer is not None and not dt.timedelta(0) <= tap.at - offer[1] < timing.handover:
+        offer = None
+    if ident == holder:
+        # The handing staff member counts the group and offers it for 60 s.
+        return Decision(ev.ACCEPTED, ev.HANDOVER_OFFERED, "handover_offered", "staff", ident, data)
+    if offer is not None:
+        data |= {"handed_by": offer[0], "acknowledged_by": [offer[0], ident]}
+        return Decision(ev.ACCEPTED, ev.CUSTODY_TAKEN, "handover_acknowledged", "staff", ident,
+                        data)  # fmt: skip
+    # Taken without the holder's tap (they are not there): allowed, and said loudly.
+    data |= {"warning": "handover_unacknowledged"}
+    return Decision(ev.ACCEPTED, ev.CUSTODY_TAKEN, "handover_unacknowledged", "staff", ident, data)
 
 
 def _at_pickup(

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # The simulation endpoint answers loopback callers only, unless this is set (a demo
     # on a classroom projector driven from another machine).
     simulate_from_anywhere: bool = False
+    # Children still here late_custody minutes after the service end pass to the gate
+    # guard by themselves (on a hub, or a kiosk that runs alone). Off only for a node
+    # replaying a past afternoon against today's clock (the sync tests).
+    escalate: bool = True
     readers: list[str] = Field(default_factory=list)
     debounce_seconds: float = 10.0
     pickup_context_seconds: float = 120.0

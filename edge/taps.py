@@ -38,6 +38,7 @@ from edge.events import (
     ACTION,
     CORRECTABLE,
     CORRECTED,
+    CUSTODY_TAKEN,
     SELECT_COLUMNS,
     Decision,
     Event,
@@ -46,7 +47,7 @@ from edge.events import (
 )
 from edge.ledger import Ledger, transaction
 from edge.pickup import ManualRelease
-from edge.projection import Projection
+from edge.projection import Projection, late_stage
 from edge.roster import Roster
 from edge.rules import Timing, decide
 
@@ -502,6 +503,65 @@ class TapWriter:
 
         return self.call(append)
 
+    def escalate(self) -> concurrent.futures.Future[list[TapResult]]:
+        """Pass children still here ``late_custody`` after the service end to the gate guard.
+
+        One custody event per group that still holds children and is not the guard's
+        already, recorded like any handover (head count, previous custodian), by the
+        school's ``late_custodian``, else the staff member last on duty at a pickup
+        point today, else the roster's first guard. Safe to call as often as wanted.
+        """
+
+        def append(conn: sqlite3.Connection) -> list[TapResult]:
+            self._catch_up(conn)
+            roster = self.roster
+            now = self.clock.now()
+            day = roster.calendar.day_of(now)
+            end = roster.calendar.service_end_at(day)
+            if late_stage(roster.calendar, end, now) < 3:
+                return []
+            state = self.projection.day(day)
+            guard = _late_custodian(roster, state)
+            if guard is None:
+                log.warning("no guard in the roster to take late children; none passed on")
+                return []
+            made = []
+            for group_id in sorted({p.group_id for p in state.students.values()
+                                    if p.state == "present" and p.group_id}):  # fmt: skip
+                held = state.custodians.get(group_id)
+                if held is not None and held[0] == guard:
+                    continue
+                present = sorted(state.present_in(group_id))
+                data = {
+                    "group_id": group_id, "head_count": len(present), "present": present,
+                    "expected": len(present), "missing": [], "on_leave": [],
+                    "previous_custodian": held[0] if held else None, "escalated": True,
+                    "minutes_after_end": int((now - end).total_seconds() // 60),
+                }  # fmt: skip
+                decision = Decision(ACCEPTED, CUSTODY_TAKEN, "late_custody", "staff", guard, data)
+                tap = Tap("system", "", "", now)
+                event = self._event(tap, decision, roster, self._seq, self._hlc.stamp(now))
+                event = dataclasses.replace(event, card=None, uid=None)  # no card: the clock
+                event = dataclasses.replace(event, stored_hash=event.content_hash())
+                self.ledger.insert_events(conn, [event])
+                self._seq, self._head = self._seq + 1, event.stored_hash or ""
+                self.projection.add(event)
+                made.append(TapResult(event, roster))
+            return made
+
+        future = self.call(append)
+        future.add_done_callback(self._tell_listeners)
+        return future
+
+    def _tell_listeners(self, future: concurrent.futures.Future[list[TapResult]]) -> None:
+        if future.exception() is not None or not future.result():
+            return
+        for listener in self._listeners:
+            try:
+                listener(future.result())
+            except Exception:
+                log.exception("a tap listener failed")
+
     def correct(
         self, event_id: str, staff_id: str, reason: str
     ) -> concurrent.futures.Future[Event]:
@@ -590,6 +650,15 @@ def action_event(
         clock_synced, prev_hash,
     )  # fmt: skip
     return dataclasses.replace(event, stored_hash=event.content_hash())
+
+
+def _late_custodian(roster: Roster, state: Any) -> str | None:
+    chosen = roster.calendar.late_custodian
+    if chosen and chosen in roster.staff:
+        return chosen
+    if state.on_duty is not None:
+        return str(state.on_duty[0])
+    return next((s for s, m in roster.staff.items() if m.role == "guard"), None)
 
 
 def _byte_order(roster: Roster) -> cards.ByteOrder:

@@ -23,7 +23,11 @@ export const CATALOGUE = {
     nocard_find: "姓名或手机后4位", nocard: "无卡接送", reason_forgot: "家长忘带接送卡",
     reason_delegate: "临时委托人接送", reason_other: "其他（已核实身份）", pickup_code: "接送码",
     use_code: "使用接送码", delegate: "临时委托", must_not_collect: "不得接走", release: "放行",
-    sign_with_card: "请刷门卫或教师工作卡确认放行",
+    sign_with_card: "请刷门卫或教师工作卡确认放行", review: "需核查",
+    conflict_released_twice: "在两处被放行", conflict_same_moment: "同一时刻在两台设备上签到和离校",
+    conflict_code_used_twice: "接送码在两台设备上各用了一次",
+    late_stage_1: "课后服务已结束：以下学生尚未接走", late_stage_2: "请电话联系家长",
+    late_stage_3: "仍未接走的学生已交门卫看护",
     lang: "English",
   },
   en: {
@@ -51,7 +55,11 @@ export const CATALOGUE = {
     nocard_find: "name or phone's last 4 digits", nocard: "No card", reason_forgot: "Guardian forgot the card",
     reason_delegate: "Delegate collecting", reason_other: "Other (identity checked)", pickup_code: "Pickup code",
     use_code: "Use code", delegate: "delegate", must_not_collect: "must not collect", release: "release",
-    sign_with_card: "Tap a staff card to confirm the release", lang: "中文",
+    sign_with_card: "Tap a staff card to confirm the release", review: "To review",
+    conflict_released_twice: "released at two places", conflict_same_moment: "signed in and released at the same moment on two devices",
+    conflict_code_used_twice: "pickup code used on two devices",
+    late_stage_1: "Service has ended: these children are not collected yet", late_stage_2: "Call the guardians",
+    late_stage_3: "Children still here are in the gate guard's care", lang: "中文",
   },
 };
 

@@ -42,6 +42,7 @@ POLICY: dict[tuple[str, str], tuple[object, str]] = {
     ("GET", "/metrics"): (ADMIN, "/metrics"),
     ("GET", "/api/v1/sync/status"): (STAFF_VIEW, "/api/v1/sync/status"),
     ("GET", "/api/v1/presence"): (STAFF_VIEW, "/api/v1/presence"),
+    ("GET", "/api/v1/conflicts"): (STAFF_VIEW, "/api/v1/conflicts"),
     ("GET", "/api/v1/events"): (ADMIN, "/api/v1/events"),
     ("GET", "/api/v1/stations/{station}"): (OPEN, "/api/v1/stations/K1"),
     ("GET", "/api/v1/stations/{station}/stream"): (OPEN, "/api/v1/stations/K1/stream"),

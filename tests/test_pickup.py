@@ -183,3 +183,90 @@ def test_a_one_time_code_opens_a_pickup_for_one_child_once(
     locked = client.post("/api/v1/stations/P1/code", json={"code": code})
     assert locked.status_code == 429
     assert client.post("/api/v1/stations/P1/code", json={"code": "12ab"}).status_code == 422
+
+
+def test_two_party_handover_needs_both_cards_within_60_seconds(make_node, tmp_path) -> None:
+    from tests import roster_files
+
+    school = roster_files.FILES["school.toml"] + "[service]\ntwo_party_handover = true\n"
+    node = make_node(roster_dir=roster_files.write(tmp_path / "two", **{"school.toml": school}))
+    with LiveServer(node) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+        for who in ("S1", "S2", "T1"):
+            tap(client, "K1", who)
+        assert state_of(client, server, "S1")["custodian_staff_id"] == "T1"
+        server.node.clock.set(local("16:00"))  # type: ignore[attr-defined]
+        offered = tap(client, "K1", "T1")  # T1 counts the group and hands it over
+        assert (offered["code"], offered["head_count"]) == ("handover_offered", 2)
+        assert "请接班老师60秒内刷卡" in offered["message"]
+        assert state_of(client, server, "S1")["custodian_staff_id"] == "T1"  # still T1's
+        server.node.clock.set(local("16:00:40"))  # type: ignore[attr-defined]
+        taken = tap(client, "K1", "L1")
+        assert taken["code"] == "handover_acknowledged"
+        assert taken["message"] == "刘校长接过一年级看护组（陈老师交出）：实到2人，双方已确认"
+        assert state_of(client, server, "S1")["custodian_staff_id"] == "L1"
+        events = server.node.ledger.events_after(0, 100)
+        assert events[-1].data["acknowledged_by"] == ["T1", "L1"]
+        # An offer lapses after 60 s: a later taker is recorded, with a warning.
+        server.node.clock.set(local("16:30"))  # type: ignore[attr-defined]
+        assert tap(client, "K1", "L1")["code"] == "handover_offered"
+        server.node.clock.set(local("16:31:05"))  # type: ignore[attr-defined]
+        late = tap(client, "K1", "T2")
+        assert (late["code"], late["warning"]) == (
+            "handover_unacknowledged",
+            "handover_unacknowledged",
+        )
+        assert state_of(client, server, "S1")["custodian_staff_id"] == "T2"
+
+
+def test_late_pickups_escalate_by_the_clock(server: LiveServer, client: httpx.Client) -> None:
+    for who in ("S1", "S2", "T1"):
+        tap(client, "K1", who)
+    leader = staff(server, "L1")
+    picture = client.get("/api/v1/presence", headers=leader).json()
+    assert picture["late"]["stage"] == 0
+    assert picture["late"]["call_from"].endswith("18:15:00+08:00")
+    server.node.clock.set(local("18:05"))  # type: ignore[attr-defined]
+    picture = client.get("/api/v1/presence", headers=leader).json()
+    assert (picture["late"]["stage"], picture["late"]["calls"]) == (1, [])  # the list, no phones
+    assert picture["counts"]["overdue"] == 2
+    server.node.clock.set(local("18:16"))  # type: ignore[attr-defined]
+    calls = client.get("/api/v1/presence", headers=leader).json()["late"]["calls"]
+    assert [c["student_id"] for c in calls] == ["S1", "S2"]
+    assert calls[0]["guardians"] == [{"name": "王妈妈", "phone": "13800000001", "relation": "母亲"}]
+    assert server.node.writer.escalate().result(timeout=10) == []  # not yet
+    server.node.clock.set(local("18:31"))  # type: ignore[attr-defined]
+    passed = server.node.writer.escalate().result(timeout=10)
+    assert [(r.event.code, r.event.subject_id, r.event.data["head_count"]) for r in passed] == [
+        ("late_custody", "GU", 2)
+    ]
+    assert passed[0].to_json()["message"] == "超时未接：一年级看护组的2名学生已交由张保安看护"
+    assert state_of(client, server, "S1")["custodian_staff_id"] == "GU"
+    assert server.node.writer.escalate().result(timeout=10) == []  # once
+    record = reports.make("supervision", reports.LedgerSource(server.node.ledger),
+                          now=server.node.clock.now(), group="G1").table("custody")  # fmt: skip
+    assert record.rows[-1][2:5] == ["张保安", "陈老师", 2]
+
+
+def test_two_kiosks_releasing_the_same_child_are_flagged_not_merged(make_node) -> None:
+    a, b = make_node(node_id="kiosk-a"), make_node(node_id="kiosk-b")
+    with LiveServer(a) as server_a, LiveServer(b) as server_b:
+        with httpx.Client(base_url=server_a.url) as ca, httpx.Client(base_url=server_b.url) as cb:
+            for client_, when, station, who in (
+                (ca, "16:00", "K1", "S1"), (ca, "16:30", "P1", "P1"), (ca, "16:30:05", "P1", "S1"),
+                (cb, "16:31", "P1", "P1"), (cb, "16:31:05", "P1", "S1"),  # the LAN was down
+                (cb, "16:40", "K1", "S2"), (cb, "16:45", "P1", "P2"), (cb, "16:45:05", "P1", "S2"),
+                (ca, "16:45:20", "K1", "S2"),
+            ):  # fmt: skip
+                body = {"station": station, "uid": CARD[who], "at": local(when).isoformat()}
+                reply = client_.post("/api/v1/sim/taps", json=body)
+                assert reply.status_code == 200
+        b_events = b.ledger.events_after(0, 100)
+        a.writer.ingest(b_events, None).result(timeout=10)  # the LAN is back
+        with httpx.Client(base_url=server_a.url) as ca:
+            found = ca.get("/api/v1/conflicts", headers=staff(server_a, "L1")).json()["conflicts"]
+    assert [(c["kind"], c["subject_id"]) for c in found] == [
+        ("released_twice", "S1"),
+        ("same_moment", "S2"),
+    ]
+    assert {e["node_id"] for e in found[0]["events"]} == {"kiosk-a", "kiosk-b"}
+    assert found[0]["name"] == "小明"

@@ -293,3 +293,21 @@ def test_the_guard_releases_a_child_to_a_delegate_without_a_card(
     )
     expect(page.locator("#panel")).to_have_class("accepted")
     shoot(page, "nocard")
+
+
+def test_the_dashboard_shows_whom_to_call_for_a_child_not_collected(
+    server: LiveServer, page: Page
+) -> None:
+    from tests.conftest import local
+
+    tap(server, "K1", "S1")
+    server.node.clock.set(local("18:16"))  # type: ignore[attr-defined]
+    page.goto(f"{server.url}/dashboard")
+    page.locator("#secret").fill(server.token("L1"))
+    page.locator("#signin button").click()
+    expect(page.locator("#late-stage")).to_have_text("请电话联系家长")
+    expect(page.locator("#overdue [data-student=S1]")).to_contain_text(
+        "☎ 王妈妈（母亲）13800000001"
+    )
+    expect(page.locator("#overdue [data-student=S1]")).not_to_contain_text("赵先生")  # barred
+    expect(page.locator("#conflicts")).to_have_text("暂无")

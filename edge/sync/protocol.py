@@ -45,7 +45,7 @@ class WireEvent(BaseModel):
     subject_kind: str | None = Field(default=None, max_length=16)
     subject_id: str | None = Field(default=None, max_length=64)
     data: dict[str, Any]
-    roster_version: int = Field(ge=0)
+    roster_version: int = Field(ge=0, le=2**62)
     clock_synced: bool
     prev_hash: str = Field(pattern=r"^([0-9a-f]{64})?$")
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -64,7 +64,9 @@ class Push(BaseModel):
     """A batch of events pushed upstream, and how the sender stands."""
 
     events: list[WireEvent] = Field(max_length=2000)
-    waiting: int = Field(default=0, ge=0, description="events still queued after this batch")
+    waiting: int = Field(
+        default=0, ge=0, le=2**62, description="events still queued after this batch"
+    )
     sent_at: AwareDatetime | None = Field(default=None, description="the sender's wall clock")
     clock_trusted: bool = True
     clock_step_seconds: float = Field(
