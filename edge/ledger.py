@@ -128,6 +128,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE staff_pins (staff_id TEXT PRIMARY KEY, pin_hash TEXT NOT NULL, set_at TEXT);
     """,
     ),
+    (
+        "0008_notices",
+        """
+        CREATE TABLE notices (
+            notice_id TEXT PRIMARY KEY,
+            delivered_at TEXT,
+            attempts INTEGER NOT NULL,
+            status INTEGER,
+            error TEXT
+        );
+    """,
+    ),
 ]
 
 
@@ -269,6 +281,35 @@ class Ledger:
                 yield Event.from_row(row)
         finally:
             conn.close()
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a small value (a cursor) in meta, on a connection of its own."""
+        self._write_once("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def notice(self, notice_id: str) -> dict[str, Any] | None:
+        """Return what is known of a parent notice's delivery."""
+        row = (
+            self.reader()
+            .execute(
+                "SELECT notice_id, delivered_at, attempts, status, error FROM notices "
+                "WHERE notice_id = ?",
+                (notice_id,),
+            )
+            .fetchone()
+        )
+        return dict(row) if row else None
+
+    def record_notice(
+        self, notice_id: str, delivered_at: str | None, status: int | None, error: str | None
+    ) -> None:
+        """Record one attempt at a parent notice (delivered, refused, or to retry)."""
+        self._write_once(
+            "INSERT INTO notices (notice_id, delivered_at, attempts, status, error) "
+            "VALUES (?, ?, 1, ?, ?) ON CONFLICT (notice_id) DO UPDATE SET "
+            "delivered_at = excluded.delivered_at, attempts = attempts + 1, "
+            "status = excluded.status, error = excluded.error",
+            (notice_id, delivered_at, status, error),
+        )
 
     def sign_ins(self, start: dt.date, end: dt.date) -> Iterator[tuple[dt.date, str]]:
         """Yield each (day, student_id) with a sign-in in the days, once (attendance)."""

@@ -70,6 +70,7 @@ class Node:
         self.signin_codes: dict[str, tuple[str, float]] = {}
         self.signin_failures = 0
         self._stopping = threading.Event()
+        self.notifier: Any = None  # edge.notices.Notifier, with webhook_url
         self.writer.listen(self._publish)
         self.writer.on_fault(self._fault)
         self.metrics = Metrics()
@@ -103,7 +104,13 @@ class Node:
     def start(self) -> None:
         """Start the tap writer, sync (with an upstream), then every reader."""
         self.writer.start()
-        if self.settings.escalate and (self.settings.role == "hub" or not self.settings.upstream):
+        speaks_for_campus = self.settings.role == "hub" or not self.settings.upstream
+        if self.settings.webhook_url and self.settings.webhook_secret and speaks_for_campus:
+            from edge.notices import Notifier
+
+            self.notifier = Notifier(self, self.settings.webhook_url, self.settings.webhook_secret)
+            self.notifier.start()
+        if self.settings.escalate and speaks_for_campus:
             threading.Thread(
                 target=self._escalate_late_pickups, name="late-pickups", daemon=True
             ).start()
@@ -253,6 +260,8 @@ class Node:
     def stop(self) -> None:
         """Stop sync and the readers, then let the writer finish what is queued."""
         self._stopping.set()
+        if self.notifier is not None:
+            self.notifier.stop()
         if self.sync is not None:
             self.sync.stop()
         for reader in self.readers.values():

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # guard by themselves (on a hub, or a kiosk that runs alone). Off only for a node
     # replaying a past afternoon against today's clock (the sync tests).
     escalate: bool = True
+    # Parent notices (sign-in, release, not collected) go to this URL as signed JSON,
+    # from a hub, the central, or a kiosk that runs alone. See README, Parent notices.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
     readers: list[str] = Field(default_factory=list)
     debounce_seconds: float = 10.0
     pickup_context_seconds: float = 120.0
