@@ -377,7 +377,14 @@ def create_app(node: Node) -> FastAPI:
                 present = len(state.present_in(group.group_id))
                 held = state.custodians.get(group.group_id)
             custodian = roster.staff.get(held[0]) if held else None
+            book = node.projection.book
+            plans = [
+                {**plan.to_json(), "name": roster.students[sid].name}
+                for sid in roster.expected_in_group(group.group_id, day)
+                if (plan := book.plans.get((sid, day))) is not None and sid in roster.students
+            ]
             room = {
+                "plans": plans,
                 "group_id": group.group_id,
                 "name": group.name,
                 "room": group.room,

@@ -79,6 +79,7 @@ class Calendar:
     late_call: dt.timedelta = dt.timedelta(minutes=15)
     late_custody: dt.timedelta = dt.timedelta(minutes=30)
     late_custodian: str = ""
+    plan_cutoff: dt.time = dt.time(14, 0)
     tz: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -284,4 +285,5 @@ def parse(text: str) -> Calendar:
         late_call=late["late_call_minutes"],
         late_custody=late["late_custody_minutes"],
         late_custodian=str(service.get("late_custodian", "")),
+        plan_cutoff=parse_time(service.get("plan_cutoff", "14:00"), "[service] plan_cutoff"),
     )

@@ -65,6 +65,39 @@ class Delegate:
 
 
 @dataclass(frozen=True)
+class Plan:
+    """Today's dismissal plan of a child (放学安排): when, where, with whom."""
+
+    student_id: str
+    day: dt.date
+    batch: str | None  # "17:00": the dismissal batch
+    point: str | None  # a pickup station_id
+    mode: str  # guardian | alone
+    club_until: str | None  # "17:30": stays in a club until then
+    by: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the plan as the API and the screens show it."""
+        return {"student_id": self.student_id, "date": self.day.isoformat(), "batch": self.batch,
+                "point": self.point, "mode": self.mode, "club_until": self.club_until,
+                "by": self.by}  # fmt: skip
+
+    def conflicts_with(self, kind: str, station: str, at: dt.datetime, tz: Any) -> list[str]:
+        """Return how a release or walk home at ``station`` and ``at`` departs from the plan."""
+        clock = at.astimezone(tz).strftime("%H:%M")
+        notes = []
+        if self.point and station != self.point:
+            notes.append("point")
+        if self.batch and clock < self.batch:
+            notes.append("before_batch")
+        if self.club_until and clock < self.club_until:
+            notes.append("club_until")
+        if (self.mode == "alone") != (kind == ev.LEFT_ALONE):
+            notes.append("mode")
+        return notes
+
+
+@dataclass(frozen=True)
 class Code:
     """A one-time pickup code: one child, one adult, one day."""
 
@@ -98,6 +131,7 @@ class PickupBook:
     delegates: dict[str, Delegate] = field(default_factory=dict)
     codes: dict[tuple[dt.date, str], Code] = field(default_factory=dict)
     revoked_passes: set[str] = field(default_factory=set)
+    plans: dict[tuple[str, dt.date], Plan] = field(default_factory=dict)
     last_key: tuple[int, str, str, int] | None = None
 
     def apply(self, event: Event) -> None:
@@ -121,6 +155,12 @@ class PickupBook:
             )
         elif event.code == PASS_REVOKED:
             self.revoked_passes.add(data["pass_id"])
+        elif event.code == PLAN_SET:
+            day = dt.date.fromisoformat(data["date"])
+            self.plans[(data["student_id"], day)] = Plan(
+                data["student_id"], day, data.get("batch"), data.get("point"),
+                data.get("mode", "guardian"), data.get("club_until"), event.subject_id,
+            )  # fmt: skip
 
     def delegates_of(self, student_id: str, day: dt.date) -> list[Delegate]:
         """Return the delegates who may collect a child on ``day``."""

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from edge import auth
 from edge.api import Problem, _json
+from edge.calendar import CalendarError, parse_time
 from edge.errors import TapError
 from edge.events import Tap
 from edge.node import Node
@@ -30,6 +31,7 @@ from edge.pickup import (
     DELEGATE_GRANTED,
     DELEGATE_REVOKED,
     MANUAL_WINDOW,
+    PLAN_SET,
     ManualRelease,
 )
 from edge.projection import PRESENT
@@ -77,6 +79,16 @@ class CodeEntry(BaseModel):
     """A pickup code typed on the pickup screen's keypad."""
 
     code: str = Field(pattern=r"^[0-9]{8}$", examples=["40172958"])
+
+
+class PlanIn(BaseModel):
+    """A child's dismissal plan for a day (放学安排)."""
+
+    date: dt.date | None = Field(default=None, description="default today")
+    batch: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$", examples=["17:00"])
+    point: str | None = Field(default=None, max_length=64, description="a pickup station_id")
+    mode: str = Field(default="guardian", pattern="^(guardian|alone)$")
+    club_until: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$", examples=["17:30"])
 
 
 class CorrectionIn(BaseModel):
@@ -280,6 +292,47 @@ def add_pickup_routes(
         if result.event.code == "unknown_code":
             recent.append(now)
         return _json(result.to_json())
+
+    @app.put("/api/v1/students/{student_id}/plan", responses=answers, tags=["pickup"])
+    def set_plan(who: Staff, student_id: str, body: PlanIn) -> Response:
+        """Set a child's dismissal plan for a day; today's closes at the school's cut-off."""
+        auth.require(who, GRANT_ROLES, full=True)
+        roster = node.roster
+        student = roster.students.get(student_id)
+        if student is None:
+            raise TapError(f"student '{student_id}' is not in the roster", 404)
+        day = body.date or today()
+        now = node.clock.now()
+        cutoff = dt.datetime.combine(today(), roster.calendar.plan_cutoff, roster.calendar.tz)
+        if day < today() or (day == today() and now >= cutoff):
+            raise TapError(
+                f"the plan for {day} can no longer change: today's plans close at "
+                f"{roster.calendar.plan_cutoff:%H:%M} (school setting plan_cutoff); "
+                "tell the class teacher and the gate instead", 409)  # fmt: skip
+        if body.point is not None:
+            pickup_station(body.point)
+        if body.mode == "alone" and not student.walk_alone:
+            raise TapError(f"{student.name} has no written consent to leave alone "
+                           "(students.csv walk_alone)", 409)  # fmt: skip
+        for text, name in ((body.batch, "batch"), (body.club_until, "club_until")):
+            if text is not None:
+                try:
+                    parse_time(text, name)
+                except CalendarError as err:
+                    raise TapError(str(err)) from err
+        data = {"student_id": student_id, "date": day.isoformat(), "batch": body.batch,
+                "point": body.point, "mode": body.mode, "club_until": body.club_until}  # fmt: skip
+        node.writer.record_action(PLAN_SET, data, who.staff_id).result(timeout=30)
+        return _json({**data, "by": who.staff_id})
+
+    @app.get("/api/v1/students/{student_id}/plan", responses=answers, tags=["pickup"])
+    def get_plan(who: Staff, student_id: str, date: dt.date | None = None) -> Response:
+        """Return a child's dismissal plan for a day (null when none was set)."""
+        auth.require(who, GRANT_ROLES | {"guard"})
+        if student_id not in node.roster.students:
+            raise TapError(f"student '{student_id}' is not in the roster", 404)
+        plan = node.projection.book.plans.get((student_id, date or today()))
+        return _json({"plan": plan.to_json() if plan else None})
 
     @app.post("/api/v1/events/{event_id}/correct", responses=answers, tags=["pickup"])
     async def correct(who: Staff, event_id: str, body: CorrectionIn) -> Response:

@@ -63,7 +63,26 @@ def decide(
     station = roster.stations[tap.station]
     if station.role == "classroom":
         return _at_classroom(tap, roster, state, timing, station.group_id or "", kind, ident)
-    return _at_pickup(tap, roster, state, timing, kind, ident, book, pending)
+    decision = _at_pickup(tap, roster, state, timing, kind, ident, book, pending)
+    if decision.kind in (ev.RELEASED, ev.LEFT_ALONE) and decision.subject_id:
+        return _against_plan(decision, tap, roster, state, book)
+    return decision
+
+
+def _against_plan(
+    decision: Decision, tap: Tap, roster: Roster, state: DayState, book: PickupBook
+) -> Decision:
+    """Warn when a release departs from the child's plan for today (it still goes)."""
+    plan = book.plans.get((decision.subject_id or "", state.day))
+    if plan is None:
+        return decision
+    notes = plan.conflicts_with(decision.kind, tap.station, tap.at, roster.calendar.tz)
+    if not notes:
+        return decision
+    data = {**decision.data, "warning": "plan_mismatch", "plan_notes": notes,
+            "plan": plan.to_json()}  # fmt: skip
+    return Decision(decision.outcome, decision.kind, decision.code, decision.subject_kind,
+                    decision.subject_id, data)  # fmt: skip
 
 
 def _code(tap: Tap, roster: Roster, state: DayState, book: PickupBook) -> Decision:
@@ -84,7 +103,7 @@ def _code(tap: Tap, roster: Roster, state: DayState, book: PickupBook) -> Decisi
         return Decision(ev.DENIED, ev.REFUSED, refusal or "unknown_code", None, None,
                         {"reason": refusal, "alert": "normal"})  # fmt: skip
     data: dict[str, object] = {
-        "students": [_child(roster, state, issued.student_id)],
+        "students": [_child(roster, state, issued.student_id, book)],
         "only": [issued.student_id],
         "adult_kind": issued.adult_kind,
         "code": code,
@@ -94,12 +113,18 @@ def _code(tap: Tap, roster: Roster, state: DayState, book: PickupBook) -> Decisi
                     issued.adult_id, data)  # fmt: skip
 
 
-def _child(roster: Roster, state: DayState, sid: str) -> dict[str, object]:
-    return {
+def _child(
+    roster: Roster, state: DayState, sid: str, book: PickupBook | None = None
+) -> dict[str, object]:
+    child: dict[str, object] = {
         "student_id": sid,
         "state": state.state_of(roster, sid) or "not_enrolled_today",
         "group_id": _group_of(state, sid),
     }
+    plan = book.plans.get((sid, state.day)) if book is not None else None
+    if plan is not None:
+        child["plan"] = plan.to_json()  # the guard sees today's plan beside the child
+    return child
 
 
 def _at_classroom(
@@ -197,7 +222,9 @@ def _at_pickup(
 ) -> Decision:
     if kind == "guardian":
         children = [
-            _child(roster, state, sid) for sid, right in roster.children_of(ident) if right.allowed
+            _child(roster, state, sid, book)
+            for sid, right in roster.children_of(ident)
+            if right.allowed
         ]
         replaced = state.contexts.get(tap.station)
         data: dict[str, object] = {"students": children}

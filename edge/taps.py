@@ -125,6 +125,9 @@ class TapResult:
             answer["alert"] = e.data["alert"]
         if "warning" in e.data:
             answer["warning"] = e.data["warning"]
+        if "plan_notes" in e.data:
+            answer["plan_notes"] = e.data["plan_notes"]
+            answer["plan"] = e.data["plan"]
         if "missing" in e.data:
             answer["missing"] = [self._student(s) for s in e.data["missing"]]
             answer["head_count"] = e.data["head_count"]
@@ -136,6 +139,7 @@ class TapResult:
                     "state": c["state"],
                     "group_id": c["group_id"],
                     "group_name": self._group_name(c["group_id"]),
+                    "plan": c.get("plan"),
                 }
                 for c in e.data["students"]
             ]

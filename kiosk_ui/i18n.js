@@ -28,6 +28,9 @@ export const CATALOGUE = {
     conflict_code_used_twice: "接送码在两台设备上各用了一次",
     late_stage_1: "课后服务已结束：以下学生尚未接走", late_stage_2: "请电话联系家长",
     late_stage_3: "仍未接走的学生已交门卫看护",
+    plan_mismatch: "注意：与今日放学安排不符", plan_point: "接送点不同", plan_before_batch: "早于放学批次",
+    plan_club_until: "社团活动尚未结束", plan_mode: "接送方式不同", plan_mode_guardian: "家长接",
+    plan_mode_alone: "自行离校", plan_club: "社团至", plans_today: "今日放学安排",
     lang: "English",
   },
   en: {
@@ -59,7 +62,11 @@ export const CATALOGUE = {
     conflict_released_twice: "released at two places", conflict_same_moment: "signed in and released at the same moment on two devices",
     conflict_code_used_twice: "pickup code used on two devices",
     late_stage_1: "Service has ended: these children are not collected yet", late_stage_2: "Call the guardians",
-    late_stage_3: "Children still here are in the gate guard's care", lang: "中文",
+    late_stage_3: "Children still here are in the gate guard's care",
+    plan_mismatch: "Note: not as today's dismissal plan", plan_point: "another pickup point",
+    plan_before_batch: "before the batch time", plan_club_until: "club not over yet",
+    plan_mode: "another way home", plan_mode_guardian: "with a guardian", plan_mode_alone: "alone",
+    plan_club: "club until", plans_today: "Today's plans", lang: "中文",
   },
 };
 

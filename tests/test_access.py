@@ -65,6 +65,8 @@ POLICY: dict[tuple[str, str], tuple[object, str]] = {
     ),
     ("POST", "/api/v1/stations/{station}/code"): (OPEN, "/api/v1/stations/P1/code"),
     ("POST", "/api/v1/events/{event_id}/correct"): (CORRECT, "/api/v1/events/k:e:1/correct"),
+    ("PUT", "/api/v1/students/{student_id}/plan"): (GRANT, "/api/v1/students/S1/plan"),
+    ("GET", "/api/v1/students/{student_id}/plan"): (GRANT | {"guard"}, "/api/v1/students/S1/plan"),
     ("GET", "/dashboard/rollcall"): (OPEN, "/dashboard/rollcall"),
     ("GET", "/ui/{name}"): (OPEN, "/ui/i18n.js"),
     ("GET", "/photos/{name}"): (OPEN, "/photos/" + "0" * 64 + ".png"),
@@ -106,6 +108,7 @@ def call(client: httpx.Client, method: str, path: str, token: str | None) -> int
                                                    "adult_id": "P1", "reason": "忘带卡"},
             "/api/v1/stations/P1/code": {"code": "12345678"},
             "/api/v1/events/k:e:1/correct": {"reason": "刷错了"},
+            "/api/v1/students/S1/plan": {"date": "2030-01-07", "batch": "17:00"},
             }.get(path) if method != "GET" else None  # fmt: skip
     with client.stream(method, path, headers=headers, params=params, json=body) as reply:
         return reply.status_code  # streams are closed after their headers

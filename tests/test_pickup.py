@@ -270,3 +270,46 @@ def test_two_kiosks_releasing_the_same_child_are_flagged_not_merged(make_node) -
     ]
     assert {e["node_id"] for e in found[0]["events"]} == {"kiosk-a", "kiosk-b"}
     assert found[0]["name"] == "小明"
+
+
+def test_todays_plan_is_shown_changes_until_the_cut_off_and_warns_when_departed_from(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    teacher = staff(server, "T1")
+    server.node.clock.set(local("13:00"))  # type: ignore[attr-defined]  # before the cut-off
+    plan = {"batch": "17:00", "point": "P1", "mode": "guardian", "club_until": None}
+    set_ = client.put("/api/v1/students/S1/plan", json=plan, headers=teacher)
+    assert set_.status_code == 200, set_.text
+    for who in ("S1", "S4"):
+        tap(client, "K1", who)
+    room = client.get("/api/v1/stations/K1").json()["group"]["plans"]
+    assert [(p["name"], p["batch"], p["point"]) for p in room] == [("小明", "17:00", "P1")]
+    server.node.clock.set(local("16:30"))  # type: ignore[attr-defined]
+    opened = tap(client, "P1", "P1")
+    children = {c["student_id"]: c for c in opened["students"]}
+    assert children["S1"]["plan"]["batch"] == "17:00"  # the guard sees it beside the child
+    assert children["S4"]["plan"] is None
+    early = tap(client, "P1", "S1")  # before the 17:00 batch: released, with a warning
+    assert (early["code"], early["warning"], early["plan_notes"]) == (
+        "released", "plan_mismatch", ["before_batch"])  # fmt: skip
+    assert tap(client, "P1", "S4").get("warning") is None  # no plan, nothing to depart from
+    # Changes close at the cut-off (14:00 by default); tomorrow's may still change.
+    late = client.put("/api/v1/students/S4/plan", json=plan, headers=teacher)
+    assert late.status_code == 409
+    assert "today's plans close at 14:00" in late.json()["detail"]
+    tomorrow = (local("16:30") + dt.timedelta(days=1)).date().isoformat()
+    ahead = client.put("/api/v1/students/S4/plan", json={**plan, "date": tomorrow},
+                       headers=teacher)  # fmt: skip
+    assert ahead.status_code == 200
+    assert client.get("/api/v1/students/S4/plan", params={"date": tomorrow},
+                      headers=teacher).json()["plan"]["batch"] == "17:00"  # fmt: skip
+    alone = client.put("/api/v1/students/S1/plan", headers=teacher,
+                       json={**plan, "mode": "alone", "date": tomorrow})  # fmt: skip
+    assert alone.status_code == 409
+    assert "no written consent to leave alone" in alone.json()["detail"]
+    elsewhere = client.put("/api/v1/students/S4/plan", headers=teacher,
+                           json={**plan, "point": "K1", "date": tomorrow})  # fmt: skip
+    assert elsewhere.status_code == 409
+    bad = client.put("/api/v1/students/S4/plan", headers=teacher,
+                     json={**plan, "batch": "25:00", "date": tomorrow})  # fmt: skip
+    assert bad.status_code == 422
