@@ -50,7 +50,9 @@ class SimTap(BaseModel):
     """A card presented to a station's simulated reader."""
 
     station: str = Field(min_length=1, max_length=64, examples=["K-1A"])
-    uid: str = Field(min_length=1, max_length=64, examples=["04A2B3C4"])
+    uid: str = Field(
+        min_length=1, max_length=512, examples=["04A2B3C4"], description="a card, or a pass's text"
+    )
     at: dt.datetime | None = Field(
         default=None, description="the simulated moment; without an offset, school time"
     )

@@ -60,6 +60,7 @@ class Tap:
     card: str
     uid: str
     at: dt.datetime
+    credential: dict[str, Any] | None = None  # a scanned pass's verified payload (or error)
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "{student} released without a card to {guardian} (confirmed by {staff})",
     ),
     "unknown_code": ("接送码无效，请核对", "Unknown pickup code: check it"),
+    "invalid_pass": (
+        "通行证无效（{reason}），请人工核实",
+        "The pass is not valid ({reason}): check the adult in person",
+    ),
     "code_used": ("此接送码今天已使用过", "This pickup code was already used today"),
     "code_at_classroom": ("接送码请在接送点使用", "Pickup codes are used at the pickup point"),
     "delegate_expired": (

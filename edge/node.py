@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any
 
-from edge import auth, cards
+from edge import auth, cards, passes
 from edge.clock import Clock, CorrectedClock, SystemClock, clock_synchronized
 from edge.devices.base import Reader, Sink
 from edge.devices.registry import (
@@ -38,6 +38,7 @@ from edge.sync.server import Peers
 from edge.taps import TapResult, TapWriter
 
 log = logging.getLogger(__name__)
+UPSTREAM_PASS_KEY = "upstream_pass_key"  # noqa: S105 - a meta key: the hub's public pass key
 
 
 class Node:
@@ -65,6 +66,8 @@ class Node:
         self._clock_asked: tuple[float, bool] | None = None
         self.sync: Any = None  # edge.sync.client.SyncClient, with --upstream
         self.secret = auth.load_secret(settings.data_dir)
+        self.pass_key = passes.load_key(settings.data_dir)
+        self.writer.pass_publics = self.pass_publics
         self.readers: dict[str, Reader] = {}
         self.broadcast = Broadcast()
         self.signin_codes: dict[str, tuple[str, float]] = {}
@@ -92,6 +95,14 @@ class Node:
         if self._clock_asked is None or now - self._clock_asked[0] > 60:
             self._clock_asked = (now, clock_synchronized())
         return self._clock_asked[1]
+
+    def pass_publics(self) -> list[str]:
+        """Return the keys a pass may be signed with: this node's, and its hub's."""
+        keys = [passes.public_text(self.pass_key)]
+        upstream = self.ledger.meta(UPSTREAM_PASS_KEY)
+        if upstream:
+            keys.append(upstream)
+        return keys
 
     def responsive(self, timeout: float = 5.0) -> bool:
         """Tell whether the tap writer still turns its queue (a no-op goes through it)."""

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Query, Response
 from pydantic import BaseModel, Field
 
-from edge import auth
+from edge import auth, passes
 from edge.api import Problem, _json
 from edge.calendar import CalendarError, parse_time
 from edge.errors import TapError
@@ -31,6 +31,7 @@ from edge.pickup import (
     DELEGATE_GRANTED,
     DELEGATE_REVOKED,
     MANUAL_WINDOW,
+    PASS_REVOKED,
     PLAN_SET,
     ManualRelease,
 )
@@ -89,6 +90,15 @@ class PlanIn(BaseModel):
     point: str | None = Field(default=None, max_length=64, description="a pickup station_id")
     mode: str = Field(default="guardian", pattern="^(guardian|alone)$")
     club_until: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$", examples=["17:30"])
+
+
+class PassIn(BaseModel):
+    """A signed pickup pass for one child and one adult over a date range."""
+
+    student_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=40, description="the adult the pass names")
+    start: dt.date | None = Field(default=None, alias="from", description="default today")
+    end: dt.date | None = Field(default=None, alias="to", description="default = from")
 
 
 class CorrectionIn(BaseModel):
@@ -292,6 +302,36 @@ def add_pickup_routes(
         if result.event.code == "unknown_code":
             recent.append(now)
         return _json(result.to_json())
+
+    @app.post("/api/v1/passes", responses=answers, tags=["pickup"], status_code=201)
+    def issue_pass(who: Staff, body: PassIn) -> Response:
+        """Issue a pickup pass signed with this hub's key (QR text a kiosk checks offline)."""
+        auth.require(who, GRANT_ROLES, full=True)
+        if node.settings.upstream and node.settings.role != "hub":
+            raise TapError("passes are issued at the campus hub, whose key every kiosk knows", 409)
+        if body.student_id not in node.roster.students:
+            raise TapError(f"student '{body.student_id}' is not in the roster", 404)
+        start = body.start or today()
+        end = body.end or start
+        if start < today() or end < start or (end - start).days > 180:
+            raise TapError(f"from {start} to {end} is not a range from today of at most 181 days")
+        pass_id = f"X{secrets.token_hex(6)}"
+        text = passes.issue(node.pass_key, {"id": pass_id, "s": body.student_id,
+                                            "n": body.name.strip(), "f": start.isoformat(),
+                                            "t": end.isoformat()})  # fmt: skip
+        data = {"pass_id": pass_id, "student_id": body.student_id, "name": body.name.strip(),
+                "from": start.isoformat(), "to": end.isoformat()}  # fmt: skip
+        node.writer.record_action(passes.ISSUED, data, who.staff_id).result(timeout=30)
+        return _json({**data, "text": text}, 201)
+
+    @app.delete("/api/v1/passes/{pass_id}", responses=answers, tags=["pickup"])
+    def revoke_pass(who: Staff, pass_id: str) -> Response:
+        """Revoke a pass: the revocation travels to every kiosk, which then refuses it."""
+        auth.require(who, GRANT_ROLES, full=True)
+        if not re.fullmatch(r"X[0-9a-f]{12}", pass_id):
+            raise TapError(f"'{pass_id}' is not a pass id (X and 12 hex digits)", 404)
+        node.writer.record_action(PASS_REVOKED, {"pass_id": pass_id}, who.staff_id).result(30)
+        return _json({"pass_id": pass_id, "revoked_by": who.staff_id})
 
     @app.put("/api/v1/students/{student_id}/plan", responses=answers, tags=["pickup"])
     def set_plan(who: Staff, student_id: str, body: PlanIn) -> Response:

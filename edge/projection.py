@@ -40,8 +40,9 @@ class Context:
 
     adult_id: str
     at: dt.datetime
-    adult_kind: str = "guardian"  # guardian | delegate
+    adult_kind: str = "guardian"  # guardian | delegate | pass
     only: frozenset[str] | None = None
+    adult_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class DayState:
             only = data.get("only")
             self.contexts[event.station] = Context(
                 sid, event.at, data.get("adult_kind", "guardian"),
-                frozenset(only) if only is not None else None,
+                frozenset(only) if only is not None else None, data.get("delegate_name"),
             )  # fmt: skip
             if data.get("code"):
                 self.codes_used.add(data["code"])

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from edge import events as ev
 from edge.events import Decision, Tap
+from edge.passes import CARD_PREFIX as PASS_PREFIX
 from edge.pickup import CODE_PREFIX, ManualRelease, PickupBook
 from edge.projection import ON_LEAVE, PRESENT, DayState
 from edge.roster import Roster
@@ -55,6 +56,8 @@ def decide(
     book = book or PickupBook()
     if tap.card.startswith(CODE_PREFIX):
         return _code(tap, roster, state, book)
+    if tap.card.startswith(PASS_PREFIX):
+        return _pass(tap, roster, state, book)
 
     holder = roster.cards.get(tap.card)
     if holder is None:
@@ -111,6 +114,37 @@ def _code(tap: Tap, roster: Roster, state: DayState, book: PickupBook) -> Decisi
     }
     return Decision(ev.ACCEPTED, ev.PICKUP_OPENED, "pickup_opened", issued.adult_kind,
                     issued.adult_id, data)  # fmt: skip
+
+
+def _pass(tap: Tap, roster: Roster, state: DayState, book: PickupBook) -> Decision:
+    """Take a signed pass scanned at a station: it opens a context for its one child."""
+    payload = tap.credential or {"error": "malformed"}
+    refusal = payload.get("error")
+    sid = str(payload.get("s", ""))
+    if refusal is None:
+        if roster.stations[tap.station].role != "pickup":
+            refusal = "code_at_classroom"
+        elif payload.get("id") in book.revoked_passes:
+            refusal = "pass_revoked"
+        elif not (payload.get("f", "9") <= state.day.isoformat() <= payload.get("t", "")):
+            refusal = "pass_expired"
+        elif sid not in roster.students:
+            refusal = "malformed"
+    if refusal is not None:
+        return Decision(ev.DENIED, ev.REFUSED, "invalid_pass", None, None,
+                        {"reason": refusal, "alert": "alert", "pass_id": payload.get("id"),
+                         "student_id": sid or None})  # fmt: skip
+    data: dict[str, object] = {
+        "students": [_child(roster, state, sid, book)],
+        "only": [sid],
+        "adult_kind": "pass",
+        "delegate_name": payload.get("n"),
+        "pass_id": payload.get("id"),
+        "valid": [payload.get("f"), payload.get("t")],
+        "via": "pass",
+    }
+    return Decision(ev.ACCEPTED, ev.PICKUP_OPENED, "pickup_opened", "pass", str(payload["id"]),
+                    data)  # fmt: skip
 
 
 def _child(
@@ -243,7 +277,10 @@ def _at_pickup(
     if context is not None and context.only is not None and ident in context.only:
         # A code or pass opened this context for this child: its adult collects them.
         released = {"from_group": _group_of(state, ident), "via": "code"}
-        if context.adult_kind == "delegate":
+        if context.adult_kind == "pass":
+            released |= {"pass_id": context.adult_id, "delegate_name": context.adult_name,
+                         "via": "pass"}  # fmt: skip
+        elif context.adult_kind == "delegate":
             delegate = book.delegates.get(context.adult_id)
             released |= {"delegate_id": context.adult_id,
                          "delegate_name": delegate.name if delegate else None}  # fmt: skip

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edge import cards, messages
+from edge import cards, messages, passes
 from edge.clock import Clock, HybridLogicalClock, clock_synchronized
 from edge.errors import CampusEdgeError, StorageError, TapError
 from edge.events import (
@@ -215,6 +215,7 @@ class TapWriter:
         # Manual releases asked on a pickup screen, by station, waiting for a staff card.
         # Set and read under the projection's lock.
         self.pending: dict[str, ManualRelease] = {}
+        self.pass_publics: Callable[[], list[str]] = list  # the keys passes may be signed with
 
     # -- the submitter's side ---------------------------------------------------
 
@@ -225,15 +226,23 @@ class TapWriter:
         roster = self.roster
         if station not in roster.stations:
             raise TapError(f"station '{station}' is not in the roster (stations.csv)", 404)
-        try:
-            card = cards.normalize(uid, byte_order=_byte_order(roster), form=form)
-        except cards.CardNumberError as err:
-            raise TapError(f"uid: {err}") from err
         if at is None:
             at = self.clock.now()
         elif at.tzinfo is None:
             at = at.replace(tzinfo=roster.calendar.tz)
         check_moment(at, "at")
+        if uid.strip().upper().startswith(passes.PREFIX):
+            # A pass from a QR scanner: checked here, against the keys this node knows.
+            try:
+                payload = passes.verify(uid, self.pass_publics())
+            except ValueError as err:
+                return Tap(station, passes.CARD_PREFIX + "?", "", at, {"error": str(err)})
+            pass_id = str(payload.get("id", ""))[:40]
+            return Tap(station, passes.CARD_PREFIX + pass_id, pass_id, at, payload)
+        try:
+            card = cards.normalize(uid, byte_order=_byte_order(roster), form=form)
+        except cards.CardNumberError as err:
+            raise TapError(f"uid: {err}") from err
         return Tap(station=station, card=card, uid=uid, at=at)
 
     def submit_nowait(self, tap: Tap) -> concurrent.futures.Future[TapResult]:

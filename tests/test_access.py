@@ -31,7 +31,8 @@ NEEDS_PIN = (ADMIN, PAY, GRANT, CORRECT)
 # What an allowed caller gets where it is not 200: created, or a well-formed 404 for a
 # made-up id (the check of who may ask comes first).
 SUCCESS = {"/api/v1/delegates#POST": 201, "/api/v1/pickup-codes": 201,
-           "/api/v1/delegates/Dnone": 404, "/api/v1/events/k:e:1/correct": 404}  # fmt: skip
+           "/api/v1/delegates/Dnone": 404, "/api/v1/events/k:e:1/correct": 404,
+           "/api/v1/passes": 201}  # fmt: skip
 DEVICE = "device"
 CODE = "a one-time sign-in code"  # a token grants nothing there; a wrong code is a 401
 
@@ -66,6 +67,8 @@ POLICY: dict[tuple[str, str], tuple[object, str]] = {
     ("POST", "/api/v1/stations/{station}/code"): (OPEN, "/api/v1/stations/P1/code"),
     ("POST", "/api/v1/events/{event_id}/correct"): (CORRECT, "/api/v1/events/k:e:1/correct"),
     ("PUT", "/api/v1/students/{student_id}/plan"): (GRANT, "/api/v1/students/S1/plan"),
+    ("POST", "/api/v1/passes"): (GRANT, "/api/v1/passes"),
+    ("DELETE", "/api/v1/passes/{pass_id}"): (GRANT, "/api/v1/passes/X000000000000"),
     ("GET", "/api/v1/students/{student_id}/plan"): (GRANT | {"guard"}, "/api/v1/students/S1/plan"),
     ("GET", "/dashboard/rollcall"): (OPEN, "/dashboard/rollcall"),
     ("GET", "/ui/{name}"): (OPEN, "/ui/i18n.js"),
@@ -109,6 +112,7 @@ def call(client: httpx.Client, method: str, path: str, token: str | None) -> int
             "/api/v1/stations/P1/code": {"code": "12345678"},
             "/api/v1/events/k:e:1/correct": {"reason": "刷错了"},
             "/api/v1/students/S1/plan": {"date": "2030-01-07", "batch": "17:00"},
+            "/api/v1/passes": {"student_id": "S1", "name": "外婆"},
             }.get(path) if method != "GET" else None  # fmt: skip
     with client.stream(method, path, headers=headers, params=params, json=body) as reply:
         return reply.status_code  # streams are closed after their headers

@@ -313,3 +313,54 @@ def test_todays_plan_is_shown_changes_until_the_cut_off_and_warns_when_departed_
     bad = client.put("/api/v1/students/S4/plan", headers=teacher,
                      json={**plan, "batch": "25:00", "date": tomorrow})  # fmt: skip
     assert bad.status_code == 422
+
+
+def test_a_signed_pass_scanned_by_a_qr_wedge_opens_a_pickup_and_can_be_revoked(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    from edge.devices.wedge import LETTERS, KeyAssembler
+
+    tap(client, "K1", "S1")
+    issued = client.post("/api/v1/passes", headers=staff(server, "A1"), json={
+        "student_id": "S1", "name": "外婆", "to": "2026-11-30"})  # fmt: skip
+    assert issued.status_code == 201, issued.text
+    text = issued.json()["text"]
+    assert text.startswith("CE1.")
+    assert set(text[4:]) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567.")  # QR alphanumeric, typable
+    # The USB QR scanner types it like a wedge card reader: a recorded key stream.
+    codes = {ch: code for code, ch in LETTERS.items()} | {
+        str(d): code for d, code in zip(range(1, 10), range(2, 11), strict=True)}  # fmt: skip
+    keys, t = [], 0.0
+    for ch in text:
+        keys += [(1, 42, 1, t), (1, codes[ch], 1, t), (1, codes[ch], 0, t), (1, 42, 0, t)] if (
+            ch.isalpha()) else [(1, codes[ch], 1, t), (1, codes[ch], 0, t)]  # fmt: skip
+        t += 0.002
+    (scanned,) = KeyAssembler().feed_all([*keys, (1, 28, 1, t), (1, 28, 0, t)])
+    assert scanned == text
+    writer = server.node.writer
+    opened = writer.submit_nowait(writer.make_tap("P1", scanned)).result(timeout=10).to_json()
+    assert (opened["code"], opened["subject"]["name"]) == ("pickup_opened", "外婆")
+    assert [c["student_id"] for c in opened["students"]] == ["S1"]
+    released = tap(client, "P1", "S1")
+    assert released["code"] == "released"
+    assert released["message"] == "小明，已由外婆（临时委托）接走"
+    # Forged or changed: refused, and recorded.
+    body, signature = text[4:].split(".")
+    forged = "CE1." + body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1] + "." + signature
+    server.node.clock.advance(seconds=11)  # type: ignore[attr-defined]
+    refused = writer.submit_nowait(writer.make_tap("P1", forged)).result(timeout=10).to_json()
+    assert (refused["outcome"], refused["code"]) == ("denied", "invalid_pass")
+    # Revoked: the next scan is refused.
+    pass_id = issued.json()["pass_id"]
+    assert (
+        client.delete(f"/api/v1/passes/{pass_id}", headers=staff(server, "T1")).status_code == 200
+    )
+    server.node.clock.advance(seconds=11)  # type: ignore[attr-defined]
+    again = writer.submit_nowait(writer.make_tap("P1", text)).result(timeout=10)
+    assert (again.event.code, again.event.data["reason"]) == ("invalid_pass", "pass_revoked")
+    # Expired: a pass for today only, scanned tomorrow.
+    short = client.post("/api/v1/passes", headers=staff(server, "A1"), json={
+        "student_id": "S2", "name": "舅舅"}).json()["text"]  # fmt: skip
+    server.node.clock.set(local("16:00") + dt.timedelta(days=1))  # type: ignore[attr-defined]
+    late = writer.submit_nowait(writer.make_tap("P1", short)).result(timeout=10)
+    assert late.event.data["reason"] == "pass_expired"

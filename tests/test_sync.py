@@ -240,7 +240,7 @@ def test_a_kiosk_with_a_wrong_clock_follows_the_hub(tmp_path: Path, offset: int)
             hub.stop()
 
 
-def test_a_delegation_reaches_the_kiosk_and_works_there_with_the_hub_stopped(
+def test_delegations_and_passes_reach_the_kiosk_and_work_there_with_the_hub_stopped(
     tmp_path: Path,
 ) -> None:
     bundle = imported_campus(tmp_path / "hub", students=60, seed=9)
@@ -275,9 +275,27 @@ def test_a_delegation_reaches_the_kiosk_and_works_there_with_the_hub_stopped(
             found = httpx.get(f"{kiosk.url}/api/v1/stations/P-EAST/adults", params={"q": q})
             return [a["name"] for a in found.json()["adults"]]
 
-        # Both grants and the revocation come down; the revocation wins over its grant.
-        wait_for(lambda: on_kiosk("2222") == ["邻居张阿姨"] and on_kiosk("3333") == [],
-                 timeout=20)  # fmt: skip
+        # A pass for another child, and one revoked at once.
+        other, second = next(
+            (s, st) for s, st in roster.students.items()
+            if st.card and s != sid and roster.enrollments[s][0][0] in rooms
+        )  # fmt: skip
+        other_room = rooms[roster.enrollments[other][0][0]]
+        httpx.post(f"{kiosk.url}/api/v1/sim/taps", json={"station": other_room, "uid": second.card})
+        passes = [httpx.post(f"{hub.url}/api/v1/passes", headers=headers,
+                             json={"student_id": other, "name": name}).json()
+                  for name in ("外婆", "陌生人")]  # fmt: skip
+        assert httpx.delete(f"{hub.url}/api/v1/passes/{passes[1]['pass_id']}",
+                            headers=headers).status_code == 200  # fmt: skip
+
+        def revoked_on_kiosk() -> bool:
+            with sqlite3.connect(kiosk.data_dir / "campus-edge.db") as db:
+                return bool(db.execute("SELECT count(*) FROM events WHERE code = 'pass_revoked'")
+                            .fetchone()[0])  # fmt: skip
+
+        # Both grants and the revocations come down; a revocation wins over its grant.
+        wait_for(lambda: on_kiosk("2222") == ["邻居张阿姨"] and on_kiosk("3333") == []
+                 and revoked_on_kiosk(), timeout=20)  # fmt: skip
         hub.stop()  # the LAN is gone: the kiosk works on what it knows
         ask = {"student_id": sid, "adult_kind": "delegate", "adult_id": grants["邻居张阿姨"],
                "reason": "奶奶委托"}  # fmt: skip
@@ -288,6 +306,24 @@ def test_a_delegation_reaches_the_kiosk_and_works_there_with_the_hub_stopped(
                             json={"station": "P-EAST", "uid": guard.card}).json()  # fmt: skip
         assert signed["code"] == "released_manually", signed
         assert "邻居张阿姨（临时委托）" in signed["message"]
+
+        # The hub's pass, checked with the key the kiosk kept from the hub's hello.
+        def scan(text: str) -> dict:
+            reply = httpx.post(f"{kiosk.url}/api/v1/sim/taps",
+                               json={"station": "P-EAST", "uid": text})  # fmt: skip
+            return reply.json()
+
+        refused = scan(passes[1]["text"])
+        assert (refused["code"], refused["outcome"]) == ("invalid_pass", "denied")
+        assert "pass_revoked" in refused["message_en"]
+        opened = scan(passes[0]["text"])
+        assert (opened["code"], opened["subject"]["name"]) == ("pickup_opened", "外婆")
+        out = httpx.post(f"{kiosk.url}/api/v1/sim/taps",
+                         json={"station": "P-EAST", "uid": second.card}).json()  # fmt: skip
+        assert (out["code"], out["message"]) == (
+            "released",
+            f"{second.name}，已由外婆（临时委托）接走",
+        )
     finally:
         kiosk.stop()
         hub.stop()

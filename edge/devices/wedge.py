@@ -28,7 +28,11 @@ KEY_DOWN = 1
 DIGITS = {2: "1", 3: "2", 4: "3", 5: "4", 6: "5", 7: "6", 8: "7", 9: "8", 10: "9", 11: "0"}
 KEYPAD = {79: "1", 80: "2", 81: "3", 75: "4", 76: "5", 77: "6", 71: "7", 72: "8", 73: "9",
           82: "0"}  # fmt: skip
-LETTERS = {30: "A", 48: "B", 46: "C", 32: "D", 18: "E", 33: "F"}
+# Letters (a QR scanner types a pickup pass: capitals, digits and dots) and the dot.
+LETTERS = {30: "A", 48: "B", 46: "C", 32: "D", 18: "E", 33: "F", 34: "G", 35: "H", 23: "I",
+           36: "J", 37: "K", 38: "L", 50: "M", 49: "N", 24: "O", 25: "P", 16: "Q", 19: "R",
+           31: "S", 20: "T", 22: "U", 47: "V", 17: "W", 45: "X", 21: "Y", 44: "Z",
+           52: "."}  # fmt: skip
 ENTER = {28, 96}  # KEY_ENTER, KEY_KPENTER
 SHIFT = {42, 54}  # KEY_LEFTSHIFT, KEY_RIGHTSHIFT
 
@@ -38,7 +42,7 @@ class KeyAssembler:
     """Assembles key events into card numbers."""
 
     gap: float = 1.0
-    longest: int = 32
+    longest: int = 512  # a pass is about 200 characters; a card number at most 20
     dropped: int = 0
     _buffer: list[str] = field(default_factory=list)
     _last: float | None = None

@@ -30,7 +30,7 @@ from edge.clock import CorrectedClock
 from edge.devices.base import Backoff
 from edge.errors import CampusEdgeError
 from edge.events import Event
-from edge.node import Node
+from edge.node import UPSTREAM_PASS_KEY, Node
 from edge.sync.protocol import Hello, PullAnswer, PushAnswer, RosterSnapshot, WireEvent
 from edge.taps import TapResult
 
@@ -196,6 +196,8 @@ class SyncClient:
     def _hello(self) -> None:
         hello = Hello.model_validate(self._request("GET", "/api/v1/sync/hello").json())
         self.status.upstream_node = hello.node_id
+        if hello.pass_key and self.ledger.meta(UPSTREAM_PASS_KEY) != hello.pass_key:
+            self.ledger.set_meta(UPSTREAM_PASS_KEY, hello.pass_key)  # kept for offline checks
         if self.own_only and hello.device != self.ledger.node_id:
             raise SyncRefused(
                 f"this kiosk's node id is '{self.ledger.node_id}' but its device token is "

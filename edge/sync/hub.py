@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from edge import passes
 from edge.errors import TapError
 from edge.events import Event
 from edge.ledger import Device
@@ -35,6 +36,10 @@ class LedgerStore:
     def node_info(self) -> tuple[str, str, int]:
         """Return (node_id, role, roster version)."""
         return self.ledger.node_id, self.node.settings.role, self.node.roster.version
+
+    def pass_key(self) -> str:
+        """Return the public key this node signs pickup passes with."""
+        return passes.public_text(self.node.pass_key)
 
     def push(self, device: Device, events: list[Event]) -> Ingested:
         """Store a pushed batch through the writer; ChainBroken if it cannot be stored."""

@@ -113,6 +113,7 @@ class Hello(BaseModel):
     role: str
     now: dt.datetime
     roster_version: int
+    pass_key: str | None = Field(default=None, description="the public key passes are signed with")
 
 
 class RosterSnapshot(BaseModel):

@@ -164,8 +164,10 @@ def add_sync_routes(
     def hello(caller: Caller) -> Response:
         """Tell a device who it is here, and this node's clock."""
         node_id, role, version = store.node_info()
+        pass_key = getattr(store, "pass_key", lambda: None)()
         return answer(Hello(device=caller.name, kind=caller.kind, node_id=node_id, role=role,
-                            now=clock.now(), roster_version=version))  # fmt: skip
+                            now=clock.now(), roster_version=version,
+                            pass_key=pass_key))  # fmt: skip
 
     # The push body is parsed straight from its bytes (pydantic's JSON mode, about twice
     # as fast as FastAPI's parse-then-validate on a 2,000-event batch); its schema is
