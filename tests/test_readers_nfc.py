@@ -108,6 +108,7 @@ def test_the_station_screen_learns_its_reader_is_offline(make_node: Callable[...
             "present": 0,
             "expected": 4,
             "custodian": None,
+            "plans": [],  # no dismissal plan set for anyone today
         }
         assert k1["reader"]["connected"] is False
         assert "no reader at usb:ffff:ffff" in k1["reader"]["last_error"]

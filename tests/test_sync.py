@@ -10,6 +10,7 @@ test_e2e) and the hub must hold each event exactly once, chains intact.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import random
@@ -263,9 +264,11 @@ def test_delegations_and_passes_reach_the_kiosk_and_work_there_with_the_hub_stop
         admin = next(s for s, m in roster.staff.items() if m.role == "admin")
         headers = {"authorization": f"Bearer {hub.token(admin)}"}
         grants = {}
+        face = base64.b64encode(roster_files.png(200, 120, 80)).decode()
         for name, phone in (("邻居张阿姨", "13900002222"), ("表哥小李", "13900003333")):
             reply = httpx.post(f"{hub.url}/api/v1/delegates", headers=headers,
-                               json={"student_id": sid, "name": name, "phone": phone})  # fmt: skip
+                               json={"student_id": sid, "name": name, "phone": phone,
+                                     "photo": face})  # fmt: skip
             assert reply.status_code == 201, reply.text
             grants[name] = reply.json()["grant_id"]
         revoked = httpx.delete(f"{hub.url}/api/v1/delegates/{grants['表哥小李']}", headers=headers)
@@ -296,6 +299,9 @@ def test_delegations_and_passes_reach_the_kiosk_and_work_there_with_the_hub_stop
         # Both grants and the revocations come down; a revocation wins over its grant.
         wait_for(lambda: on_kiosk("2222") == ["邻居张阿姨"] and on_kiosk("3333") == []
                  and revoked_on_kiosk(), timeout=20)  # fmt: skip
+        photo = httpx.get(f"{kiosk.url}/api/v1/stations/P-EAST/adults",
+                          params={"q": "2222"}).json()["adults"][0]["photo"]  # fmt: skip
+        wait_for(lambda: httpx.get(f"{kiosk.url}{photo}").status_code == 200, timeout=20)
         hub.stop()  # the LAN is gone: the kiosk works on what it knows
         ask = {"student_id": sid, "adult_kind": "delegate", "adult_id": grants["邻居张阿姨"],
                "reason": "奶奶委托"}  # fmt: skip

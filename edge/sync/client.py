@@ -31,6 +31,7 @@ from edge.devices.base import Backoff
 from edge.errors import CampusEdgeError
 from edge.events import Event
 from edge.node import UPSTREAM_PASS_KEY, Node
+from edge.pickup import DELEGATE_GRANTED
 from edge.sync.protocol import Hello, PullAnswer, PushAnswer, RosterSnapshot, WireEvent
 from edge.taps import TapResult
 
@@ -310,7 +311,26 @@ class SyncClient:
         if page.next != cursor or events:
             ingested = self.node.writer.ingest(events, {PULL_CURSOR: page.next}).result(timeout=60)
             self.status.pulled += len(ingested.stored)
+            self._delegate_photos(ingested.stored)
         return page.more
+
+    def _delegate_photos(self, events: list[Event]) -> None:
+        """Fetch the photos of delegations made upstream, so the guard sees who comes."""
+        for event in events:
+            name = event.data.get("photo") if event.code == DELEGATE_GRANTED else None
+            if not name or not roster_mod.PHOTO_NAME.match(name):
+                continue
+            target = self.ledger.photos / name
+            if target.is_file():
+                continue
+            try:
+                data = self._photo(name)
+            except (SyncRefused, httpx.HTTPError) as err:
+                log.warning("delegation photo %s not fetched: %s", name, err)
+                continue
+            self.ledger.photos.mkdir(exist_ok=True)
+            (self.ledger.photos / f"{name}.part").write_bytes(data)
+            (self.ledger.photos / f"{name}.part").replace(target)
 
 
 def _server_now(response: httpx.Response) -> dt.datetime | None:
