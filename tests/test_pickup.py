@@ -118,6 +118,10 @@ def test_a_delegate_is_found_without_a_card_and_released_with_a_staff_signature(
     assert signed["message"] == "小红，无卡接送：由张阿姨（临时委托）接走（张保安确认）"
     assert state_of(client, server, "S2")["state"] == "released"
     assert tap(client, "P1", "L1")["code"] == "staff_on_duty"  # the request was used up
+    # A delegation ends by itself: tomorrow it is not there.
+    server.node.clock.set(local("16:00") + dt.timedelta(days=1))  # type: ignore[attr-defined]
+    assert client.get("/api/v1/stations/P1/adults", params={"q": "1111"}).json()["adults"] == []
+    server.node.clock.set(local("16:10"))  # type: ignore[attr-defined]
     # Revoked: it is gone from the screen and cannot be asked for.
     gone = client.delete(f"/api/v1/delegates/{grant_id}", headers=staff(server, "A1"))
     assert gone.status_code == 200
