@@ -311,3 +311,27 @@ def test_the_dashboard_shows_whom_to_call_for_a_child_not_collected(
     )
     expect(page.locator("#overdue [data-student=S1]")).not_to_contain_text("赵先生")  # barred
     expect(page.locator("#conflicts")).to_have_text("暂无")
+
+
+def test_a_teacher_names_a_delegate_on_the_dashboard_and_takes_it_back(
+    server: LiveServer, page: Page
+) -> None:
+    page.goto(f"{server.url}/dashboard")
+    page.locator("#secret").fill(server.token("A1"))
+    page.locator("#signin button").click()
+    page.locator("#delegate-student").fill("S2")
+    page.locator("#delegate-name").fill("张阿姨")
+    page.locator("#delegate-phone").fill("13900001111")
+    page.locator("#delegate-form button").click()
+    listed = page.locator("#delegates li")
+    expect(listed).to_have_count(1)
+    expect(listed.first).to_contain_text("小红 ← 张阿姨 13900001111 · 2026-11-23–2026-11-23")
+    kiosk = httpx.get(f"{server.url}/api/v1/stations/P1/adults", params={"q": "1111"}).json()
+    assert [a["name"] for a in kiosk["adults"]] == ["张阿姨"]
+    listed.first.locator("button").click()
+    expect(listed).to_have_count(0)
+    page.locator("#delegate-student").fill("S99")
+    page.locator("#delegate-name").fill("某人")
+    page.locator("#delegate-phone").fill("13900001111")
+    page.locator("#delegate-form button").click()
+    expect(page.locator("#delegate-error")).to_have_text("student 'S99' is not in the roster")
