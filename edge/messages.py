@@ -78,8 +78,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "unknown_code": ("接送码无效，请核对", "Unknown pickup code: check it"),
     "invalid_pass": (
-        "通行证无效（{reason}），请人工核实",
-        "The pass is not valid ({reason}): check the adult in person",
+        "通行证无效（{why}），请人工核实",
+        "The pass is not valid ({why}): check the adult in person",
     ),
     "code_used": ("此接送码今天已使用过", "This pickup code was already used today"),
     "code_at_classroom": ("接送码请在接送点使用", "Pickup codes are used at the pickup point"),
@@ -89,6 +89,17 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "not_present": ("{student}不在校，无法放行", "{student} is not on campus: nothing to release"),
     "corrected": ("{staff}更正了一条记录：{reason}", "{staff} corrected a record: {reason}"),
+}
+
+
+# Why a pass was refused, as a guard reads it (the event keeps the reason's code).
+PASS_REFUSALS = {
+    "pass_revoked": ("已撤销", "revoked"),
+    "pass_expired": ("不在有效期内", "not valid today"),
+    "pass_at_classroom": ("请在接送点扫码", "scan it at the pickup point"),
+    "bad_signature": ("签名不符，可能被篡改", "signature does not match: possibly altered"),
+    "unknown_key": ("非本校签发", "not issued by this campus"),
+    "malformed": ("无法识别", "unreadable"),
 }
 
 
@@ -116,6 +127,8 @@ def render(code: str, roster: Roster, data: dict[str, Any], *, lang: str = "zh")
         )
     if data.get("signed_by"):
         values["staff"] = _person(roster.staff, data["signed_by"])
+    if "why" not in data and data.get("reason") in PASS_REFUSALS:
+        values["why"] = PASS_REFUSALS[data["reason"]][1 if lang == "en" else 0]
     if data.get("handed_by"):
         values["handed_by"] = _person(roster.staff, data["handed_by"])
     for key in ("group", "from_group"):

@@ -38,7 +38,7 @@ import orjson
 
 from edge import events as ev
 from edge.events import Event
-from edge.projection import PRESENT, effective, late_stage
+from edge.projection import PRESENT, late_stage
 
 log = logging.getLogger(__name__)
 
@@ -225,8 +225,3 @@ class Notifier:
         self.last_error = error
         self.backoff = min(BACKOFF_MAX, self.backoff * 2)
         return False
-
-
-def delivered_ids(events: list[Event]) -> list[str]:
-    """Return the ids of events that make a notice (for tests and reports)."""
-    return [e.event_id for e in effective(events) if e.kind in KINDS and e.outcome == ev.ACCEPTED]

@@ -88,5 +88,8 @@ def verify(text: str, publics: list[str]) -> dict[str, Any]:
 
 
 def holds_on(payload: dict[str, Any], day: dt.date) -> bool:
-    """Tell whether a verified pass is valid on ``day``."""
-    return dt.date.fromisoformat(payload["f"]) <= day <= dt.date.fromisoformat(payload["t"])
+    """Tell whether a verified pass is valid on ``day`` (False when its dates are unreadable)."""
+    try:
+        return dt.date.fromisoformat(payload["f"]) <= day <= dt.date.fromisoformat(payload["t"])
+    except (KeyError, TypeError, ValueError):
+        return False

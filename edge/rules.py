@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from edge import events as ev
 from edge.events import Decision, Tap
 from edge.passes import CARD_PREFIX as PASS_PREFIX
+from edge.passes import holds_on
 from edge.pickup import CODE_PREFIX, ManualRelease, PickupBook
 from edge.projection import ON_LEAVE, PRESENT, DayState
 from edge.roster import Roster
@@ -123,10 +124,10 @@ def _pass(tap: Tap, roster: Roster, state: DayState, book: PickupBook) -> Decisi
     sid = str(payload.get("s", ""))
     if refusal is None:
         if roster.stations[tap.station].role != "pickup":
-            refusal = "code_at_classroom"
+            refusal = "pass_at_classroom"
         elif payload.get("id") in book.revoked_passes:
             refusal = "pass_revoked"
-        elif not (payload.get("f", "9") <= state.day.isoformat() <= payload.get("t", "")):
+        elif not holds_on(payload, state.day):
             refusal = "pass_expired"
         elif sid not in roster.students:
             refusal = "malformed"
