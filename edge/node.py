@@ -44,6 +44,8 @@ UPSTREAM_PASS_KEY = "upstream_pass_key"  # noqa: S105 - a meta key: the hub's pu
 class Node:
     """Everything one ``campus-edge serve`` process runs."""
 
+    ESCALATE_EVERY = 15.0  # seconds between looks at the clock for late pickups
+
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         offset = settings.sim_clock_offset_seconds if settings.simulate else 0.0
@@ -262,7 +264,7 @@ class Node:
     def _escalate_late_pickups(self) -> None:
         # One node decides for the campus: the hub, or a kiosk that runs alone. A kiosk
         # that syncs leaves it to its hub (its dashboard still shows the stages).
-        while not self._stopping.wait(15):
+        while not self._stopping.wait(self.ESCALATE_EVERY):
             try:
                 self.writer.escalate().result(timeout=30)
             except Exception:

@@ -107,12 +107,16 @@ def make_node(tmp_path: Path, bundle: Path) -> Iterator[Callable[..., Node]]:
         data_dir: Path | None = None,
         readers: list[str] | None = None,
         node_id: str | None = None,
+        escalate: bool = False,
     ) -> Node:
+        # Late pickups pass to the guard by a background loop; tests that move the clock
+        # past the service end ask for it (escalate=True), the rest keep it off.
         settings = Settings(
             data_dir=data_dir or tmp_path / f"node{len(nodes)}",
             node_id=node_id or f"kiosk-{len(nodes)}",
             simulate=simulate,
             readers=readers or [],
+            escalate=escalate,
         )
         ledger = Ledger(settings.database, settings.node_id)
         if ledger.roster_version() == 0:

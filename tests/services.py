@@ -50,7 +50,11 @@ class Service:
         self.log = open(data_dir / "serve.log", "ab")  # noqa: SIM115 - closed in stop()
 
     def start(self) -> None:
-        env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(self.data_dir), **self.env}
+        # These processes replay a fixed afternoon (TODAY) whatever the hour the tests run:
+        # on that date after 18:30 a hub would rightly pass the children it still sees to
+        # the gate guard. Escalation is tested in-process with a moved clock instead.
+        env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(self.data_dir),
+               "CAMPUS_EDGE_ESCALATE": "false", **self.env}  # fmt: skip
         command = [sys.executable, "-m", "edge", "serve", "--simulate", "--port", str(self.port)]
         if self.node_id:
             command += ["--node-id", self.node_id]

@@ -7,12 +7,15 @@ mother P1 also collects her niece S4; S1's father P3 must not collect S1).
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import httpx
 import pytest
 
 from edge import auth, reports
-from tests.conftest import LiveServer, local
+from edge.node import Node
+from edge.taps import TapResult
+from tests.conftest import LiveServer, local, wait_for
 from tests.roster_files import CARD
 
 
@@ -223,7 +226,14 @@ def test_two_party_handover_needs_both_cards_within_60_seconds(make_node, tmp_pa
         assert state_of(client, server, "S1")["custodian_staff_id"] == "T2"
 
 
-def test_late_pickups_escalate_by_the_clock(server: LiveServer, client: httpx.Client) -> None:
+def test_late_pickups_escalate_by_the_clock(make_node, monkeypatch) -> None:
+    monkeypatch.setattr(Node, "ESCALATE_EVERY", 0.1)  # the node's own loop, as on a hub
+    node = make_node(escalate=True)
+    with LiveServer(node) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+        _late_pickups(server, client)
+
+
+def _late_pickups(server: LiveServer, client: httpx.Client) -> None:
     for who in ("S1", "S2", "T1"):
         tap(client, "K1", who)
     leader = staff(server, "L1")
@@ -239,13 +249,14 @@ def test_late_pickups_escalate_by_the_clock(server: LiveServer, client: httpx.Cl
     assert [c["student_id"] for c in calls] == ["S1", "S2"]
     assert calls[0]["guardians"] == [{"name": "王妈妈", "phone": "13800000001", "relation": "母亲"}]
     assert server.node.writer.escalate().result(timeout=10) == []  # not yet
+    time.sleep(0.3)  # the loop has looked several times meanwhile
+    assert state_of(client, server, "S1")["custodian_staff_id"] == "T1"
     server.node.clock.set(local("18:31"))  # type: ignore[attr-defined]
-    passed = server.node.writer.escalate().result(timeout=10)
-    assert [(r.event.code, r.event.subject_id, r.event.data["head_count"]) for r in passed] == [
-        ("late_custody", "GU", 2)
-    ]
-    assert passed[0].to_json()["message"] == "超时未接：一年级看护组的2名学生已交由张保安看护"
-    assert state_of(client, server, "S1")["custodian_staff_id"] == "GU"
+    wait_for(lambda: state_of(client, server, "S1")["custodian_staff_id"] == "GU", timeout=10)
+    passed = [e for e in server.node.ledger.events_after(0, 1000) if e.code == "late_custody"]
+    assert [(e.subject_id, e.data["head_count"]) for e in passed] == [("GU", 2)]
+    result = TapResult(passed[0], server.node.roster).to_json()
+    assert result["message"] == "超时未接：一年级看护组的2名学生已交由张保安看护"
     assert server.node.writer.escalate().result(timeout=10) == []  # once
     record = reports.make("supervision", reports.LedgerSource(server.node.ledger),
                           now=server.node.clock.now(), group="G1").table("custody")  # fmt: skip

@@ -40,10 +40,7 @@ class Campus:
     def __init__(self, root: Path) -> None:
         self.bundle = imported_campus(root / "hub", students=150, seed=21)
         self.roster = roster_mod.load(self.bundle, version=1)
-        # The script replays today's afternoon whatever the hour: at night the hub would
-        # rightly pass the children it still sees to the gate guard.
-        self.hub = Service(root / "hub" / "data", "--role", "hub", node_id=None,
-                           env={"CAMPUS_EDGE_ESCALATE": "false"})  # fmt: skip
+        self.hub = Service(root / "hub" / "data", "--role", "hub", node_id=None)
         self.hub.start()
         self.proxy = FaultProxy(self.hub.url).__enter__()
         self.kiosks = {}
