@@ -276,10 +276,13 @@ def test_two_kiosks_releasing_the_same_child_are_flagged_not_merged(make_node) -
                 body = {"station": station, "uid": CARD[who], "at": local(when).isoformat()}
                 reply = client_.post("/api/v1/sim/taps", json=body)
                 assert reply.status_code == 200
-        b_events = b.ledger.events_after(0, 100)
-        a.writer.ingest(b_events, None).result(timeout=10)  # the LAN is back
+        leader = staff(server_a, "L1")
         with httpx.Client(base_url=server_a.url) as ca:
-            found = ca.get("/api/v1/conflicts", headers=staff(server_a, "L1")).json()["conflicts"]
+            alone = ca.get("/api/v1/conflicts", headers=leader).json()["conflicts"]
+            assert alone == []  # kiosk A alone saw nothing wrong
+            b_events = b.ledger.events_after(0, 100)
+            a.writer.ingest(b_events, None).result(timeout=10)  # the LAN is back
+            found = ca.get("/api/v1/conflicts", headers=leader).json()["conflicts"]
     assert [(c["kind"], c["subject_id"]) for c in found] == [
         ("released_twice", "S1"),
         ("same_moment", "S2"),
