@@ -22,6 +22,16 @@ from tests.conftest import ThreadedServer, free_port
 FAULTS = ("pass", "drop", "lose_answer", "duplicate", "delay", "replay_stale")
 
 
+async def read_body(receive: Receive) -> bytes:
+    """Read a whole request body from an ASGI receive channel."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
 class FaultProxy(ThreadedServer):
     """Forward HTTP to ``target``, injecting faults when told to."""
 
@@ -43,12 +53,7 @@ class FaultProxy(ThreadedServer):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one request: forward it, or break it."""
         assert scope["type"] == "http"
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {
             k.decode(): v.decode()
             for k, v in scope["headers"]

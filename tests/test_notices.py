@@ -20,6 +20,7 @@ from edge.node import Node
 from edge.settings import Settings
 from tests import roster_files
 from tests.conftest import ThreadedServer, free_port, local, wait_for
+from tests.fault_proxy import read_body
 from tests.roster_files import CARD
 
 SECRET = "s3cret-for-the-gateway"  # noqa: S105 - a test gateway's
@@ -32,12 +33,7 @@ class Receiver(ThreadedServer):
         self.port, self.got, self.answers = port, got, answers
 
         async def app(scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def]
-            body = b""
-            while True:
-                message = await receive()
-                body += message.get("body", b"")
-                if not message.get("more_body"):
-                    break
+            body = await read_body(receive)
             headers = {k.decode(): v.decode() for k, v in scope["headers"]}
             status = self.answers.pop(0) if self.answers else 200
             self.got.append({"status": status, "headers": headers, "body": body})
