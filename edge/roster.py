@@ -281,7 +281,16 @@ class Roster:
         return self._by_guardian.get(guardian_id, ())
 
     def on_leave(self, student_id: str, day: dt.date) -> bool:
-        """Tell whether a student has leave recorded for ``day``."""
+        """Tell whether a student is on leave on ``day``: enrolled that day, with leave recorded.
+
+        Leave on a day without service for that student (not enrolled that weekday, a
+        closed day) makes them on leave from nothing: they are not listed or counted
+        as on leave anywhere (CONTRACT.md: not enrolled and never seen, not listed).
+        """
+        return (student_id, day) in self.leave and bool(self.expected_groups(student_id, day))
+
+    def leave_recorded(self, student_id: str, day: dt.date) -> bool:
+        """Tell whether leave.csv has a row for a student and day, enrolled or not."""
         return (student_id, day) in self.leave
 
 

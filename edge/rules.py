@@ -182,7 +182,7 @@ def _at_classroom(
             data["previous_state"] = before.state
             data["warning"] = "reentry"
             code = "reentry"
-        elif roster.on_leave(ident, state.day):
+        elif roster.leave_recorded(ident, state.day):  # even on a day not enrolled
             data["warning"] = "on_leave"
             code = "signed_in_on_leave"
         return Decision(ev.ACCEPTED, ev.SIGNED_IN, code, "student", ident, data)
