@@ -68,6 +68,7 @@ class Calendar:
     seasons: tuple[Season, ...] = ()
     dismissal: tuple[tuple[int, int, tuple[dt.time, ...]], ...] = ()
     card_byte_order: str = "little"
+    card_form: str = ""  # how roster cells that may be hex or decimal are read (cards.py)
     terms: tuple[Term, ...] = ()
     closed: frozenset[dt.date] = frozenset()
     makeup: tuple[tuple[dt.date, int], ...] = ()
@@ -269,11 +270,18 @@ def parse(text: str) -> Calendar:
     byte_order = str(data.get("card_byte_order", "little"))
     if byte_order not in ("little", "big"):
         raise CalendarError(f'card_byte_order \'{byte_order}\' must be "little" or "big"')
+    card_form = data.get("card_form", "")
+    if card_form not in ("", "hex", "decimal"):
+        raise CalendarError(
+            f"card_form '{card_form}' must be \"hex\" (card numbers in the roster files "
+            'are UIDs as a reader shows them) or "decimal" (the numbers printed on cards)'
+        )
     return Calendar(
         timezone=str(data.get("timezone", "Asia/Shanghai")),
         seasons=tuple(seasons),
         dismissal=tuple(dismissal),
         card_byte_order=byte_order,
+        card_form=card_form,
         terms=tuple(terms),
         closed=frozenset(closed),
         makeup=tuple(makeup),

@@ -16,6 +16,28 @@ A wedge reader types only the printed decimal, so the canonical key of a 4-byte 
 or an EM4100 id *is* that ten-digit decimal: it is the one form every reader can
 produce. Longer UIDs (7 and 10 bytes) have no common decimal form and keep their hex.
 
+A roster cell is stricter than a reader (``roster_cell``): Excel drops the leading
+zeros of a number, so the printed ``0012345678`` typed into a number cell becomes
+``12345678``, which is also how nfcpy shows the hex UID of another physical card.
+An all-digit cell that may be either is refused, never guessed; school.toml's
+``card_form`` ("hex" or "decimal") says once which one such cells are:
+
+=========== ================== ==================== ==========================
+digits      .xlsx text cell    .xlsx number cell    CSV cell (no types)
+=========== ================== ==================== ==========================
+1-7         refused            refused              refused
+8           hex UID            refused              refused
+9, 10       printed decimal    printed decimal      printed decimal
+11-13       refused            refused              refused
+14, 20      hex UID            hex UID (14 only)    hex UID
+=========== ================== ==================== ==========================
+
+"refused" cells are read as ``card_form`` says when it is given (decimal: up to 10
+digits, zeros restored; hex: zeros restored to the next UID length). Cells with a
+letter A-F or a ``0x`` prefix are hex, and ten digits the printed decimal, whatever
+``card_form`` says. A number cell of more than 15 digits is always refused: Excel
+keeps only 15 digits of a number.
+
 The functions here are pure and thread-safe.
 """
 
@@ -26,6 +48,7 @@ from typing import Literal
 
 ByteOrder = Literal["little", "big"]
 Form = Literal["auto", "hex", "decimal"]
+CellKind = Literal["csv", "text", "number"]  # a CSV cell, an .xlsx text or number cell
 
 _SEPARATORS = re.compile(r"[\s:\-_]")
 _HEX = re.compile(r"[0-9A-F]+")
@@ -34,6 +57,10 @@ _UID_HEX_LENGTHS = {8: "4-byte UID", 10: "EM4100 id", 14: "7-byte UID", 20: "10-
 
 class CardNumberError(ValueError):
     """A string that is not a card number in any form a reader produces."""
+
+
+class AmbiguousCardError(CardNumberError):
+    """A roster cell that may name two different cards; the message says what to do."""
 
 
 def normalize(raw: str, *, byte_order: ByteOrder = "little", form: Form = "auto") -> str:
@@ -90,3 +117,66 @@ def _from_hex(text: str, byte_order: ByteOrder) -> str:
         # EM4100: the first byte is the version/customer code, not printed.
         return f"{int.from_bytes(data[1:], 'big'):010d}"
     return text
+
+
+_AS_TEXT = (
+    "In Excel, format the card_uid column as Text and type the number again as printed "
+    "on the card or as the reader shows it"
+)
+_SAY_FORM = (
+    "if every such number in the files is of one kind, say which in school.toml: "
+    'card_form = "decimal" (the 10-digit numbers printed on cards) or card_form = "hex" '
+    "(UIDs as a reader shows them)"
+)
+
+
+def roster_cell(raw: str, kind: CellKind, card_form: str = "") -> str:
+    """Return a roster cell's card number written so it reads one way only, or raise.
+
+    ``kind`` says where the cell came from (see the table above); ``card_form`` is
+    school.toml's setting ("", "hex" or "decimal"). A cell that needs no choice is
+    returned as it is; one that ``card_form`` decides comes back as the 10-digit
+    decimal or as ``0x`` and the full hex, which ``normalize`` reads the same way.
+    Raises AmbiguousCardError for a cell that may name two cards.
+    """
+    text = _SEPARATORS.sub("", raw).upper()
+    if not _digits(text):
+        return raw  # a letter A-F or a 0x prefix: hex; anything else normalize refuses
+    digits = len(text)
+    if kind == "number" and digits > 15:
+        raise AmbiguousCardError(
+            f"card number {text} has {digits} digits, but Excel keeps only 15 digits of a "
+            "number, so the card number is no longer the one typed. In Excel, format the "
+            "card_uid column as Text and type the number again as the reader shows it."
+        )
+    if digits in (9, 10, 14, 20):
+        return raw  # the printed decimal (zero restored), or a UID too long for it
+    if digits == 8 and kind == "text" and card_form != "decimal":
+        return raw  # a text cell keeps what was typed: 8 digits is the reader's hex
+    if card_form == "decimal" and digits < 10:
+        return f"{int(text):010d}"
+    if card_form == "hex":
+        length = next(n for n in sorted(_UID_HEX_LENGTHS) if n >= digits)
+        return "0x" + text.rjust(length, "0")
+    if digits > 10:
+        if kind == "number":
+            raise AmbiguousCardError(
+                f"card number {text} was a number in Excel, which drops leading zeros; "
+                f"a 7-byte UID has 14 hex digits (was it {text.rjust(14, '0')}?). "
+                f"{_AS_TEXT}; or, {_SAY_FORM}."
+            )
+        return raw  # normalize says what is wrong with it
+    hex_uid, printed = text.rjust(8, "0"), text.rjust(10, "0")
+    if kind == "number":
+        raise AmbiguousCardError(
+            f"card number {text} was a number in Excel, which drops leading zeros: it may be "
+            f"the hex UID {hex_uid} or the printed number {printed}, two different cards. "
+            f"{_AS_TEXT}; or, {_SAY_FORM}."
+        )
+    cause = "has 8 digits and no letter" if digits == 8 else f"has only {digits} digits"
+    raise AmbiguousCardError(
+        f"card number {text} {cause}: it may be the hex UID {hex_uid} or a printed number "
+        f"that lost its leading zeros in Excel ({printed}), two different cards. Write "
+        f"0x{hex_uid} for the hex UID or {printed} for the printed number (format the "
+        f"column as Text first if you edit the file in Excel); or, {_SAY_FORM}."
+    )

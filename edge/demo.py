@@ -36,6 +36,7 @@ CLUBS = [
 ]
 SCHOOL_TOML = """timezone = "Asia/Shanghai"
 card_byte_order = "little"
+card_form = "hex"  # an 8-digit card number without a letter is a reader's hex UID
 
 [[service_end]]
 from = "12-01"

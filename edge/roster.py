@@ -21,7 +21,7 @@ from pathlib import Path
 
 from edge import calendar as calendar_mod
 from edge.calendar import Calendar, CalendarError
-from edge.cards import ByteOrder, CardNumberError, normalize
+from edge.cards import ByteOrder, CardNumberError, CellKind, normalize, roster_cell
 from edge.errors import RosterError
 
 Progress = Callable[[str, int, int], None]
@@ -323,13 +323,21 @@ def read_bundle(
         toml_path = path.with_name("school.toml")
     else:
         raise RosterError(f"{path.name} is neither a folder of CSV files nor an .xlsx workbook")
-    tables = {name: _map_columns(name, header, rows) for name, (header, rows) in raw.items()}
     school_toml = ""
     if toml_path.exists():
         try:
             school_toml = toml_path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as err:
             raise RosterError("school.toml is not UTF-8 text", file="school.toml") from err
+    try:
+        card_form = calendar_mod.parse(school_toml).card_form if school_toml.strip() else ""
+    except CalendarError as err:
+        raise RosterError(str(err), file="school.toml") from err
+    sheet = None if path.is_dir() else path.name
+    tables = {
+        name: _map_columns(name, header, rows, sheet, card_form)
+        for name, (header, rows) in raw.items()
+    }
     base = path if path.is_dir() else path.parent
     photos: dict[str, bytes] = {}
     for name in ("students", "guardians"):
@@ -424,8 +432,8 @@ def _read_workbook(path: Path, progress: Progress | None) -> dict[str, RawTable]
                     )
                 continue
             records = [
-                [_cell_text(v) for v in row]
-                for row in book[sheets[name]].iter_rows(values_only=True)
+                [_cell_text(c.value, getattr(c, "number_format", "")) for c in row]
+                for row in book[sheets[name]].iter_rows()
             ]
             raw[name] = _split_header(records, f"{path.name}:{name}", progress)
         return raw
@@ -433,13 +441,23 @@ def _read_workbook(path: Path, progress: Progress | None) -> dict[str, RawTable]
         book.close()
 
 
-def _cell_text(value: object) -> str:
+class _Number(str):
+    """The text of a cell Excel stored as a number (its leading zeros are gone)."""
+
+
+class _Scientific(_Number):
+    """A number Excel shows in scientific notation: typed like 123456E3, a hex UID."""
+
+
+def _cell_text(value: object, number_format: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if isinstance(value, int):
+        return _Scientific(value) if "E+" in number_format.upper() else _Number(value)
     if isinstance(value, dt.datetime):
         return value.date().isoformat()
     if isinstance(value, dt.date):
@@ -455,7 +473,7 @@ def _split_header(records: list[list[str]], filename: str, progress: Progress | 
     rows: list[tuple[int, list[str]]] = []
     total = len(records) - 1
     for number, record in enumerate(records[1:], start=2):
-        rows.append((number, [str(c).strip() for c in record]))
+        rows.append((number, [c if isinstance(c, _Number) else str(c).strip() for c in record]))
         if progress and ((number - 1) % 500 == 0 or number - 1 == total):
             progress(filename, number - 1, total)
     if progress and total == 0:
@@ -463,7 +481,18 @@ def _split_header(records: list[list[str]], filename: str, progress: Progress | 
     return header, rows
 
 
-def _map_columns(name: str, header: list[str], rows: list[tuple[int, list[str]]]) -> Table:
+def _map_columns(
+    name: str,
+    header: list[str],
+    rows: list[tuple[int, list[str]]],
+    workbook: str | None = None,
+    card_form: str = "",
+) -> Table:
+    """Key each row by canonical column name; refuse card cells that read two ways.
+
+    ``workbook`` names the .xlsx the rows came from (None: a CSV file); a card cell
+    that may name two cards (cards.roster_cell) is refused naming its sheet and row.
+    """
     filename = f"{name}.csv"
     columns = FILES[name][1]
     lookup: dict[str, str] = {}
@@ -491,6 +520,7 @@ def _map_columns(name: str, header: list[str], rows: list[tuple[int, list[str]]]
                 column=column.name,
             )
     table: Table = []
+    cards: list[RosterError] = []
     for number, values in rows:
         if len(values) > len(header) and any(values[len(header) :]):
             raise RosterError(
@@ -501,8 +531,36 @@ def _map_columns(name: str, header: list[str], rows: list[tuple[int, list[str]]]
             )
         row = {"_row": str(number)}
         for column_name, index in positions.items():
-            row[column_name] = values[index] if index < len(values) else ""
+            row[column_name] = str(values[index]) if index < len(values) else ""
+        if row.get("card_uid"):
+            kind: CellKind = (
+                "csv" if workbook is None
+                else "number" if isinstance(values[positions["card_uid"]], _Number)
+                else "text"
+            )  # fmt: skip
+            where = f"{workbook}:{name}" if workbook else filename
+            if isinstance(values[positions["card_uid"]], _Scientific):
+                reason = (
+                    f"Excel turned card number {row['card_uid']} into a number in scientific "
+                    "notation, as it does with a hex UID like 123456E3, so the card number is "
+                    "no longer the one typed. In Excel, format the card_uid column as Text "
+                    "and type the number again as the reader shows it."
+                )
+                cards.append(RosterError(reason, file=where, row=number, column="card_uid"))
+                continue
+            try:
+                row["card_uid"] = roster_cell(row["card_uid"], kind, card_form)
+            except CardNumberError as err:
+                cards.append(RosterError(str(err), file=where, row=number, column="card_uid"))
         table.append(row)
+    if cards:
+        raise RosterError(
+            cards[0].reason,
+            file=cards[0].file,
+            row=cards[0].row,
+            column="card_uid",
+            more=cards[1:21],
+        )
     return table
 
 

@@ -247,6 +247,7 @@ class Term:
         closed = ", ".join(f'"{d.isoformat()}"' for d in sorted(CLOSED))
         makeup = ", ".join(f'"{d.isoformat()}" = {w}' for d, w in MAKEUP.items())
         school = f"""timezone = "Asia/Shanghai"
+card_form = "hex"  # the cards above are hex UIDs, some without a letter
 [[service_end]]
 from = "04-01"
 to = "11-30"
