@@ -139,6 +139,8 @@ def roster_cell(raw: str, kind: CellKind, card_form: str = "") -> str:
     decimal or as ``0x`` and the full hex, which ``normalize`` reads the same way.
     Raises AmbiguousCardError for a cell that may name two cards.
     """
+    if kind == "number" and not _digits(raw):
+        raise CardNumberError(f"{raw} is a number no card carries (a minus sign?)")
     text = _SEPARATORS.sub("", raw).upper()
     if not _digits(text):
         return raw  # a letter A-F or a 0x prefix: hex; anything else normalize refuses

@@ -111,6 +111,11 @@ def test_a_cell_with_one_reading_is_enrolled_under_it(
     assert roster.guardians["P1"].card == key
 
 
+def test_a_negative_number_is_no_card(tmp_path: Path) -> None:
+    err = refused(workbook(tmp_path / "roster.xlsx", -12345678, 'card_form = "hex"\n'))
+    assert (err.row, err.column) == (2, "card_uid")
+
+
 def test_a_long_number_excel_rounded_is_refused(tmp_path: Path) -> None:
     err = refused(workbook(tmp_path / "roster.xlsx", 12345678901234567890))
     assert err.row == 2

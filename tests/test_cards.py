@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.cards import CardNumberError, normalize
+from edge.cards import CardNumberError, normalize, roster_cell
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,41 @@ def test_a_driver_that_knows_it_reads_hex_is_not_mistaken_for_decimal() -> None:
 def test_a_non_card_is_refused_with_what_is_wrong(raw: str, words: str) -> None:
     with pytest.raises(CardNumberError, match=words):
         normalize(raw)
+
+
+# The table of cards.py: (cell, kind, card_form) -> the cell as stored, or None: refused.
+CELLS = [
+    ("1234567", "text", "", None),
+    ("1234567", "number", "", None),
+    ("1234567", "csv", "", None),
+    ("1234567", "csv", "decimal", "0001234567"),
+    ("1234567", "number", "hex", "0x01234567"),
+    ("12345678", "text", "", "12345678"),
+    ("12345678", "text", "decimal", "0012345678"),
+    ("12345678", "number", "", None),
+    ("12345678", "csv", "", None),
+    ("12345678", "csv", "hex", "0x12345678"),
+    ("723140494", "number", "", "723140494"),
+    ("723140494", "csv", "hex", "723140494"),
+    ("0723140494", "csv", "hex", "0723140494"),
+    ("4112233445566", "number", "", None),
+    ("4112233445566", "number", "hex", "0x04112233445566"),
+    ("12345678901234", "number", "", "12345678901234"),
+    ("12345678901234567890", "number", "hex", None),
+    ("12345678901234567890", "csv", "", "12345678901234567890"),
+    ("8E3F1A2B", "csv", "decimal", "8E3F1A2B"),
+    ("0x12345678", "csv", "", "0x12345678"),
+    ("-12345678", "number", "hex", None),
+]
+
+
+@pytest.mark.parametrize(("cell", "kind", "form", "stored"), CELLS)
+def test_a_roster_cell_reads_one_way_or_is_refused(
+    cell: str, kind: str, form: str, stored: str | None
+) -> None:
+    if stored is None:
+        with pytest.raises(CardNumberError):
+            roster_cell(cell, kind, form)  # type: ignore[arg-type]
+        return
+    assert roster_cell(cell, kind, form) == stored  # type: ignore[arg-type]
+    normalize(stored)  # what is stored is a card number the roster can enrol
