@@ -114,9 +114,11 @@ class DayState:
         seen = self.students.get(student_id)
         if seen is not None:
             return seen.state
-        if not roster.expected_groups(student_id, self.day):
-            return None  # not enrolled today: on leave from nothing
-        return ON_LEAVE if roster.on_leave(student_id, self.day) else EXPECTED
+        if roster.on_leave(student_id, self.day):
+            return ON_LEAVE
+        if roster.expected_groups(student_id, self.day):
+            return EXPECTED
+        return None
 
     def present_in(self, group_id: str) -> list[str]:
         """Return the students present in a group now."""
@@ -268,9 +270,10 @@ def day_roster(roster: Roster, day: dt.date) -> DayRoster:
         }
         unseen: dict[str, Any] | None = None
         groups = roster.expected_groups(sid, day)
-        if groups:  # not enrolled that day: not listed while unseen, leave or not
-            state = ON_LEAVE if roster.on_leave(sid, day) else EXPECTED
-            unseen = {**ident, "state": state, **_NOBODY, "expected_groups": groups}
+        if roster.on_leave(sid, day):
+            unseen = {**ident, "state": ON_LEAVE, **_NOBODY, "expected_groups": groups}
+        elif groups:
+            unseen = {**ident, "state": EXPECTED, **_NOBODY, "expected_groups": groups}
         rows.append((sid, unseen, ident))
     return DayRoster(
         day,
