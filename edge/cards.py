@@ -26,7 +26,7 @@ An all-digit cell that may be either is refused, never guessed; school.toml's
 digits      .xlsx text cell    .xlsx number cell    CSV cell (no types)
 =========== ================== ==================== ==========================
 1-7         refused            refused              refused
-8           hex UID            refused              refused
+8           hex UID            refused              hex UID (CONTRACT.md)
 9, 10       printed decimal    printed decimal      printed decimal
 11-13       refused            refused              refused
 14, 20      hex UID            hex UID (14 only)    hex UID
@@ -153,8 +153,10 @@ def roster_cell(raw: str, kind: CellKind, card_form: str = "") -> str:
         )
     if digits in (9, 10, 14, 20):
         return raw  # the printed decimal (zero restored), or a UID too long for it
-    if digits == 8 and kind == "text" and card_form != "decimal":
-        return raw  # a text cell keeps what was typed: 8 digits is the reader's hex
+    if digits == 8 and kind != "number" and card_form != "decimal":
+        # A text cell keeps what was typed, and CONTRACT.md reads 8 digits in a CSV as
+        # the reader's hex UID: only a number cell has certainly lost its zeros.
+        return raw
     if card_form == "decimal" and digits < 10:
         return f"{int(text):010d}"
     if card_form == "hex":

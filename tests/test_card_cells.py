@@ -129,7 +129,7 @@ def test_a_hex_uid_excel_read_as_scientific_notation_is_refused(tmp_path: Path) 
     assert "scientific notation" in err.sentence()
 
 
-@pytest.mark.parametrize("cell", ["12345678", "1193046", "4123456"])
+@pytest.mark.parametrize("cell", ["1193046", "4123456"])
 def test_a_csv_cell_that_may_have_lost_zeros_is_refused(tmp_path: Path, cell: str) -> None:
     # A CSV has no types, and Excel saves a number cell into it without its zeros.
     err = refused(csv_bundle(tmp_path / "r", cell))
@@ -144,6 +144,7 @@ def test_a_csv_cell_that_may_have_lost_zeros_is_refused(tmp_path: Path, cell: st
     [
         ("0x12345678", "", HEX_KEY),  # hex said in the cell
         ("0012345678", "", PRINTED_KEY),  # the printed number in full
+        ("12345678", "", HEX_KEY),  # CONTRACT.md: 8 digits in a CSV are the reader's hex
         ("12345678", 'card_form = "hex"\n', HEX_KEY),  # or said once for the files
         ("12345678", 'card_form = "decimal"\n', PRINTED_KEY),
         ("1193047", 'card_form = "decimal"\n', "0001193047"),
