@@ -43,6 +43,9 @@ class Context:
     adult_kind: str = "guardian"  # guardian | delegate | pass
     only: frozenset[str] | None = None
     adult_name: str | None = None
+    code: str | None = None  # the one-time code that opened it
+    valid: tuple[str, str] | None = None  # a pass's dates (from, to), as it carries them
+    station: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ class DayState:
         self.students: dict[str, Presence] = {}
         self.custodians: dict[str, tuple[str, dt.datetime]] = {}
         self.contexts: dict[str, Context] = {}
-        self.codes_used: set[str] = set()
+        # code -> (station, moment) of its first opening in key order: the one that counts
+        self.codes_used: dict[str, tuple[str, dt.datetime]] = {}
         self.offers: dict[str, tuple[str, dt.datetime]] = {}  # group -> handing staff, when
         self.on_duty: tuple[str, dt.datetime] | None = None  # the last staff at a pickup point
         self.last_taps: dict[tuple[str, str], dt.datetime] = {}
@@ -101,13 +105,14 @@ class DayState:
         elif kind == ev.STAFF_ON_DUTY and sid:
             self.on_duty = (sid, event.at)
         elif kind == ev.PICKUP_OPENED and sid:
-            only = data.get("only")
+            only, code, valid = data.get("only"), data.get("code"), data.get("valid")
             self.contexts[event.station] = Context(
                 sid, event.at, data.get("adult_kind", "guardian"),
                 frozenset(only) if only is not None else None, data.get("delegate_name"),
+                code, (str(valid[0]), str(valid[1])) if valid else None, event.station,
             )  # fmt: skip
-            if data.get("code"):
-                self.codes_used.add(data["code"])
+            if code:
+                self.codes_used.setdefault(code, (event.station, event.at))
 
     def state_of(self, roster: Roster, student_id: str) -> str | None:
         """Return a student's state today, or None if not enrolled today and never seen."""
