@@ -22,7 +22,7 @@ from typing import Any
 from edge import events as ev
 from edge.events import Event
 from edge.pickup import CODES as PICKUP_CODES
-from edge.pickup import PickupBook, fold_book
+from edge.pickup import PickupBook, Unusable, data_of, fold_book, text
 from edge.roster import Roster
 
 PRESENT, RELEASED, LEFT_ALONE = "present", "released", "left_alone"
@@ -74,45 +74,73 @@ class DayState:
         self.on_duty: tuple[str, dt.datetime] | None = None  # the last staff at a pickup point
         self.last_taps: dict[tuple[str, str], dt.datetime] = {}
         self.last_key: tuple[int, str, str, int] | None = None
+        self.skipped: list[tuple[str, str]] = []  # (event id, why): events not applied
 
     def apply(self, event: Event) -> None:
-        """Move the state forward by one event (which must sort after the last one)."""
+        """Move the state forward by one event (which must sort after the last one).
+
+        An event it cannot apply (a field missing or of the wrong type) is skipped and
+        listed in ``skipped`` with the reason, never raised: nothing in a ledger can
+        stop the node.
+        """
         if event.kind in (ev.ACTION, ev.CORRECTED):
             return  # a staff action changes no one's place, and does not order taps
         self.last_key = event.key
         if event.card is not None and event.kind in ev.TAP_KINDS:
             self.last_taps[(event.station, event.card)] = event.at
-        kind, sid, data = event.kind, event.subject_id, event.data
-        if kind == ev.SIGNED_IN and sid:
+        try:
+            self._apply(event, data_of(event))
+        except Unusable as err:
+            self.skipped.append((event.event_id, f"{event.kind}: {err}"))
+
+    def _apply(self, event: Event, data: dict[str, Any]) -> None:
+        kind, sid = event.kind, event.subject_id
+        if not sid:
+            return
+        if kind == ev.SIGNED_IN:
+            group = text(data, "group_id", optional=True)
             self.students[sid] = Presence(
-                PRESENT,
-                data.get("group_id"),
-                event.at,
-                event.station,
-                reentry=bool(data.get("reentry")),
+                PRESENT, group, event.at, event.station, reentry=bool(data.get("reentry"))
             )
-        elif kind == ev.RELEASED and sid:
+        elif kind == ev.RELEASED:
+            guardian = text(data, "guardian_id", optional=True)
             self.students[sid] = Presence(
-                RELEASED, None, event.at, event.station, released_to=data.get("guardian_id")
+                RELEASED, None, event.at, event.station, released_to=guardian
             )
-        elif kind == ev.LEFT_ALONE and sid:
+        elif kind == ev.LEFT_ALONE:
             self.students[sid] = Presence(LEFT_ALONE, None, event.at, event.station)
-        elif kind == ev.CUSTODY_TAKEN and sid:
-            self.custodians[data["group_id"]] = (sid, event.at)
-            self.offers.pop(data["group_id"], None)
-        elif kind == ev.HANDOVER_OFFERED and sid:
-            self.offers[data["group_id"]] = (sid, event.at)
-        elif kind == ev.STAFF_ON_DUTY and sid:
+        elif kind == ev.CUSTODY_TAKEN:
+            group = text(data, "group_id") or ""
+            self.custodians[group] = (sid, event.at)
+            self.offers.pop(group, None)
+        elif kind == ev.HANDOVER_OFFERED:
+            self.offers[text(data, "group_id") or ""] = (sid, event.at)
+        elif kind == ev.STAFF_ON_DUTY:
             self.on_duty = (sid, event.at)
-        elif kind == ev.PICKUP_OPENED and sid:
-            only, code, valid = data.get("only"), data.get("code"), data.get("valid")
-            self.contexts[event.station] = Context(
-                sid, event.at, data.get("adult_kind", "guardian"),
-                frozenset(only) if only is not None else None, data.get("delegate_name"),
-                code, (str(valid[0]), str(valid[1])) if valid else None, event.station,
-            )  # fmt: skip
-            if code:
-                self.codes_used.setdefault(code, (event.station, event.at))
+        elif kind == ev.PICKUP_OPENED:
+            self._open(event, sid, data)
+
+    def _open(self, event: Event, sid: str, data: dict[str, Any]) -> None:
+        only, valid = data.get("only"), data.get("valid")
+        if only is not None and not (
+            isinstance(only, list) and all(isinstance(s, str) for s in only)
+        ):
+            raise Unusable("its 'only' is not a list of student ids")
+        if valid is not None and not (
+            isinstance(valid, list) and len(valid) == 2 and all(isinstance(v, str) for v in valid)
+        ):
+            raise Unusable("its 'valid' is not two dates")
+        adult_kind = text(data, "adult_kind", optional=True) or "guardian"
+        if adult_kind not in ("guardian", "delegate", "pass"):
+            raise Unusable(f"its adult_kind {adult_kind[:20]!r} is not guardian, delegate or pass")
+        code = text(data, "code", optional=True)
+        self.contexts[event.station] = Context(
+            sid, event.at, adult_kind, frozenset(only) if only is not None else None,
+            text(data, "delegate_name", optional=True), code,
+            (valid[0], valid[1]) if valid else None, event.station,
+        )  # fmt: skip
+        if code:
+            self.codes_used.setdefault(code, (event.station, event.at))
 
     def state_of(self, roster: Roster, student_id: str) -> str | None:
         """Return a student's state today, or None if not enrolled today and never seen."""
@@ -136,21 +164,37 @@ def effective(events: Iterable[Event]) -> list[Event]:
     """Return the events that count: without those a later correction undid.
 
     A correction itself stays in (it changes nothing when applied); the events it
-    names are left out wherever they stand in the day.
+    names are left out wherever they stand in the day. A correction that names no
+    event id is ignored (``unusable_corrections`` lists it).
     """
     held = list(events)
-    voided = {e.data.get("corrects") for e in held if e.kind == ev.CORRECTED}
+    voided = {c for e in held if e.kind == ev.CORRECTED and isinstance(c := _corrects(e), str)}
     if not voided:
         return held
     return [e for e in held if e.event_id not in voided]
 
 
+def _corrects(event: Event) -> object:
+    return event.data.get("corrects") if isinstance(event.data, dict) else None
+
+
+def unusable_corrections(events: Iterable[Event]) -> list[tuple[str, str]]:
+    """Return the corrections among events that name no event id, with the reason."""
+    return [
+        (e.event_id, "corrected: its 'corrects' is not an event id")
+        for e in events
+        if e.kind == ev.CORRECTED and not isinstance(_corrects(e), str)
+    ]
+
+
 def fold(day: dt.date, events: Iterable[Event], *, presorted: bool = False) -> DayState:
     """Fold events of one day into a fresh DayState, in key order, corrections applied."""
     state = DayState(day)
-    kept = effective(events)
+    held = list(events)
+    kept = effective(held)
     for event in kept if presorted else sorted(kept, key=lambda e: e.key):
         state.apply(event)
+    state.skipped.extend(unusable_corrections(held))
     return state
 
 
@@ -214,6 +258,11 @@ class Projection:
                 state.apply(event)
             else:
                 self.forget(event.day)  # refolded in key order when next needed
+
+    def skipped(self, day: dt.date) -> list[tuple[str, str]]:
+        """Return the events the fold of a day and the book could not apply: (id, why)."""
+        with self.lock:
+            return [*self.day(day).skipped, *self.book.skipped]
 
     def facts(self, roster: Roster, day: dt.date) -> DayRoster:
         """Return the roster's facts for a day, computed once per roster and day."""
