@@ -73,12 +73,16 @@ class DayState:
         self.offers: dict[str, tuple[str, dt.datetime]] = {}  # group -> handing staff, when
         self.on_duty: tuple[str, dt.datetime] | None = None  # the last staff at a pickup point
         self.last_taps: dict[tuple[str, str], dt.datetime] = {}
+        # (station, card) -> the monotonic reading of that last tap, when taken by this
+        # process (clock.Reading): the debounce measures real time with it.
+        self.last_monos: dict[tuple[str, str], tuple[str, float]] = {}
         self.last_key: tuple[int, str, str, int] | None = None
         self.skipped: list[tuple[str, str]] = []  # (event id, why): events not applied
 
-    def apply(self, event: Event) -> None:
+    def apply(self, event: Event, mono: tuple[str, float] | None = None) -> None:
         """Move the state forward by one event (which must sort after the last one).
 
+        ``mono`` is the monotonic reading of the tap it records, if taken just now.
         An event it cannot apply (a field missing or of the wrong type) is skipped and
         listed in ``skipped`` with the reason, never raised: nothing in a ledger can
         stop the node.
@@ -88,6 +92,10 @@ class DayState:
         self.last_key = event.key
         if event.card is not None and event.kind in ev.TAP_KINDS:
             self.last_taps[(event.station, event.card)] = event.at
+            if mono is not None:
+                self.last_monos[(event.station, event.card)] = mono
+            else:
+                self.last_monos.pop((event.station, event.card), None)
         try:
             self._apply(event, data_of(event))
         except Unusable as err:
@@ -214,6 +222,10 @@ class Projection:
         self._book: PickupBook | None = None
         self._days: OrderedDict[dt.date, DayState] = OrderedDict()
         self._facts: dict[tuple[int, int, dt.date], DayRoster] = {}
+        # The monotonic readings of a forgotten day's last taps, given back when it is
+        # refolded (the ledger does not keep them): (station, card) -> (at, reading).
+        self._monos: dict[dt.date, dict[tuple[str, str], tuple[dt.datetime, tuple[str, float]]]]
+        self._monos = {}
 
     def day(self, day: dt.date) -> DayState:
         """Return the live state of ``day``, folding it from the ledger on first use."""
@@ -221,6 +233,9 @@ class Projection:
             state = self._days.get(day)
             if state is None:
                 state = fold(day, self._load_day(day), presorted=True)
+                for key, (at, mono) in self._monos.pop(day, {}).items():
+                    if state.last_taps.get(key) == at:
+                        state.last_monos[key] = mono
                 self._days[day] = state
                 while len(self._days) > self.KEEP_DAYS:
                     self._days.popitem(last=False)
@@ -236,8 +251,11 @@ class Projection:
                 self._book = fold_book(list(self._load_actions()))
             return self._book
 
-    def add(self, event: Event) -> None:
-        """Apply a committed event; refold its day if it sorts before what is applied."""
+    def add(self, event: Event, mono: tuple[str, float] | None = None) -> None:
+        """Apply a committed event; refold its day if it sorts before what is applied.
+
+        ``mono`` is the monotonic reading of the tap the event records (see DayState).
+        """
         if event.kind == ev.ACTION:
             with self.lock:
                 book = self._book
@@ -255,7 +273,7 @@ class Projection:
             if state is None:
                 return  # folded from the ledger, which holds the event, when first needed
             if state.last_key is None or event.key > state.last_key:
-                state.apply(event)
+                state.apply(event, mono)
             else:
                 self.forget(event.day)  # refolded in key order when next needed
 
@@ -278,11 +296,14 @@ class Projection:
     def forget(self, day: dt.date | None = None) -> None:
         """Drop the in-memory state of a day (or of all days) so it refolds from the ledger."""
         with self.lock:
+            for gone in list(self._days) if day is None else [day]:
+                state = self._days.pop(gone, None)
+                if state is not None and state.last_monos:
+                    self._monos[gone] = {
+                        key: (state.last_taps[key], mono) for key, mono in state.last_monos.items()
+                    }
             if day is None:
-                self._days.clear()
                 self._book = None
-            else:
-                self._days.pop(day, None)
 
 
 @dataclass(frozen=True)

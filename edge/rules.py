@@ -3,7 +3,8 @@
 ``decide`` does no I/O and reads no clock: the tap carries its moment. It follows
 CONTRACT.md's table "What a tap does", row by row, in that order:
 
-1. the same card within the debounce window at the same station -> ignored;
+1. the same card within the debounce window at the same station -> ignored (real
+   elapsed time: see ``_debounced``; a wall clock stepped back does not reopen it);
 2. an unknown card -> denied (recorded so an admin can enrol it);
 3. classroom station: a student signs in (or moves, or re-enters after release with
    a warning); staff take custody of the group with a head count naming the missing;
@@ -32,6 +33,10 @@ class Timing:
     """The windows the rules use; school settings with CONTRACT.md's defaults."""
 
     debounce: dt.timedelta = dt.timedelta(seconds=10)
+    # Without a monotonic reading of both taps, a tap up to this much before the last
+    # one (the wall clock stepped back) counts as within the debounce window; a bigger
+    # step is a clock that was far ahead, and must not lock a card out for that long.
+    step_back: dt.timedelta = dt.timedelta(minutes=5)
     pickup_context: dt.timedelta = dt.timedelta(seconds=120)
     handover: dt.timedelta = dt.timedelta(seconds=60)
 
@@ -50,7 +55,7 @@ def decide(
     this station's screen, which a staff card signs.
     """
     previous = state.last_taps.get((tap.station, tap.card))
-    if previous is not None and dt.timedelta(0) <= tap.at - previous < timing.debounce:
+    if previous is not None and _debounced(tap, previous, state, timing):
         return Decision(
             ev.IGNORED, ev.DEBOUNCED, "debounced", data={"previous_at": previous.isoformat()}
         )
@@ -71,6 +76,25 @@ def decide(
     if decision.kind in (ev.RELEASED, ev.LEFT_ALONE) and decision.subject_id:
         return _against_plan(decision, tap, roster, state, book)
     return decision
+
+
+def _debounced(tap: Tap, previous: dt.datetime, state: DayState, timing: Timing) -> bool:
+    """Tell whether a tap comes within the debounce window of the card's last one there.
+
+    Real elapsed time decides, not the wall clock, which NTP or following the hub may
+    step back: two readings of one process's monotonic clock measure it exactly; a last
+    tap from before this process began lies at least this process's age back. Only
+    without readings does the wall clock decide, a step back (up to
+    ``timing.step_back``) counting as within the window.
+    """
+    window = timing.debounce.total_seconds()
+    before = state.last_monos.get((tap.station, tap.card))
+    if tap.mono is not None and before is not None:
+        if tap.mono[0] == before[0]:
+            return tap.mono[1] - before[1] < window
+        if tap.mono[1] >= window:
+            return False  # the last tap was before this process began, longer ago than that
+    return -timing.step_back <= tap.at - previous < timing.debounce
 
 
 def _against_plan(

@@ -244,3 +244,40 @@ def test_an_event_the_fold_cannot_apply_is_skipped_and_flagged_not_fatal(
     assert set(flagged) == {e.event_id for e in bad}
     assert "grant_id" in flagged["rogue:e1:1"]
     assert all(isinstance(why, str) and why for why in flagged.values())
+
+
+# -- the debounce measures real time, whatever the wall clock does -----------------------
+
+
+def test_a_card_again_after_the_clock_stepped_back_is_still_debounced(
+    live: tuple[LiveServer, httpx.Client],
+) -> None:
+    server, client = live
+    clock = server.node.clock
+    tap(client, "K1", "S1")
+    clock.advance(seconds=30)  # type: ignore[attr-defined]
+    tap(client, "P1", "P1")
+    assert tap(client, "P1", "S1")["code"] == "released"
+    clock.step(seconds=-30)  # type: ignore[attr-defined]  # NTP steps the wall clock back
+    clock.advance(seconds=2)  # type: ignore[attr-defined]
+    again = tap(client, "P1", "S1")
+    assert (again["outcome"], again["code"]) == ("ignored", "debounced")
+    # 10 s after its last (ignored) tap, the card counts again, wherever the wall clock is.
+    clock.advance(seconds=10)  # type: ignore[attr-defined]
+    assert tap(client, "P1", "S1")["outcome"] != "ignored"
+
+
+def test_a_big_step_back_does_not_lock_a_card_out(live: tuple[LiveServer, httpx.Client]) -> None:
+    server, client = live
+    clock = server.node.clock
+    assert tap(client, "K1", "S1")["code"] == "signed_in"
+    clock.step(hours=-3)  # type: ignore[attr-defined]  # a kiosk hours ahead follows its hub
+    clock.advance(seconds=11)  # type: ignore[attr-defined]
+    assert tap(client, "K1", "S1")["code"] == "already_here"
+    # Refolded from the ledger meanwhile (a synced event sorted before): still real time.
+    server.node.projection.forget()
+    clock.step(hours=-1)  # type: ignore[attr-defined]
+    clock.advance(seconds=3)  # type: ignore[attr-defined]
+    assert tap(client, "K1", "S1")["outcome"] == "ignored"
+    clock.advance(seconds=10)  # type: ignore[attr-defined]
+    assert tap(client, "K1", "S1")["code"] == "already_here"

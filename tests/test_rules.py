@@ -130,6 +130,24 @@ def test_the_same_card_within_ten_seconds_has_no_new_effect(
     assert e.outcome == outcome
 
 
+@pytest.mark.parametrize(
+    ("back", "outcome"),
+    [
+        (28, "ignored"),  # a 30 s step back, the card again 2 s later
+        (1, "ignored"),
+        (290, "ignored"),  # within the largest step back taken as one
+        (3 * 3600, "denied"),  # hours: a clock that was far ahead, not a repeat
+    ],
+)
+def test_a_step_back_of_the_wall_clock_counts_as_within_the_window(
+    day: Afternoon, back: int, outcome: str
+) -> None:
+    # Taps given a moment (no monotonic reading): the wall clock is all there is.
+    day.tap("P1", CARD["S2"], local("17:00"))
+    e = day.tap("P1", CARD["S2"], local("17:00") - _s(back))
+    assert e.outcome == outcome
+
+
 def test_debounce_is_per_station_and_spans_printed_forms(day: Afternoon) -> None:
     day.tap("P1", "8E3F1A2B", local("17:00"))
     assert day.tap("P1", "0723140494", local("17:00:05")).outcome == "ignored"
