@@ -13,9 +13,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import subprocess
+import time
 from pathlib import Path
 from typing import Protocol
+
+# A monotonic reading: (the id of the process or clock that took it, seconds since it
+# began). Two readings with the same id measure real elapsed time, whatever the wall
+# clock did between them (an NTP step, a kiosk following its hub).
+Reading = tuple[str, float]
+BOOT = secrets.token_hex(4)  # this process
+_STARTED = time.monotonic()
 
 COUNTER_BITS = 16
 _COUNTER_MASK = (1 << COUNTER_BITS) - 1
@@ -36,6 +45,10 @@ class SystemClock:
         """Return the current UTC time."""
         return dt.datetime.now(dt.UTC)
 
+    def monotonic(self) -> Reading:
+        """Return a monotonic reading (this process, seconds since it began)."""
+        return BOOT, time.monotonic() - _STARTED
+
 
 class CorrectedClock:
     """A node's wall clock: another clock shifted by a correction.
@@ -52,6 +65,10 @@ class CorrectedClock:
     def now(self) -> dt.datetime:
         """Return the corrected time."""
         return self.base.now() + self.offset
+
+    def monotonic(self) -> Reading | None:
+        """Return the base clock's monotonic reading: a correction steps the wall only."""
+        return reading(self.base)
 
     def follow(self, reference: dt.datetime, sent: dt.datetime, received: dt.datetime) -> float:
         """Follow a reference clock read between ``sent`` and ``received`` (own times).
@@ -73,18 +90,35 @@ class ManualClock:
 
     def __init__(self, start: dt.datetime) -> None:
         self._now = start
+        self._boot = secrets.token_hex(4)
+        self._elapsed = 0.0
 
     def now(self) -> dt.datetime:
         """Return the time as last set."""
         return self._now
 
+    def monotonic(self) -> Reading:
+        """Return a monotonic reading: time passes by as much as ``set`` and ``advance`` move."""
+        return self._boot, self._elapsed
+
     def set(self, moment: dt.datetime) -> None:
-        """Move the clock to ``moment``."""
+        """Move the clock to ``moment`` (as time passing, whichever way it moves)."""
+        self._elapsed += abs((moment - self._now).total_seconds())
         self._now = moment
 
     def advance(self, **delta: float) -> None:
         """Move the clock forward by a timedelta's keyword arguments."""
+        self.set(self._now + dt.timedelta(**delta))
+
+    def step(self, **delta: float) -> None:
+        """Step the wall clock by a timedelta (NTP, following the hub): no time passes."""
         self._now += dt.timedelta(**delta)
+
+
+def reading(clock: object) -> Reading | None:
+    """Return a clock's monotonic reading, or None if it has none."""
+    monotonic = getattr(clock, "monotonic", None)
+    return monotonic() if callable(monotonic) else None
 
 
 def to_millis(moment: dt.datetime) -> int:

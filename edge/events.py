@@ -61,6 +61,7 @@ class Tap:
     uid: str
     at: dt.datetime
     credential: dict[str, Any] | None = None  # a scanned pass's verified payload (or error)
+    mono: tuple[str, float] | None = None  # clock.Reading when read now (None: a given moment)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,14 @@
 Staff (or a parent-facing app through the hub or central) record these as ``action``
 events, so they travel to every kiosk of the campus by the same sync as taps, and a
 kiosk with no network keeps what it last heard. ``PickupBook`` is their fold, in key
-order, over every day: a revocation that sorts after a grant wins over it, and a
-newer grant after a revocation stands again. It is pure and holds no I/O.
+order, over every day. Its merge does not depend on that order where authority ends:
+a revoked grant id stays revoked (a tombstone) whether the revocation sorts before or
+after the grant, a grant id names one grant for good (the same id seen again neither
+brings it back nor extends it, so an expired grant stays expired), a revoked pass stays
+revoked, and a code once issued keeps its child and adult. Plans are the latest by
+key. An action the book cannot apply (a field missing, of the wrong type, a date that
+does not parse) is skipped and listed in ``skipped`` with the reason, never raised:
+nothing in a ledger can stop the node. It is pure and holds no I/O.
 
 - A **delegate** (临时委托) is an adult named for one child for a day or a date range,
   with a phone number and optionally a photo. They carry no card: they are found by
@@ -124,43 +130,99 @@ class ManualRelease:
         return dt.timedelta(0) <= moment - self.asked_at < MANUAL_WINDOW
 
 
+class Unusable(ValueError):
+    """An event a fold cannot apply; its message says why, for the doctor and the dashboard."""
+
+
+def text(data: dict[str, Any], name: str, *, optional: bool = False) -> str | None:
+    """Return a text field of an event's data; Unusable if missing (unless optional) or not text."""
+    value = data.get(name)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value:
+        raise Unusable(f"its '{name}' is {'missing' if value is None else 'not text'}")
+    return value
+
+
+def date(data: dict[str, Any], name: str) -> dt.date:
+    """Return a date field (YYYY-MM-DD) of an event's data; Unusable if it does not parse."""
+    value = text(data, name) or ""
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as err:
+        raise Unusable(f"its '{name}' ({value[:20]!r}) is not a date") from err
+
+
+def data_of(event: Event) -> dict[str, Any]:
+    """Return an event's data; Unusable if it is not an object."""
+    if not isinstance(event.data, dict):
+        raise Unusable("its data is not an object")
+    return event.data
+
+
+def _req(data: dict[str, Any], name: str) -> str:
+    return text(data, name) or ""
+
+
 @dataclass
 class PickupBook:
-    """The fold of the pickup actions: delegates, codes, revoked passes."""
+    """The fold of the pickup actions: delegates, codes, revoked passes, plans."""
 
-    delegates: dict[str, Delegate] = field(default_factory=dict)
+    delegates: dict[str, Delegate] = field(default_factory=dict)  # standing (not revoked)
     codes: dict[tuple[dt.date, str], Code] = field(default_factory=dict)
     revoked_passes: set[str] = field(default_factory=set)
     plans: dict[tuple[str, dt.date], Plan] = field(default_factory=dict)
+    revoked_grants: set[str] = field(default_factory=set)  # tombstones: revoked for good
+    granted: set[str] = field(default_factory=set)  # every grant id seen: one grant each
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (event id, why)
     last_key: tuple[int, str, str, int] | None = None
 
     def apply(self, event: Event) -> None:
-        """Move the book forward by one action event (which must sort after the last)."""
+        """Move the book forward by one action event; skip and flag one it cannot apply."""
         if event.kind != ev.ACTION or event.code not in CODES:
             return
-        self.last_key = event.key
-        data = event.data
+        if self.last_key is None or event.key > self.last_key:
+            self.last_key = event.key
+        try:
+            self._apply(event, data_of(event))
+        except Unusable as err:
+            self.skipped.append((event.event_id, f"{event.code}: {err}"))
+
+    def _apply(self, event: Event, data: dict[str, Any]) -> None:
         if event.code == DELEGATE_GRANTED:
-            self.delegates[data["grant_id"]] = Delegate(
-                data["grant_id"], data["student_id"], data["name"], data.get("phone", ""),
-                data.get("photo"), dt.date.fromisoformat(data["from"]),
-                dt.date.fromisoformat(data["to"]), event.subject_id,
+            grant = Delegate(
+                _req(data, "grant_id"), _req(data, "student_id"), _req(data, "name"),
+                text(data, "phone", optional=True) or "", text(data, "photo", optional=True),
+                date(data, "from"), date(data, "to"), event.subject_id,
             )  # fmt: skip
+            if grant.grant_id in self.granted:
+                return  # an id names one grant: seen again, it neither returns nor extends
+            self.granted.add(grant.grant_id)
+            if grant.grant_id not in self.revoked_grants:
+                self.delegates[grant.grant_id] = grant
         elif event.code == DELEGATE_REVOKED:
-            self.delegates.pop(data["grant_id"], None)
+            grant_id = _req(data, "grant_id")
+            self.revoked_grants.add(grant_id)
+            self.delegates.pop(grant_id, None)
         elif event.code == CODE_ISSUED:
-            day = dt.date.fromisoformat(data["day"])
-            self.codes[(day, data["code"])] = Code(
-                data["code"], day, data["student_id"], data["adult_kind"], data["adult_id"]
-            )
+            adult_kind = _req(data, "adult_kind")
+            if adult_kind not in ("guardian", "delegate"):
+                raise Unusable(f"its adult_kind {adult_kind[:20]!r} is not guardian or delegate")
+            code = Code(_req(data, "code"), date(data, "day"), _req(data, "student_id"),
+                        adult_kind, _req(data, "adult_id"))  # fmt: skip
+            self.codes.setdefault((code.day, code.code), code)  # once issued, it stays as issued
         elif event.code == PASS_REVOKED:
-            self.revoked_passes.add(data["pass_id"])
+            self.revoked_passes.add(_req(data, "pass_id"))
         elif event.code == PLAN_SET:
-            day = dt.date.fromisoformat(data["date"])
-            self.plans[(data["student_id"], day)] = Plan(
-                data["student_id"], day, data.get("batch"), data.get("point"),
-                data.get("mode", "guardian"), data.get("club_until"), event.subject_id,
+            mode = text(data, "mode", optional=True) or "guardian"
+            if mode not in ("guardian", "alone"):
+                raise Unusable(f"its mode {mode[:20]!r} is not guardian or alone")
+            plan = Plan(
+                _req(data, "student_id"), date(data, "date"), text(data, "batch", optional=True),
+                text(data, "point", optional=True), mode,
+                text(data, "club_until", optional=True), event.subject_id,
             )  # fmt: skip
+            self.plans[(plan.student_id, plan.day)] = plan
 
     def delegates_of(self, student_id: str, day: dt.date) -> list[Delegate]:
         """Return the delegates who may collect a child on ``day``."""

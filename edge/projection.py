@@ -22,7 +22,7 @@ from typing import Any
 from edge import events as ev
 from edge.events import Event
 from edge.pickup import CODES as PICKUP_CODES
-from edge.pickup import PickupBook, fold_book
+from edge.pickup import PickupBook, Unusable, data_of, fold_book, text
 from edge.roster import Roster
 
 PRESENT, RELEASED, LEFT_ALONE = "present", "released", "left_alone"
@@ -43,6 +43,9 @@ class Context:
     adult_kind: str = "guardian"  # guardian | delegate | pass
     only: frozenset[str] | None = None
     adult_name: str | None = None
+    code: str | None = None  # the one-time code that opened it
+    valid: tuple[str, str] | None = None  # a pass's dates (from, to), as it carries them
+    station: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,49 +68,87 @@ class DayState:
         self.students: dict[str, Presence] = {}
         self.custodians: dict[str, tuple[str, dt.datetime]] = {}
         self.contexts: dict[str, Context] = {}
-        self.codes_used: set[str] = set()
+        # code -> (station, moment) of its first opening in key order: the one that counts
+        self.codes_used: dict[str, tuple[str, dt.datetime]] = {}
         self.offers: dict[str, tuple[str, dt.datetime]] = {}  # group -> handing staff, when
         self.on_duty: tuple[str, dt.datetime] | None = None  # the last staff at a pickup point
         self.last_taps: dict[tuple[str, str], dt.datetime] = {}
+        # (station, card) -> the monotonic reading of that last tap, when taken by this
+        # process (clock.Reading): the debounce measures real time with it.
+        self.last_monos: dict[tuple[str, str], tuple[str, float]] = {}
         self.last_key: tuple[int, str, str, int] | None = None
+        self.skipped: list[tuple[str, str]] = []  # (event id, why): events not applied
 
-    def apply(self, event: Event) -> None:
-        """Move the state forward by one event (which must sort after the last one)."""
+    def apply(self, event: Event, mono: tuple[str, float] | None = None) -> None:
+        """Move the state forward by one event (which must sort after the last one).
+
+        ``mono`` is the monotonic reading of the tap it records, if taken just now.
+        An event it cannot apply (a field missing or of the wrong type) is skipped and
+        listed in ``skipped`` with the reason, never raised: nothing in a ledger can
+        stop the node.
+        """
         if event.kind in (ev.ACTION, ev.CORRECTED):
             return  # a staff action changes no one's place, and does not order taps
         self.last_key = event.key
         if event.card is not None and event.kind in ev.TAP_KINDS:
             self.last_taps[(event.station, event.card)] = event.at
-        kind, sid, data = event.kind, event.subject_id, event.data
-        if kind == ev.SIGNED_IN and sid:
+            if mono is not None:
+                self.last_monos[(event.station, event.card)] = mono
+            else:
+                self.last_monos.pop((event.station, event.card), None)
+        try:
+            self._apply(event, data_of(event))
+        except Unusable as err:
+            self.skipped.append((event.event_id, f"{event.kind}: {err}"))
+
+    def _apply(self, event: Event, data: dict[str, Any]) -> None:
+        kind, sid = event.kind, event.subject_id
+        if not sid:
+            return
+        if kind == ev.SIGNED_IN:
+            group = text(data, "group_id", optional=True)
             self.students[sid] = Presence(
-                PRESENT,
-                data.get("group_id"),
-                event.at,
-                event.station,
-                reentry=bool(data.get("reentry")),
+                PRESENT, group, event.at, event.station, reentry=bool(data.get("reentry"))
             )
-        elif kind == ev.RELEASED and sid:
+        elif kind == ev.RELEASED:
+            guardian = text(data, "guardian_id", optional=True)
             self.students[sid] = Presence(
-                RELEASED, None, event.at, event.station, released_to=data.get("guardian_id")
+                RELEASED, None, event.at, event.station, released_to=guardian
             )
-        elif kind == ev.LEFT_ALONE and sid:
+        elif kind == ev.LEFT_ALONE:
             self.students[sid] = Presence(LEFT_ALONE, None, event.at, event.station)
-        elif kind == ev.CUSTODY_TAKEN and sid:
-            self.custodians[data["group_id"]] = (sid, event.at)
-            self.offers.pop(data["group_id"], None)
-        elif kind == ev.HANDOVER_OFFERED and sid:
-            self.offers[data["group_id"]] = (sid, event.at)
-        elif kind == ev.STAFF_ON_DUTY and sid:
+        elif kind == ev.CUSTODY_TAKEN:
+            group = text(data, "group_id") or ""
+            self.custodians[group] = (sid, event.at)
+            self.offers.pop(group, None)
+        elif kind == ev.HANDOVER_OFFERED:
+            self.offers[text(data, "group_id") or ""] = (sid, event.at)
+        elif kind == ev.STAFF_ON_DUTY:
             self.on_duty = (sid, event.at)
-        elif kind == ev.PICKUP_OPENED and sid:
-            only = data.get("only")
-            self.contexts[event.station] = Context(
-                sid, event.at, data.get("adult_kind", "guardian"),
-                frozenset(only) if only is not None else None, data.get("delegate_name"),
-            )  # fmt: skip
-            if data.get("code"):
-                self.codes_used.add(data["code"])
+        elif kind == ev.PICKUP_OPENED:
+            self._open(event, sid, data)
+
+    def _open(self, event: Event, sid: str, data: dict[str, Any]) -> None:
+        only, valid = data.get("only"), data.get("valid")
+        if only is not None and not (
+            isinstance(only, list) and all(isinstance(s, str) for s in only)
+        ):
+            raise Unusable("its 'only' is not a list of student ids")
+        if valid is not None and not (
+            isinstance(valid, list) and len(valid) == 2 and all(isinstance(v, str) for v in valid)
+        ):
+            raise Unusable("its 'valid' is not two dates")
+        adult_kind = text(data, "adult_kind", optional=True) or "guardian"
+        if adult_kind not in ("guardian", "delegate", "pass"):
+            raise Unusable(f"its adult_kind {adult_kind[:20]!r} is not guardian, delegate or pass")
+        code = text(data, "code", optional=True)
+        self.contexts[event.station] = Context(
+            sid, event.at, adult_kind, frozenset(only) if only is not None else None,
+            text(data, "delegate_name", optional=True), code,
+            (valid[0], valid[1]) if valid else None, event.station,
+        )  # fmt: skip
+        if code:
+            self.codes_used.setdefault(code, (event.station, event.at))
 
     def state_of(self, roster: Roster, student_id: str) -> str | None:
         """Return a student's state today, or None if not enrolled today and never seen."""
@@ -131,21 +172,37 @@ def effective(events: Iterable[Event]) -> list[Event]:
     """Return the events that count: without those a later correction undid.
 
     A correction itself stays in (it changes nothing when applied); the events it
-    names are left out wherever they stand in the day.
+    names are left out wherever they stand in the day. A correction that names no
+    event id is ignored (``unusable_corrections`` lists it).
     """
     held = list(events)
-    voided = {e.data.get("corrects") for e in held if e.kind == ev.CORRECTED}
+    voided = {c for e in held if e.kind == ev.CORRECTED and isinstance(c := _corrects(e), str)}
     if not voided:
         return held
     return [e for e in held if e.event_id not in voided]
 
 
+def _corrects(event: Event) -> object:
+    return event.data.get("corrects") if isinstance(event.data, dict) else None
+
+
+def unusable_corrections(events: Iterable[Event]) -> list[tuple[str, str]]:
+    """Return the corrections among events that name no event id, with the reason."""
+    return [
+        (e.event_id, "corrected: its 'corrects' is not an event id")
+        for e in events
+        if e.kind == ev.CORRECTED and not isinstance(_corrects(e), str)
+    ]
+
+
 def fold(day: dt.date, events: Iterable[Event], *, presorted: bool = False) -> DayState:
     """Fold events of one day into a fresh DayState, in key order, corrections applied."""
     state = DayState(day)
-    kept = effective(events)
+    held = list(events)
+    kept = effective(held)
     for event in kept if presorted else sorted(kept, key=lambda e: e.key):
         state.apply(event)
+    state.skipped.extend(unusable_corrections(held))
     return state
 
 
@@ -165,6 +222,10 @@ class Projection:
         self._book: PickupBook | None = None
         self._days: OrderedDict[dt.date, DayState] = OrderedDict()
         self._facts: dict[tuple[int, int, dt.date], DayRoster] = {}
+        # The monotonic readings of a forgotten day's last taps, given back when it is
+        # refolded (the ledger does not keep them): (station, card) -> (at, reading).
+        self._monos: dict[dt.date, dict[tuple[str, str], tuple[dt.datetime, tuple[str, float]]]]
+        self._monos = {}
 
     def day(self, day: dt.date) -> DayState:
         """Return the live state of ``day``, folding it from the ledger on first use."""
@@ -172,6 +233,9 @@ class Projection:
             state = self._days.get(day)
             if state is None:
                 state = fold(day, self._load_day(day), presorted=True)
+                for key, (at, mono) in self._monos.pop(day, {}).items():
+                    if state.last_taps.get(key) == at:
+                        state.last_monos[key] = mono
                 self._days[day] = state
                 while len(self._days) > self.KEEP_DAYS:
                     self._days.popitem(last=False)
@@ -187,8 +251,11 @@ class Projection:
                 self._book = fold_book(list(self._load_actions()))
             return self._book
 
-    def add(self, event: Event) -> None:
-        """Apply a committed event; refold its day if it sorts before what is applied."""
+    def add(self, event: Event, mono: tuple[str, float] | None = None) -> None:
+        """Apply a committed event; refold its day if it sorts before what is applied.
+
+        ``mono`` is the monotonic reading of the tap the event records (see DayState).
+        """
         if event.kind == ev.ACTION:
             with self.lock:
                 book = self._book
@@ -206,9 +273,14 @@ class Projection:
             if state is None:
                 return  # folded from the ledger, which holds the event, when first needed
             if state.last_key is None or event.key > state.last_key:
-                state.apply(event)
+                state.apply(event, mono)
             else:
                 self.forget(event.day)  # refolded in key order when next needed
+
+    def skipped(self, day: dt.date) -> list[tuple[str, str]]:
+        """Return the events the fold of a day and the book could not apply: (id, why)."""
+        with self.lock:
+            return [*self.day(day).skipped, *self.book.skipped]
 
     def facts(self, roster: Roster, day: dt.date) -> DayRoster:
         """Return the roster's facts for a day, computed once per roster and day."""
@@ -224,11 +296,14 @@ class Projection:
     def forget(self, day: dt.date | None = None) -> None:
         """Drop the in-memory state of a day (or of all days) so it refolds from the ledger."""
         with self.lock:
+            for gone in list(self._days) if day is None else [day]:
+                state = self._days.pop(gone, None)
+                if state is not None and state.last_monos:
+                    self._monos[gone] = {
+                        key: (state.last_taps[key], mono) for key, mono in state.last_monos.items()
+                    }
             if day is None:
-                self._days.clear()
                 self._book = None
-            else:
-                self._days.pop(day, None)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 ``decide`` does no I/O and reads no clock: the tap carries its moment. It follows
 CONTRACT.md's table "What a tap does", row by row, in that order:
 
-1. the same card within the debounce window at the same station -> ignored;
+1. the same card within the debounce window at the same station -> ignored (real
+   elapsed time: see ``_debounced``; a wall clock stepped back does not reopen it);
 2. an unknown card -> denied (recorded so an admin can enrol it);
 3. classroom station: a student signs in (or moves, or re-enters after release with
    a warning); staff take custody of the group with a head count naming the missing;
@@ -23,7 +24,7 @@ from edge.events import Decision, Tap
 from edge.passes import CARD_PREFIX as PASS_PREFIX
 from edge.passes import holds_on
 from edge.pickup import CODE_PREFIX, ManualRelease, PickupBook
-from edge.projection import ON_LEAVE, PRESENT, DayState
+from edge.projection import ON_LEAVE, PRESENT, Context, DayState
 from edge.roster import Roster
 
 
@@ -32,6 +33,10 @@ class Timing:
     """The windows the rules use; school settings with CONTRACT.md's defaults."""
 
     debounce: dt.timedelta = dt.timedelta(seconds=10)
+    # Without a monotonic reading of both taps, a tap up to this much before the last
+    # one (the wall clock stepped back) counts as within the debounce window; a bigger
+    # step is a clock that was far ahead, and must not lock a card out for that long.
+    step_back: dt.timedelta = dt.timedelta(minutes=5)
     pickup_context: dt.timedelta = dt.timedelta(seconds=120)
     handover: dt.timedelta = dt.timedelta(seconds=60)
 
@@ -50,7 +55,7 @@ def decide(
     this station's screen, which a staff card signs.
     """
     previous = state.last_taps.get((tap.station, tap.card))
-    if previous is not None and dt.timedelta(0) <= tap.at - previous < timing.debounce:
+    if previous is not None and _debounced(tap, previous, state, timing):
         return Decision(
             ev.IGNORED, ev.DEBOUNCED, "debounced", data={"previous_at": previous.isoformat()}
         )
@@ -73,6 +78,25 @@ def decide(
     return decision
 
 
+def _debounced(tap: Tap, previous: dt.datetime, state: DayState, timing: Timing) -> bool:
+    """Tell whether a tap comes within the debounce window of the card's last one there.
+
+    Real elapsed time decides, not the wall clock, which NTP or following the hub may
+    step back: two readings of one process's monotonic clock measure it exactly; a last
+    tap from before this process began lies at least this process's age back. Only
+    without readings does the wall clock decide, a step back (up to
+    ``timing.step_back``) counting as within the window.
+    """
+    window = timing.debounce.total_seconds()
+    before = state.last_monos.get((tap.station, tap.card))
+    if tap.mono is not None and before is not None:
+        if tap.mono[0] == before[0]:
+            return tap.mono[1] - before[1] < window
+        if tap.mono[1] >= window:
+            return False  # the last tap was before this process began, longer ago than that
+    return -timing.step_back <= tap.at - previous < timing.debounce
+
+
 def _against_plan(
     decision: Decision, tap: Tap, roster: Roster, state: DayState, book: PickupBook
 ) -> Decision:
@@ -90,31 +114,87 @@ def _against_plan(
 
 
 def _code(tap: Tap, roster: Roster, state: DayState, book: PickupBook) -> Decision:
-    """Take a one-time pickup code entered at a station: it opens a context for one child."""
+    """Take a one-time pickup code entered at a station: it opens a context for one child.
+
+    The code's adult must still hold authority for its child now (roster, book), or the
+    code is refused, loudly when the roster now bars them.
+    """
     code = tap.card.removeprefix(CODE_PREFIX)
     station = roster.stations[tap.station]
     issued = book.codes.get((state.day, code))
     refusal = None
     if station.role != "pickup":
         refusal = "code_at_classroom"
-    elif issued is None:
+    elif issued is None or issued.student_id not in roster.students:
         refusal = "unknown_code"
     elif code in state.codes_used:
         refusal = "code_used"
-    elif issued.adult_kind == "delegate" and book.delegate(issued.adult_id, state.day) is None:
-        refusal = "delegate_expired"
     if refusal is not None or issued is None:
         return Decision(ev.DENIED, ev.REFUSED, refusal or "unknown_code", None, None,
                         {"reason": refusal, "alert": "normal"})  # fmt: skip
+    lapsed = _authority(issued.adult_kind, issued.adult_id, issued.student_id, roster, state,
+                        book)  # fmt: skip
+    grant = book.delegates.get(issued.adult_id) if issued.adult_kind == "delegate" else None
+    named = {"delegate_name": grant.name} if grant else {}
+    if lapsed is not None:
+        return _refused(issued.student_id, lapsed, {"via": "code", **named})
     data: dict[str, object] = {
         "students": [_child(roster, state, issued.student_id, book)],
         "only": [issued.student_id],
         "adult_kind": issued.adult_kind,
         "code": code,
         "via": "code",
+        **named,
     }
     return Decision(ev.ACCEPTED, ev.PICKUP_OPENED, "pickup_opened", issued.adult_kind,
                     issued.adult_id, data)  # fmt: skip
+
+
+Lapse = tuple[str, dict[str, object]]  # a refusal code and what the guard is told
+
+
+def _authority(
+    adult_kind: str,
+    adult_id: str,
+    sid: str,
+    roster: Roster,
+    state: DayState,
+    book: PickupBook,
+    valid: tuple[str, str] | None = None,
+) -> Lapse | None:
+    """Return why an adult may not collect a child now (None: they may).
+
+    Checked against what is in force at this moment: the roster's pickup row (a
+    guardian), the book (a delegate's grant stands today, for this child, not revoked),
+    the revoked passes and the pass's own dates (a pass).
+    """
+    if adult_kind == "pass":
+        details: dict[str, object] = {"pass_id": adult_id}
+        if adult_id in book.revoked_passes:
+            return "invalid_pass", details | {"reason": "pass_revoked"}
+        dates = {"f": valid[0], "t": valid[1]} if valid else {}
+        if not holds_on(dates, state.day):
+            return "invalid_pass", details | {"reason": "pass_expired"}
+        return None
+    if adult_kind == "delegate":
+        grant = book.delegate(adult_id, state.day)
+        if grant is None or grant.student_id != sid:
+            return "delegate_expired", {"delegate_id": adult_id}
+        return None
+    right = roster.pickup.get((sid, adult_id))
+    if adult_id not in roster.guardians or right is None:
+        return "unauthorized_pickup", {"guardian_id": adult_id}
+    if not right.allowed:
+        return "barred_guardian", {"guardian_id": adult_id}
+    return None
+
+
+def _refused(sid: str, lapse: Lapse, extra: dict[str, object]) -> Decision:
+    """Refuse a child's release for a lapsed authority: an alert, loud for a barred adult."""
+    code, details = lapse
+    data = {"reason": code, **extra, **details,
+            "alert": "loud" if code == "barred_guardian" else "alert"}  # fmt: skip
+    return Decision(ev.DENIED, ev.REFUSED, code, "student", sid, data)
 
 
 def _pass(tap: Tap, roster: Roster, state: DayState, book: PickupBook) -> Decision:
@@ -275,23 +355,8 @@ def _at_pickup(
     context = state.contexts.get(tap.station)
     if context is not None and not dt.timedelta(0) <= tap.at - context.at < timing.pickup_context:
         context = None
-    if context is not None and context.only is not None and ident in context.only:
-        # A code or pass opened this context for this child: its adult collects them.
-        released = {"from_group": _group_of(state, ident), "via": "code"}
-        if context.adult_kind == "pass":
-            released |= {"pass_id": context.adult_id, "delegate_name": context.adult_name,
-                         "via": "pass"}  # fmt: skip
-        elif context.adult_kind == "delegate":
-            delegate = book.delegates.get(context.adult_id)
-            released |= {"delegate_id": context.adult_id,
-                         "delegate_name": delegate.name if delegate else None}  # fmt: skip
-        else:
-            right = roster.pickup.get((ident, context.adult_id))
-            released |= {"guardian_id": context.adult_id,
-                         "relation": right.relation if right else None}  # fmt: skip
-        return Decision(ev.ACCEPTED, ev.RELEASED, "released", "student", ident, released)
     if context is not None and context.only is not None:
-        context = None  # a code for another child: this child needs their own adult
+        return _one_child(tap, roster, state, book, context, ident)
     guardian = context.adult_id if context else None
     right = roster.pickup.get((ident, guardian)) if guardian else None
     if right is not None and right.allowed:
@@ -307,15 +372,9 @@ def _at_pickup(
                 "from_group": _group_of(state, ident),
             },
         )
-    if roster.students[ident].walk_alone:
-        return Decision(
-            ev.ACCEPTED,
-            ev.LEFT_ALONE,
-            "left_alone",
-            "student",
-            ident,
-            {"from_group": _group_of(state, ident)},
-        )
+    barred = right is not None and not right.allowed
+    if roster.students[ident].walk_alone and not barred:
+        return _alone(state, ident)
     if guardian is None:
         return Decision(
             ev.DENIED,
@@ -325,7 +384,6 @@ def _at_pickup(
             ident,
             {"reason": "needs_guardian", "alert": "normal"},
         )
-    barred = right is not None and not right.allowed
     return Decision(
         ev.DENIED,
         ev.REFUSED,
@@ -338,6 +396,57 @@ def _at_pickup(
             "alert": "loud" if barred else "alert",
         },
     )
+
+
+def _alone(state: DayState, ident: str) -> Decision:
+    return Decision(ev.ACCEPTED, ev.LEFT_ALONE, "left_alone", "student", ident,
+                    {"from_group": _group_of(state, ident)})  # fmt: skip
+
+
+def _one_child(
+    tap: Tap, roster: Roster, state: DayState, book: PickupBook, context: Context, ident: str
+) -> Decision:
+    """Decide a child's tap while a code or pass context for one child is open.
+
+    Its child is released to its adult only if that adult's authority still holds
+    now; another child leaves alone if walk-alone and the adult is not barred from
+    them, and is otherwise refused with an unauthorized-pickup alert.
+    """
+    via = "pass" if context.adult_kind == "pass" else "code"
+    who: dict[str, object]
+    if context.adult_kind == "guardian":
+        who = {"guardian_id": context.adult_id}
+    elif context.adult_kind == "pass":
+        who = {"pass_id": context.adult_id, "delegate_name": context.adult_name}
+    else:
+        who = {"delegate_id": context.adult_id, "delegate_name": context.adult_name}
+    if context.only is None or ident not in context.only:
+        right = roster.pickup.get((ident, context.adult_id))
+        barred = context.adult_kind == "guardian" and right is not None and not right.allowed
+        if roster.students[ident].walk_alone and not barred:
+            return _alone(state, ident)
+        code = "barred_guardian" if barred else "unauthorized_pickup"
+        return Decision(ev.DENIED, ev.REFUSED, code, "student", ident,
+                        {"reason": code, **who, "via": via, "only": sorted(context.only or ()),
+                         "alert": "loud" if barred else "alert"})  # fmt: skip
+    if context.code is not None:
+        first = state.codes_used.get(context.code)
+        if (first is not None and first != (context.station or tap.station, context.at)) or (
+            book.codes.get((state.day, context.code)) is None
+        ):
+            return _refused(ident, ("code_used", {}), {"via": via, **who})
+    lapse = _authority(context.adult_kind, context.adult_id, ident, roster, state, book,
+                       context.valid)  # fmt: skip
+    if lapse is not None:
+        return _refused(ident, lapse, {"via": via, **who})
+    released = {"from_group": _group_of(state, ident), "via": via, **who}
+    if context.adult_kind == "delegate":
+        grant = book.delegate(context.adult_id, state.day)
+        released["delegate_name"] = grant.name if grant else context.adult_name
+    elif context.adult_kind == "guardian":
+        right = roster.pickup.get((ident, context.adult_id))
+        released["relation"] = right.relation if right else None
+    return Decision(ev.ACCEPTED, ev.RELEASED, "released", "student", ident, released)
 
 
 def _manual_release(

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge import cards, messages, passes
-from edge.clock import Clock, HybridLogicalClock, clock_synchronized
+from edge.clock import Clock, HybridLogicalClock, clock_synchronized, reading
 from edge.errors import CampusEdgeError, StorageError, TapError
 from edge.events import (
     ACCEPTED,
@@ -226,8 +226,9 @@ class TapWriter:
         roster = self.roster
         if station not in roster.stations:
             raise TapError(f"station '{station}' is not in the roster (stations.csv)", 404)
+        mono = None
         if at is None:
-            at = self.clock.now()
+            at, mono = self.clock.now(), reading(self.clock)
         elif at.tzinfo is None:
             at = at.replace(tzinfo=roster.calendar.tz)
         check_moment(at, "at")
@@ -236,14 +237,14 @@ class TapWriter:
             try:
                 payload = passes.verify(uid, self.pass_publics())
             except ValueError as err:
-                return Tap(station, passes.CARD_PREFIX + "?", "", at, {"error": str(err)})
+                return Tap(station, passes.CARD_PREFIX + "?", "", at, {"error": str(err)}, mono)
             pass_id = str(payload.get("id", ""))[:40]
-            return Tap(station, passes.CARD_PREFIX + pass_id, pass_id, at, payload)
+            return Tap(station, passes.CARD_PREFIX + pass_id, pass_id, at, payload, mono)
         try:
             card = cards.normalize(uid, byte_order=_byte_order(roster), form=form)
         except cards.CardNumberError as err:
             raise TapError(f"uid: {err}") from err
-        return Tap(station=station, card=card, uid=uid, at=at)
+        return Tap(station=station, card=card, uid=uid, at=at, mono=mono)
 
     def submit_nowait(self, tap: Tap) -> concurrent.futures.Future[TapResult]:
         """Queue a tap; the future resolves once its event is committed."""
@@ -447,7 +448,7 @@ class TapWriter:
                             self._head = event.stored_hash or ""
                             seq += 1
                             self.ledger.insert_events(conn, [event])
-                            self.projection.add(event)
+                            self.projection.add(event, tap.mono)
                             results.append((future, TapResult(event, roster)))
                 except BaseException:
                     self.projection.forget()  # it applied what was rolled back

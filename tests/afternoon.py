@@ -7,22 +7,26 @@ import datetime as dt
 from edge import cards
 from edge.clock import HybridLogicalClock
 from edge.events import Event, Tap
+from edge.pickup import PickupBook
 from edge.projection import DayState
 from edge.roster import Roster
 from edge.rules import Timing, decide
 
 
 class Afternoon:
-    def __init__(self, roster: Roster, day: dt.date, node_id: str = "k") -> None:
+    def __init__(
+        self, roster: Roster, day: dt.date, node_id: str = "k", book: PickupBook | None = None
+    ) -> None:
         self.roster = roster
+        self.book = book or PickupBook()
         self.state = DayState(day)
         self.events: list[Event] = []
         self.hlc = HybridLogicalClock()
         self.node_id = node_id
 
-    def tap(self, station: str, uid: str, at: dt.datetime) -> Event:
-        tap = Tap(station, cards.normalize(uid), uid, at)
-        decision = decide(tap, self.roster, self.state, Timing())
+    def tap(self, station: str, uid: str, at: dt.datetime, tap: Tap | None = None) -> Event:
+        tap = tap or Tap(station, cards.normalize(uid), uid, at)
+        decision = decide(tap, self.roster, self.state, Timing(), self.book)
         event = Event(
             node_id=self.node_id,
             epoch="e",

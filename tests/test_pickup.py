@@ -176,7 +176,7 @@ def test_a_one_time_code_opens_a_pickup_for_one_child_once(
     opened = client.post("/api/v1/stations/P1/code", json={"code": code}).json()
     assert (opened["code"], [c["student_id"] for c in opened["students"]]) == (
         "pickup_opened", ["S1"])  # fmt: skip
-    assert tap(client, "P1", "S4")["code"] == "needs_guardian"  # the code is for S1 only
+    assert tap(client, "P1", "S4")["code"] == "unauthorized_pickup"  # the code is for S1 only
     assert tap(client, "P1", "S1")["code"] == "released"
     server.node.clock.advance(seconds=11)  # type: ignore[attr-defined]  # past the debounce
     used = client.post("/api/v1/stations/P1/code", json={"code": code}).json()

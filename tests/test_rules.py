@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import pytest
 
+from edge import roster as roster_mod
+from edge.events import Tap
+from edge.pickup import Code, Delegate, PickupBook
 from edge.roster import Roster
+from tests import roster_files
 from tests.afternoon import Afternoon
 from tests.conftest import local
 from tests.roster_files import CARD, TODAY, UNKNOWN
@@ -123,6 +130,24 @@ def test_the_same_card_within_ten_seconds_has_no_new_effect(
     assert e.outcome == outcome
 
 
+@pytest.mark.parametrize(
+    ("back", "outcome"),
+    [
+        (28, "ignored"),  # a 30 s step back, the card again 2 s later
+        (1, "ignored"),
+        (290, "ignored"),  # within the largest step back taken as one
+        (3 * 3600, "denied"),  # hours: a clock that was far ahead, not a repeat
+    ],
+)
+def test_a_step_back_of_the_wall_clock_counts_as_within_the_window(
+    day: Afternoon, back: int, outcome: str
+) -> None:
+    # Taps given a moment (no monotonic reading): the wall clock is all there is.
+    day.tap("P1", CARD["S2"], local("17:00"))
+    e = day.tap("P1", CARD["S2"], local("17:00") - _s(back))
+    assert e.outcome == outcome
+
+
 def test_debounce_is_per_station_and_spans_printed_forms(day: Afternoon) -> None:
     day.tap("P1", "8E3F1A2B", local("17:00"))
     assert day.tap("P1", "0723140494", local("17:00:05")).outcome == "ignored"
@@ -174,6 +199,76 @@ def test_a_walk_alone_child_with_their_guardian_present_is_released_to_them(
 
 def test_a_guardian_card_at_a_classroom_is_refused(day: Afternoon) -> None:
     assert day.tap("K1", CARD["P1"], local("16:00")).code == "guardian_at_classroom"
+
+
+# P3 is barred from S1 and from S3 (who may walk home alone), and collects S5.
+BARRED_FROM_A_WALKER = roster_files.FILES["pickup.csv"] + "S3,P3,父亲,0\nS5,P3,父亲,1\n"
+
+
+@pytest.fixture
+def family(tmp_path: Path) -> Roster:
+    folder = roster_files.write(tmp_path / "family", **{"pickup.csv": BARRED_FROM_A_WALKER})
+    return roster_mod.load(folder, version=1)
+
+
+def _book() -> PickupBook:
+    book = PickupBook()
+    book.codes[(TODAY, "11111111")] = Code("11111111", TODAY, "S1", "guardian", "P1")
+    book.codes[(TODAY, "33333333")] = Code("33333333", TODAY, "S5", "guardian", "P3")
+    book.codes[(TODAY, "22222222")] = Code("22222222", TODAY, "S2", "delegate", "D1")
+    book.delegates["D1"] = Delegate("D1", "S2", "张阿姨", "13900001111", None, TODAY, TODAY, "T1")
+    return book
+
+
+def _open(day: Afternoon, context: str, at: dt.datetime) -> None:
+    """Open a pickup context at P1: a guardian's card, a code, or a pass for S1."""
+    if context.startswith("card:"):
+        opened = day.tap("P1", CARD[context[5:]], at)
+    elif context.startswith("code:"):
+        opened = day.tap("P1", context, at, Tap("P1", context, context[5:], at))
+    else:
+        payload = {"id": "X1", "s": "S1", "n": "外婆", "f": TODAY.isoformat(),
+                   "t": TODAY.isoformat()}  # fmt: skip
+        opened = day.tap("P1", "X1", at, Tap("P1", "pass:X1", "X1", at, payload))
+    assert opened.kind == "pickup_opened", opened
+
+
+@pytest.mark.parametrize(
+    ("context", "child", "code", "alert"),
+    [
+        # A code or pass names one child; another child is not theirs to take.
+        ("code:11111111", "S2", "unauthorized_pickup", "alert"),
+        ("code:11111111", "S4", "unauthorized_pickup", "alert"),  # P1's niece: not by a code
+        ("code:11111111", "S3", "left_alone", None),  # walk-alone, P1 not barred from S3
+        ("code:22222222", "S1", "unauthorized_pickup", "alert"),  # a delegate's code
+        ("code:22222222", "S3", "left_alone", None),
+        ("pass", "S2", "unauthorized_pickup", "alert"),
+        ("pass", "S3", "left_alone", None),
+        # The code's adult is barred from the other child: loud, walk-alone or not.
+        ("code:33333333", "S1", "barred_guardian", "loud"),
+        ("code:33333333", "S3", "barred_guardian", "loud"),
+        # A barred guardian's own card and their walk-alone child: never left alone.
+        ("card:P3", "S3", "barred_guardian", "loud"),
+        ("card:P3", "S1", "barred_guardian", "loud"),
+        ("card:P2", "S3", "left_alone", None),
+        # The context's own child goes with its adult.
+        ("code:11111111", "S1", "released", None),
+        ("code:22222222", "S2", "released", None),
+        ("code:33333333", "S5", "released", None),
+        ("pass", "S1", "released", None),
+    ],
+)
+def test_a_context_and_another_child_follow_the_tap_table(
+    family: Roster, context: str, child: str, code: str, alert: str | None
+) -> None:
+    day = Afternoon(family, TODAY, book=_book())
+    day.tap("K1", CARD[child], local("16:00"))
+    _open(day, context, local("17:00"))
+    e = day.tap("P1", CARD[child], local("17:00:10"))
+    assert (e.code, e.data.get("alert")) == (code, alert)
+    assert e.outcome == ("denied" if alert else "accepted")
+    if alert:
+        assert day.state.students[child].state == "present"
 
 
 def _s(seconds: float):  # noqa: ANN202
