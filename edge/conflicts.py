@@ -47,8 +47,8 @@ def find(events: Iterable[Event]) -> list[dict[str, Any]]:
             if earlier is not None and earlier.node_id != event.node_id:
                 found.append(_conflict("released_twice", sid, earlier, event))
             gone.setdefault(sid, event)
-        elif event.kind == ev.PICKUP_OPENED and event.data.get("code"):
-            code = event.data["code"]
+        elif event.kind == ev.PICKUP_OPENED and isinstance(event.data.get("code"), str):
+            code = event.data["code"]  # anything else is no code (the fold flags it)
             first = codes.get(code)
             if first is not None and first.node_id != event.node_id:
                 found.append(_conflict("code_used_twice", sid, first, event))
