@@ -46,8 +46,8 @@ ALL_STAFF = frozenset(roster_mod.ROLES)
 EVENTS_ROLES = frozenset({"admin"})
 SYNC_BODY = 8 * 1024 * 1024  # a push of 2,000 events is about 1.5 MB
 # Sign-in codes are six digits, live 60 s and are used once. A caller (an address, an
-# IPv6 /64) gets 5 wrong codes per 10 minutes; the campus as a whole 30 per minute, so
-# no code faces more than about 60 guesses in its life (a chance below 1 in 16,000).
+# IPv6 /64) gets 5 wrong codes per 10 minutes; the node as a whole 30 in any minute, so
+# no code meets more than 30 wrong guesses in its life (a chance of 3 in 100,000).
 # Wrong codes never void anybody's valid code (SECURITY.md).
 SIGNIN_CALLER = (5, 600.0)
 SIGNIN_CAMPUS = (30, 60.0)
