@@ -10,6 +10,7 @@ FastAPI's encoder, which costs several times more on the 5,000-student picture.
 import asyncio
 import datetime as dt
 import hmac
+import html
 import logging
 import shutil
 from collections.abc import Callable
@@ -25,10 +26,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from edge import auth
+from edge import auth, display
 from edge import roster as roster_mod
 from edge.errors import AuthError, ReportError, StorageError, TapError
 from edge.events import SELECT_COLUMNS, Event
+from edge.lockout import Lockout
 from edge.node import Node
 from edge.projection import fold, picture
 from edge.sync.hub import LedgerStore, clock_steps, corrected_at, quarantined
@@ -43,7 +45,12 @@ RECORD_ROLES = frozenset({"teacher", "duty_leader", "admin"})  # a group's super
 ALL_STAFF = frozenset(roster_mod.ROLES)
 EVENTS_ROLES = frozenset({"admin"})
 SYNC_BODY = 8 * 1024 * 1024  # a push of 2,000 events is about 1.5 MB
-_LOOPBACK = frozenset({"127.0.0.1", "::1"})
+# Sign-in codes are six digits, live 60 s and are used once. A caller (an address, an
+# IPv6 /64) gets 5 wrong codes per 10 minutes; the node as a whole 30 in any minute, so
+# no code meets more than 30 wrong guesses in its life (a chance of 3 in 100,000).
+# Wrong codes never void anybody's valid code (SECURITY.md).
+SIGNIN_CALLER = (5, 600.0)
+SIGNIN_CAMPUS = (30, 60.0)
 
 
 class SimTap(BaseModel):
@@ -211,6 +218,19 @@ def create_app(node: Node) -> FastAPI:
 
     Staff = Annotated[auth.Principal, Depends(principal)]
 
+    def staff_if_any(request: Request) -> auth.Principal | None:
+        """Return who a valid bearer token speaks for; None without one or with a bad one."""
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            return None
+        try:
+            return auth.verify(
+                node.secret, given.strip(), node.roster, node.clock.now(),
+                node.ledger.staff_revoked_at,
+            )  # fmt: skip
+        except AuthError:
+            return None
+
     add_error_handlers(app)
 
     @app.get("/healthz")
@@ -246,8 +266,7 @@ def create_app(node: Node) -> FastAPI:
 
             Only from this machine (loopback) unless ``simulate_from_anywhere`` is set.
             """
-            caller = request.client.host if request.client else ""
-            if not node.settings.simulate_from_anywhere and caller not in _LOOPBACK:
+            if not node.settings.simulate_from_anywhere and not display.is_local(request):
                 raise AuthError(
                     "simulated taps are taken only from this machine "
                     "(set simulate_from_anywhere to allow others)",
@@ -360,10 +379,12 @@ def create_app(node: Node) -> FastAPI:
         return _json({"events": shown, "next": cursor})
 
     @app.get("/api/v1/stations/{station}", responses={404: {"model": Problem}})
-    async def station_status(station: str) -> Response:
+    async def station_status(request: Request, station: str) -> Response:
         """Tell a kiosk screen what its station is and whether its reader works.
 
-        No token: the screen at the door asks. No personal data: names of places only.
+        No token: what the idle screen shows anyone (places, the head count, the
+        custodian). Today's dismissal plans (``group.plans``) only to the station's
+        own screen (display channel) or with a staff token.
         """
         roster = node.roster
         place = roster.stations.get(station)
@@ -386,7 +407,6 @@ def create_app(node: Node) -> FastAPI:
                 if (plan := book.plans.get((sid, day))) is not None and sid in roster.students
             ]
             room = {
-                "plans": plans,
                 "group_id": group.group_id,
                 "name": group.name,
                 "room": group.room,
@@ -396,6 +416,8 @@ def create_app(node: Node) -> FastAPI:
                 if custodian
                 else None,
             }
+            if display.is_display(request, node.secret, station) or staff_if_any(request):
+                room["plans"] = plans
         return _json(
             {
                 "station_id": place.station_id,
@@ -414,14 +436,19 @@ def create_app(node: Node) -> FastAPI:
         )
 
     @app.get("/api/v1/stations/{station}/stream", responses={404: {"model": Problem}})
-    async def station_stream(station: str) -> StreamingResponse:
+    async def station_stream(request: Request, station: str) -> StreamingResponse:
         """Stream a station's durable taps to its screen (Server-Sent Events).
 
-        Events: ``hello``; ``tap`` (the answer a simulated tap gets, plus a one-time
-        ``signin_code`` for a staff card); ``changed`` (groups whose head count moved).
+        Only on the station's display channel (this machine, or ``X-Display-Key``):
+        it carries staff sign-in codes. Events: ``hello``; ``tap`` (the answer a
+        simulated tap gets, plus a one-time ``signin_code`` for a staff card);
+        ``changed`` (groups whose head count moved); ``called``, ``manual_pending``,
+        ``manual_cancelled``, ``fault``.
         """
         if station not in node.roster.stations:
             raise TapError(f"station '{station}' is not in the roster (stations.csv)", 404)
+        if not display.is_display(request, node.secret, station):
+            raise AuthError(display.refusal(station))
         subscriber = node.broadcast.subscribe(station)
         return StreamingResponse(
             node.broadcast.stream(subscriber, {"station": station}),
@@ -445,13 +472,40 @@ def create_app(node: Node) -> FastAPI:
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
-    @app.post("/api/v1/signin", responses={401: {"model": Problem}, 422: {"model": Problem}})
-    def signin(body: SignIn) -> Response:
-        """Trade the code a kiosk showed after a staff card tap for a staff token."""
+    signin_callers = Lockout(*SIGNIN_CALLER)
+    signin_campus = Lockout(*SIGNIN_CAMPUS)
+
+    @app.post(
+        "/api/v1/signin",
+        responses={401: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}},
+    )
+    def signin(request: Request, body: SignIn) -> Response:
+        """Trade the code a kiosk showed after a staff card tap for a staff token.
+
+        Wrong codes lock out their caller (5 per 10 minutes) and, past 30 a minute on
+        the campus, pause sign-in by code for that minute; no valid code is voided.
+        """
+        mine = signin_callers.reserve(display.caller_key(request))
+        if mine is None:
+            raise AuthError(
+                "too many wrong codes from this device: wait 10 minutes, then tap your "
+                "staff card again",
+                429,
+            )
+        campus = signin_campus.reserve("campus")
+        if campus is None:
+            signin_callers.release(mine)
+            raise AuthError(
+                "too many wrong codes on this campus in the last minute: wait a minute and "
+                "try your code again (tap your card again if it has expired)",
+                429,
+            )
         staff_id = node.redeem_signin_code(body.code)
         member = node.roster.staff.get(staff_id or "")
         if member is None:
             raise AuthError("that code is wrong or has expired: tap your staff card again")
+        signin_callers.release(mine)
+        signin_campus.release(campus)
         scope = "view"
         if body.pin is not None:
             stored = node.ledger.pin_hash(member.staff_id)
@@ -601,7 +655,8 @@ def create_app(node: Node) -> FastAPI:
         """Serve a station's tap screen."""
         if station not in node.roster.stations:
             return HTMLResponse(
-                f"<h1>站点 {station!r} 不在名单中 / station not in the roster</h1>", 404
+                f"<h1>站点 “{html.escape(station)}” 不在名单中 / station not in the roster</h1>",
+                404,
             )
         return HTMLResponse(_page("kiosk.html"))
 

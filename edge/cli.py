@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -289,6 +290,34 @@ def pin(
     ledger.set_pin(staff, auth.hash_pin(chosen))
     ledger.append_action("staff_pin_set", {"staff_id": staff}, subject_id=staff)
     typer.echo(f"PIN set for {staff}: card code plus PIN signs in beyond viewing", err=True)
+
+
+@app.command()
+def display(
+    station: Annotated[str, typer.Argument(help="the station_id from stations.csv")],
+    url: Annotated[
+        str | None, typer.Option(help="how the screen reaches this node, e.g. https://hub:8443")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Print the address that pairs a screen elsewhere with a station (its display key)."""
+    from edge.display import display_key
+
+    settings = _settings(data_dir)
+    ledger = Ledger(settings.database, settings.node_id)
+    if station not in ledger.load_roster().stations:
+        _fail(f"station '{station}' is not in the roster in force (stations.csv)")
+    if url is None:
+        host = settings.host if settings.host not in ("0.0.0.0", "::", "") else None  # noqa: S104
+        url = f"http://{host or socket.gethostname()}:{settings.port}"
+    key = display_key(auth.load_secret(settings.data_dir), station)
+    ledger.append_action("display_key_shown", {"station": station}, subject_id=station)
+    typer.echo(
+        "open this once on the screen (it keeps the key); anyone with it sees what the "
+        "screen shows, so treat it like a staff card",
+        err=True,
+    )
+    typer.echo(f"{url.rstrip('/')}/kiosk/{station}#key={key}")
 
 
 @app.command()

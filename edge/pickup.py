@@ -124,6 +124,7 @@ class ManualRelease:
     adult_id: str
     reason: str
     asked_at: dt.datetime
+    asked_by: str = ""  # a staff id, or display:STATION for the pickup screen
 
     def open_at(self, moment: dt.datetime) -> bool:
         """Tell whether a staff tap at ``moment`` still signs this request."""

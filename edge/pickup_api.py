@@ -1,9 +1,14 @@
 """HTTP for pickup as it really happens: delegates, 无卡接送, one-time codes, corrections.
 
 Staff routes take a bearer token (granting or revoking who may collect a child needs
-a PIN sign-in); the pickup screen's routes take none, like the screen itself: a
-manual release asked there is only carried out by a staff card tapped at that pickup
-point, and the screen never shows a phone number.
+a PIN sign-in). The pickup screen's routes take the station's display channel
+(edge.display: the kiosk itself, or its display key), the adult search and a manual
+release also a staff token: a caller on the LAN gets nothing from them. A manual
+release asked there is only carried out by a staff card tapped at that pickup point
+within 60 s, never replaces one already waiting, and records who asked. The screen
+never shows a phone number, and a phone is matched on its last 4 digits only, so a
+longer number tells nothing more. Wrong pickup codes are counted before the tap is
+awaited, per station.
 """
 
 import asyncio
@@ -12,18 +17,18 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from edge import auth, passes
+from edge import auth, display, passes
 from edge.api import Problem, _json
 from edge.calendar import CalendarError, parse_time
-from edge.errors import TapError
+from edge.errors import AuthError, TapError
 from edge.events import Tap
+from edge.lockout import Lockout
 from edge.node import Node
 from edge.pickup import (
     CODE_ISSUED,
@@ -43,6 +48,8 @@ CORRECT_ROLES = frozenset({"teacher", "guard", "duty_leader", "admin"})
 _PHONE = re.compile(r"^[0-9+\-\s()]{5,20}$")
 CODE_FAILURES = 5  # wrong codes at one station within CODE_LOCKOUT before it stops taking any
 CODE_LOCKOUT = 600.0
+SEARCHES = (20, 60.0)  # adult searches per screen (or staff member) a minute
+SCREEN_ROLES = frozenset({"teacher", "guard", "duty_leader", "admin"})  # with a token
 
 
 class DelegateIn(BaseModel):
@@ -115,8 +122,22 @@ def add_pickup_routes(
 ) -> None:
     """Serve delegates, manual releases, codes and corrections."""
     Staff = Annotated[auth.Principal, Depends(principal)]
-    answers = {**responses, 404: {"model": Problem}, 409: {"model": Problem}}
-    failures: dict[str, list[float]] = {}
+    answers = {**responses, 404: {"model": Problem}, 409: {"model": Problem},
+               429: {"model": Problem}}  # fmt: skip
+    failures = Lockout(CODE_FAILURES, CODE_LOCKOUT)
+    searches = Lockout(*SEARCHES)
+
+    def screen_or_staff(request: Request, station: str) -> str:
+        """Return who asks at a station's screen: ``display:STATION`` or a staff id."""
+        if display.is_display(request, node.secret, station):
+            return f"display:{station}"
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            raise AuthError(display.refusal(station, staff=True))
+        who = auth.verify(node.secret, given.strip(), node.roster, node.clock.now(),
+                          node.ledger.staff_revoked_at)  # fmt: skip
+        auth.require(who, SCREEN_ROLES)
+        return who.staff_id
 
     def today() -> dt.date:
         return node.roster.calendar.day_of(node.clock.now())
@@ -210,14 +231,18 @@ def add_pickup_routes(
 
     @app.get("/api/v1/stations/{station}/adults", responses=answers, tags=["pickup"])
     def find_adults(
-        station: str, q: Annotated[str, Query(min_length=2, max_length=40)]
+        request: Request, station: str, q: Annotated[str, Query(min_length=2, max_length=40)]
     ) -> Response:
-        """Find guardians and today's delegates by name or a phone's last 4+ digits (无卡接送).
+        """Find guardians and today's delegates by name or a phone's last 4 digits (无卡接送).
 
-        For the pickup screen: names, relations, photos and the children each may
-        collect today; never a phone number.
+        For the pickup screen (display channel) or staff: names, relations, photos and
+        the children each may collect today; never a phone number. A longer number is
+        matched on its last 4 digits only. 20 searches a minute per screen.
         """
         pickup_station(station)
+        asker = screen_or_staff(request, station)
+        if searches.reserve(asker) is None:
+            raise TapError("too many searches here in the last minute: wait a minute", 429)
         roster = node.roster
         words = q.strip()
         if words.isdigit() and len(words) < 4:
@@ -225,7 +250,9 @@ def add_pickup_routes(
         day = today()
 
         def matches(name: str, phone: str) -> bool:
-            return words in name if not words.isdigit() else phone.replace(" ", "").endswith(words)
+            if not words.isdigit():
+                return words in name
+            return phone.replace(" ", "").endswith(words[-4:])
 
         with node.projection.lock:
             state = node.projection.day(day)
@@ -265,9 +292,14 @@ def add_pickup_routes(
         return _json({"adults": found[:20]})
 
     @app.post("/api/v1/stations/{station}/manual-release", responses=answers, tags=["pickup"])
-    def ask_manual_release(station: str, body: ManualIn) -> Response:
-        """Ask to release a child without a card; a staff card tapped here within 60 s signs it."""
+    def ask_manual_release(request: Request, station: str, body: ManualIn) -> Response:
+        """Ask to release a child without a card; a staff card tapped here within 60 s signs it.
+
+        From the station's screen or a staff member. A request still waiting here is
+        never replaced (409): sign it with a card, or cancel it first.
+        """
         pickup_station(station)
+        asker = screen_or_staff(request, station)
         roster = node.roster
         day = today()
         if body.student_id not in roster.students:
@@ -279,28 +311,59 @@ def add_pickup_routes(
             seen = node.projection.day(day).students.get(body.student_id)
             if seen is None or seen.state != PRESENT:
                 raise TapError(f"{roster.students[body.student_id].name} is not on campus", 409)
+            now = node.clock.now()
+            waiting = node.writer.pending.get(station)
+            if waiting is not None and waiting.open_at(now):
+                raise TapError(
+                    f"a release of {_student_name(node, waiting.student_id)} is waiting for a "
+                    f"staff card here until {_hms(node, waiting.asked_at + MANUAL_WINDOW)}: sign "
+                    "it with a staff card, or cancel it first", 409)  # fmt: skip
             asked = ManualRelease(station, body.student_id, body.adult_kind, body.adult_id,
-                                  body.reason.strip(), node.clock.now())  # fmt: skip
+                                  body.reason.strip(), now, asker)  # fmt: skip
             node.writer.pending[station] = asked
         message = {"type": "manual_pending", "student_id": body.student_id,
                    "student": roster.students[body.student_id].name, "adult": name,
                    "expires_at": (asked.asked_at + MANUAL_WINDOW).isoformat()}  # fmt: skip
         node.broadcast.publish(message, station=station)
-        return _json({**message, "waiting_for": "a staff card tapped at this pickup point"})
+        return _json({**message, "asked_by": asker,
+                      "waiting_for": "a staff card tapped at this pickup point"})  # fmt: skip
+
+    @app.delete("/api/v1/stations/{station}/manual-release", responses=answers, tags=["pickup"])
+    def cancel_manual_release(request: Request, station: str) -> Response:
+        """Cancel the release waiting here for a staff card (from the screen or staff)."""
+        pickup_station(station)
+        asker = screen_or_staff(request, station)
+        with node.projection.lock:
+            waiting = node.writer.pending.get(station)
+            if waiting is None or not waiting.open_at(node.clock.now()):
+                raise TapError("no release is waiting for a staff card here", 404)
+            del node.writer.pending[station]
+        message = {"type": "manual_cancelled", "student_id": waiting.student_id,
+                   "student": _student_name(node, waiting.student_id)}  # fmt: skip
+        node.broadcast.publish(message, station=station)
+        return _json({**message, "cancelled_by": asker})
 
     @app.post("/api/v1/stations/{station}/code", responses=answers, tags=["pickup"])
-    async def enter_code(station: str, body: CodeEntry) -> Response:
-        """Take a one-time pickup code typed on the pickup screen, as a tap."""
+    async def enter_code(request: Request, station: str, body: CodeEntry) -> Response:
+        """Take a one-time pickup code typed on the pickup screen, as a tap.
+
+        Only from the station's screen. Each code counts as a wrong one until its tap
+        says otherwise, so concurrent guesses cannot pass the lockout together.
+        """
         pickup_station(station)
-        now = time.monotonic()
-        recent = [t for t in failures.get(station, []) if now - t < CODE_LOCKOUT]
-        failures[station] = recent
-        if len(recent) >= CODE_FAILURES:
+        if not display.is_display(request, node.secret, station):
+            raise AuthError(display.refusal(station))
+        ticket = failures.reserve(station)
+        if ticket is None:
             raise TapError("too many wrong codes here: wait 10 minutes, or use 无卡接送", 429)
         tap = Tap(station, CODE_PREFIX + body.code, body.code, node.clock.now())
-        result = await node.writer.submit(tap)
-        if result.event.code == "unknown_code":
-            recent.append(now)
+        try:
+            result = await node.writer.submit(tap)
+        except BaseException:
+            failures.release(ticket)  # not saved: no code was tried
+            raise
+        if result.event.code != "unknown_code":
+            failures.release(ticket)
         return _json(result.to_json())
 
     @app.post("/api/v1/passes", responses=answers, tags=["pickup"], status_code=201)
@@ -381,6 +444,15 @@ def add_pickup_routes(
         future = node.writer.correct(event_id, who.staff_id, body.reason.strip())
         event = await asyncio.wrap_future(future)
         return _json({"id": event.event_id, **event.data, "by": who.staff_id})
+
+
+def _student_name(node: Node, student_id: str) -> str:
+    student = node.roster.students.get(student_id)
+    return student.name if student else student_id
+
+
+def _hms(node: Node, moment: dt.datetime) -> str:
+    return moment.astimezone(node.roster.calendar.tz).strftime("%H:%M:%S")
 
 
 def _store_photo(node: Node, encoded: str) -> str:

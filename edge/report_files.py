@@ -5,6 +5,11 @@ headers (English with ``lang="en"``), a frozen header row and column widths that
 their text; the first sheet says what the report is, the others hold its tables.
 CSV is UTF-8 with a byte-order mark, which Excel on a Chinese Windows needs to read
 it as UTF-8 rather than GBK.
+
+Text that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (a name or
+reason someone typed) is written with a leading ``'`` in CSV and .xlsx, so a
+spreadsheet shows it as text and never runs it as a formula (OWASP, CSV injection).
+Numbers stay numbers. Every file export goes through ``to_csv`` or ``to_xlsx``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 from edge.reports import Column, Report, Table
 
 FORMATS = ("json", "csv", "xlsx", "html")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MEDIA_TYPES = {
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
@@ -44,13 +50,23 @@ def text(value: Any, column: Column) -> str:
     return str(value)
 
 
+def neutral(value: Any) -> Any:
+    """Return a cell that a spreadsheet cannot run: text like a formula gets a leading '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(table: Table, lang: str = "zh") -> bytes:
     """Return one table as CSV text (UTF-8 with BOM), header row first."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([header(c, lang) for c in table.columns])
+    writer.writerow([neutral(header(c, lang)) for c in table.columns])
     for row in table.rows:
-        writer.writerow([text(v, c) for v, c in zip(row, table.columns, strict=True)])
+        writer.writerow(
+            [neutral(text(v, c)) if isinstance(v, str) else text(v, c)
+             for v, c in zip(row, table.columns, strict=True)]
+        )  # fmt: skip
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -82,7 +98,7 @@ def to_xlsx(report: Report, lang: str = "zh") -> bytes:
     info.append([report.en if lang == "en" else report.zh])
     info["A1"].font = Font(bold=True, size=14)
     for zh, en, value in report.meta:
-        info.append([en if lang == "en" else zh, value])
+        info.append([neutral(en if lang == "en" else zh), neutral(value)])
     info.column_dimensions["A"].width = 16
     info.column_dimensions["B"].width = max(
         [20, *(min(80, _width(str(v)) + 2) for _, _, v in report.meta)]
@@ -91,14 +107,14 @@ def to_xlsx(report: Report, lang: str = "zh") -> bytes:
     fill = PatternFill("solid", fgColor="DDEBF7")
     for table in report.tables:
         sheet = book.create_sheet(_sheet_title(table.en if lang == "en" else table.zh, used))
-        sheet.append([header(c, lang) for c in table.columns])
+        sheet.append([neutral(header(c, lang)) for c in table.columns])
         for cell in sheet[1]:
             cell.font, cell.fill = bold, fill
             cell.alignment = Alignment(vertical="center", wrap_text=False)
         widths = [_width(header(c, lang)) for c in table.columns]
         formats = {"percent": "0.0%", "units": "0.0#"}
         for row in table.rows:
-            sheet.append(row)
+            sheet.append([neutral(value) for value in row])
             for index, (value, column) in enumerate(zip(row, table.columns, strict=True)):
                 widths[index] = max(widths[index], _width(text(value, column)))
         for index, column in enumerate(table.columns, start=1):

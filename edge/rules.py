@@ -458,6 +458,8 @@ def _manual_release(
         "manual": True, "signed_by": staff, "reason": pending.reason,
         "from_group": _group_of(state, sid),
     }  # fmt: skip
+    if pending.asked_by:
+        data["asked_by"] = pending.asked_by
     refusal = None
     if pending.adult_kind == "delegate":
         delegate = book.delegate(pending.adult_id, state.day)

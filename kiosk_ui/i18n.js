@@ -32,6 +32,7 @@ export const CATALOGUE = {
     plan_mismatch: "注意：与今日放学安排不符", plan_point: "接送点不同", plan_before_batch: "早于放学批次",
     plan_club_until: "社团活动尚未结束", plan_mode: "接送方式不同", plan_mode_guardian: "家长接",
     plan_mode_alone: "自行离校", plan_club: "社团至", plans_today: "今日放学安排",
+    not_paired: "此屏幕尚未配对：请在本机打开，或由信息老师在服务器上运行", cancel: "取消",
     lang: "English",
   },
   en: {
@@ -68,7 +69,9 @@ export const CATALOGUE = {
     revoke: "Revoke", plan_mismatch: "Note: not as today's dismissal plan", plan_point: "another pickup point",
     plan_before_batch: "before the batch time", plan_club_until: "club not over yet",
     plan_mode: "another way home", plan_mode_guardian: "with a guardian", plan_mode_alone: "alone",
-    plan_club: "club until", plans_today: "Today's plans", lang: "中文",
+    plan_club: "club until", plans_today: "Today's plans",
+    not_paired: "This screen is not paired: open it on the kiosk itself, or ask the IT teacher to run",
+    cancel: "Cancel", lang: "中文",
   },
 };
 
@@ -115,7 +118,11 @@ export function el(tag, attrs = {}, ...children) {
 
 // A Server-Sent Events stream that tells the page when it (re)connects, so the page
 // refetches what it may have missed; EventSource itself retries after a restart.
-export function live(url, handlers, onState) {
+// With ``headers`` (a screen's display key, which must not travel in a URL) the stream
+// is read with fetch, which can send them, and retried the same way; onState then
+// also gets the HTTP status of a refusal (401: the screen is not paired).
+export function live(url, handlers, onState, headers = null) {
+  if (headers) return liveFetch(url, handlers, onState, headers);
   const source = new EventSource(url);
   source.addEventListener("hello", () => { onState(true); handlers.hello?.(); });
   source.addEventListener("error", () => onState(false));
@@ -123,4 +130,47 @@ export function live(url, handlers, onState) {
     if (name !== "hello") source.addEventListener(name, (e) => handler(JSON.parse(e.data)));
   }
   return source;
+}
+
+function liveFetch(url, handlers, onState, headers) {
+  let stopped = false;
+  const pause = (ms) => new Promise((done) => setTimeout(done, ms));
+  function dispatch(block) {
+    let name = "message";
+    let data = "";
+    for (const line of block.split("\n")) {
+      if (line.startsWith("event: ")) name = line.slice(7);
+      else if (line.startsWith("data: ")) data += line.slice(6);
+    }
+    if (name === "hello") { onState(true); handlers.hello?.(); return; }
+    if (data && handlers[name]) handlers[name](JSON.parse(data));
+  }
+  async function run() {
+    while (!stopped) {
+      let status = 0;
+      try {
+        const reply = await fetch(url, { headers, cache: "no-store" });
+        status = reply.status;
+        if (reply.ok) {
+          const reader = reply.body.pipeThrough(new TextDecoderStream()).getReader();
+          let buffer = "";
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done || stopped) break;
+            buffer += value;
+            let end;
+            while ((end = buffer.indexOf("\n\n")) >= 0) {
+              dispatch(buffer.slice(0, end));
+              buffer = buffer.slice(end + 2);
+            }
+          }
+          status = 0;
+        }
+      } catch { /* the server restarts or the network is down: retry */ }
+      onState(false, status);
+      await pause(status === 401 ? 10000 : 1000);
+    }
+  }
+  run();
+  return { close() { stopped = true; } };
 }

@@ -20,6 +20,10 @@ from edge.api import create_app
 from tests.conftest import LiveServer
 
 OPEN = "open"
+# The kiosk's own screen: its display key, the machine itself, or (where the route says) a
+# staff token. From this test's loopback the screen is the caller, so it passes like OPEN;
+# tests/test_lan.py calls these routes from the LAN.
+DISPLAY = "display"
 STAFF_VIEW = frozenset({"guard", "duty_leader", "admin"})
 ADMIN = frozenset({"admin"})
 PAY = frozenset({"duty_leader", "admin"})  # fees and pay: a PIN sign-in, not a card alone
@@ -46,7 +50,7 @@ POLICY: dict[tuple[str, str], tuple[object, str]] = {
     ("GET", "/api/v1/conflicts"): (STAFF_VIEW, "/api/v1/conflicts"),
     ("GET", "/api/v1/events"): (ADMIN, "/api/v1/events"),
     ("GET", "/api/v1/stations/{station}"): (OPEN, "/api/v1/stations/K1"),
-    ("GET", "/api/v1/stations/{station}/stream"): (OPEN, "/api/v1/stations/K1/stream"),
+    ("GET", "/api/v1/stations/{station}/stream"): (DISPLAY, "/api/v1/stations/K1/stream"),
     ("GET", "/api/v1/stream"): (STAFF_VIEW, "/api/v1/stream"),
     ("POST", "/api/v1/signin"): (CODE, "/api/v1/signin"),
     ("GET", "/api/v1/students/{student_id}/timeline"): (STAFF_VIEW, "/api/v1/students/S1/timeline"),
@@ -59,12 +63,16 @@ POLICY: dict[tuple[str, str], tuple[object, str]] = {
     ("GET", "/api/v1/delegates"): (GRANT | {"guard"}, "/api/v1/delegates"),
     ("DELETE", "/api/v1/delegates/{grant_id}"): (GRANT, "/api/v1/delegates/Dnone"),
     ("POST", "/api/v1/pickup-codes"): (GRANT, "/api/v1/pickup-codes"),
-    ("GET", "/api/v1/stations/{station}/adults"): (OPEN, "/api/v1/stations/P1/adults?q=王妈妈"),
+    ("GET", "/api/v1/stations/{station}/adults"): (DISPLAY, "/api/v1/stations/P1/adults?q=王妈妈"),
     ("POST", "/api/v1/stations/{station}/manual-release"): (
-        OPEN,
+        DISPLAY,
         "/api/v1/stations/P1/manual-release",
     ),
-    ("POST", "/api/v1/stations/{station}/code"): (OPEN, "/api/v1/stations/P1/code"),
+    ("DELETE", "/api/v1/stations/{station}/manual-release"): (
+        DISPLAY,
+        "/api/v1/stations/P1/manual-release#cancel",
+    ),
+    ("POST", "/api/v1/stations/{station}/code"): (DISPLAY, "/api/v1/stations/P1/code"),
     ("POST", "/api/v1/events/{event_id}/correct"): (CORRECT, "/api/v1/events/k:e:1/correct"),
     ("PUT", "/api/v1/students/{student_id}/plan"): (GRANT, "/api/v1/students/S1/plan"),
     ("POST", "/api/v1/passes"): (GRANT, "/api/v1/passes"),
@@ -97,7 +105,7 @@ def routes(server: LiveServer) -> set[tuple[str, str]]:
 
 def call(client: httpx.Client, method: str, path: str, token: str | None) -> int:
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    path, _, query = path.partition("?")
+    path, _, query = path.split("#")[0].partition("?")
     params = dict(httpx.QueryParams(query))
     if path == "/api/v1/stream":
         params["token"] = token or ""
@@ -139,10 +147,10 @@ def test_every_route_answers_each_caller_as_the_policy_says(server: LiveServer) 
                 status = call(client, method, path, token)
                 checked += 1
                 where = f"{method} {path} as {caller}: {status}"
-                if allowed == OPEN:
+                if allowed in (OPEN, DISPLAY):
                     assert status not in (401, 403), where
-                elif allowed == CODE:
-                    assert status == 401, where
+                elif allowed == CODE:  # wrong codes: 401, and 429 once this caller had 5
+                    assert status in (401, 429), where
                 elif allowed == DEVICE:
                     assert (status not in (401, 403)) == (caller == "device"), where
                 elif caller == "admin-card":

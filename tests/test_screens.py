@@ -335,3 +335,38 @@ def test_a_teacher_names_a_delegate_on_the_dashboard_and_takes_it_back(
     page.locator("#delegate-phone").fill("13900001111")
     page.locator("#delegate-form button").click()
     expect(page.locator("#delegate-error")).to_have_text("student 'S99' is not in the roster")
+
+
+def test_a_screen_on_the_lan_works_only_once_paired_with_its_display_key(
+    server: LiveServer, page: Page
+) -> None:
+    from edge.display import display_key
+
+    tap(server, "K1", "S1")
+    tap(server, "K1", "S2")
+    # As a tablet at a gate reaching the hub through its TLS proxy: not this machine.
+    page.set_extra_http_headers({"x-forwarded-for": "192.168.1.50"})
+    page.goto(f"{server.url}/kiosk/P1")
+    expect(page.locator("#title")).to_have_text("东门接送点")  # the idle screen: public
+    expect(page.locator("#stream")).to_contain_text("campus-edge display P1")
+    tap(server, "P1", "P1")
+    expect(page.locator("#idle")).to_have_text("请刷卡")  # no tap reaches an unpaired screen
+    server.node.clock.advance(seconds=11)  # type: ignore[attr-defined]
+    page.goto(f"{server.url}/kiosk/P1#key={display_key(server.node.secret, 'P1')}")
+    expect(page.locator("#stream")).to_have_text("")
+    assert "key=" not in page.url  # the key leaves the address bar, kept by the page
+    tap(server, "P1", "P1")
+    expect(page.locator("#what")).to_contain_text("王妈妈")
+    page.reload()  # paired for good
+    expect(page.locator("#stream")).to_have_text("")
+    page.locator("#find").fill("0002")
+    page.locator("#find-go").click()
+    adult = page.locator("#adults > li").first
+    expect(adult).to_contain_text("李爸爸")
+    adult.locator("button[data-student=S2]").click()
+    expect(page.locator("#panel")).to_contain_text("请刷门卫或教师工作卡确认放行：小红 → 李爸爸")
+    page.locator("#cancel-release").click()
+    expect(page.locator("#idle")).to_have_text("请刷卡")
+    assert server.node.writer.pending == {}
+    server.node.clock.advance(seconds=11)  # type: ignore[attr-defined]
+    assert tap(server, "P1", "GU")["code"] == "staff_on_duty"  # nothing was left to sign
