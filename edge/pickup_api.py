@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from edge import auth, display, passes
 from edge.api import Problem, _json
 from edge.calendar import CalendarError, parse_time
+from edge.clock import reading
 from edge.errors import AuthError, TapError
 from edge.events import Tap
 from edge.lockout import Lockout
@@ -356,7 +357,8 @@ def add_pickup_routes(
         ticket = failures.reserve(station)
         if ticket is None:
             raise TapError("too many wrong codes here: wait 10 minutes, or use 无卡接送", 429)
-        tap = Tap(station, CODE_PREFIX + body.code, body.code, node.clock.now())
+        tap = Tap(station, CODE_PREFIX + body.code, body.code, node.clock.now(),
+                  mono=reading(node.clock))  # fmt: skip
         try:
             result = await node.writer.submit(tap)
         except BaseException:
