@@ -213,3 +213,33 @@ def test_a_kiosk_with_another_key_is_refused_until_registered_again(
         with pytest.raises(Exception, match="register"):
             second._hello()
         second.stop()
+
+
+def test_a_proof_allows_the_roles_the_api_allows() -> None:
+    from edge import pickup_api
+    from edge.sync import proof
+
+    assert proof.GRANT_ROLES == pickup_api.GRANT_ROLES
+    assert proof.CORRECT_ROLES == pickup_api.CORRECT_ROLES
+
+
+def test_a_kiosk_refuses_a_bad_page_from_its_hub_and_keeps_it_aside(
+    hub: LiveServer, make_node: Callable[..., Node]
+) -> None:
+    other = make_node()  # a node whose bad event reached the hub's ledger by other means
+    own = taps(other, CARD["S1"])
+    bad = forge(own[-1], data={"group_id": "G1", "reason": "\x1b[2J"})
+    hub.node.writer.ingest([*own, bad]).result(timeout=10)
+    kiosk = make_node()
+    token = hub.node.ledger.add_device(kiosk.ledger.node_id)
+    with hub:
+        sync = SyncClient(kiosk, hub.url, token)
+        with pytest.raises(Exception, match="control character"):
+            sync.run_once()
+        sync.stop()
+    held = {e.event_id for e in kiosk.ledger.events_after(0, 100)}
+    assert bad.event_id not in held
+    assert own[0].event_id not in held  # the page was refused whole
+    kept = kiosk.ledger.reader().execute("SELECT reason FROM quarantine").fetchall()
+    assert len(kept) == 1
+    assert "control character" in kept[0][0]

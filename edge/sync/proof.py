@@ -40,6 +40,7 @@ STAFF_ACTIONS = frozenset(
     {"delegate_granted", "delegate_revoked", "pickup_code_issued", "pass_issued",
      "pass_revoked", "plan_set"}
 )  # fmt: skip
+SLACK = 3600.0  # seconds a node's clock may have stepped between sign-in and action
 PROOF_FIELDS = frozenset({"staff_id", "role", "scope", "iat", "exp", "node", "sig"})
 
 
@@ -127,7 +128,7 @@ def check(
     if role not in roles or scope != "full":
         return f"its proof's staff member is a {role} signed in with '{scope}' scope"
     moment = event.at.timestamp()
-    if not iat <= moment < exp:
+    if not iat - SLACK <= moment < exp + SLACK:
         when = dt.datetime.fromtimestamp(min(max(exp, 0), 4e9), dt.UTC).isoformat()
         return f"its proof's token was not valid at {event.at.isoformat()} (expires {when})"
     if roster is not None:
