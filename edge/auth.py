@@ -34,6 +34,8 @@ class Principal:
     role: str
     name: str
     scope: str = "full"  # "view": signed in by card alone, no PIN
+    issued: float = 0.0  # the token's issue and expiry times (epoch seconds), for proofs
+    expires: float = 0.0
 
 
 def load_secret(data_dir: Path) -> bytes:
@@ -108,7 +110,7 @@ def verify(
     staff = roster.staff.get(staff_id)
     if staff is None or staff.role != role:
         raise AuthError("the token's staff member is no longer in the roster with that role")
-    return Principal(staff_id, role, staff.name, scope)
+    return Principal(staff_id, role, staff.name, scope, issued, expires)
 
 
 def require(principal: Principal, allowed: frozenset[str], *, full: bool = False) -> None:

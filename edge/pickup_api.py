@@ -28,7 +28,7 @@ from edge.api import Problem, _json
 from edge.calendar import CalendarError, parse_time
 from edge.clock import reading
 from edge.errors import AuthError, TapError
-from edge.events import Tap
+from edge.events import Event, Tap
 from edge.lockout import Lockout
 from edge.node import Node
 from edge.pickup import (
@@ -43,6 +43,8 @@ from edge.pickup import (
 )
 from edge.projection import PRESENT
 from edge.roster import PHOTO_LIMIT, PHOTO_TYPES
+from edge.sync import proof
+from edge.text import Clean
 
 GRANT_ROLES = frozenset({"teacher", "duty_leader", "admin"})
 CORRECT_ROLES = frozenset({"teacher", "guard", "duty_leader", "admin"})
@@ -57,8 +59,8 @@ class DelegateIn(BaseModel):
     """An adult a teacher or admin names to collect one child for a day or a few."""
 
     student_id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=40, examples=["张阿姨"])
-    phone: str = Field(min_length=5, max_length=20, examples=["13800001234"])
+    name: Clean = Field(min_length=1, max_length=40, examples=["张阿姨"])
+    phone: Clean = Field(min_length=5, max_length=20, examples=["13800001234"])
     start: dt.date | None = Field(default=None, alias="from", description="default today")
     end: dt.date | None = Field(default=None, alias="to", description="default = from")
     photo: str | None = Field(
@@ -81,7 +83,7 @@ class ManualIn(BaseModel):
     student_id: str = Field(min_length=1, max_length=64)
     adult_kind: str = Field(pattern="^(guardian|delegate)$")
     adult_id: str = Field(min_length=1, max_length=64)
-    reason: str = Field(min_length=2, max_length=200, examples=["家长忘带接送卡"])
+    reason: Clean = Field(min_length=2, max_length=200, examples=["家长忘带接送卡"])
 
 
 class CodeEntry(BaseModel):
@@ -104,7 +106,7 @@ class PassIn(BaseModel):
     """A signed pickup pass for one child and one adult over a date range."""
 
     student_id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=40, description="the adult the pass names")
+    name: Clean = Field(min_length=1, max_length=40, description="the adult the pass names")
     start: dt.date | None = Field(default=None, alias="from", description="default today")
     end: dt.date | None = Field(default=None, alias="to", description="default = from")
 
@@ -112,7 +114,7 @@ class PassIn(BaseModel):
 class CorrectionIn(BaseModel):
     """Why a record is wrong."""
 
-    reason: str = Field(min_length=2, max_length=200, examples=["刷错了学生的卡"])
+    reason: Clean = Field(min_length=2, max_length=200, examples=["刷错了学生的卡"])
 
 
 def add_pickup_routes(
@@ -139,6 +141,9 @@ def add_pickup_routes(
                           node.ledger.staff_revoked_at)  # fmt: skip
         auth.require(who, SCREEN_ROLES)
         return who.staff_id
+
+    def signed(who: auth.Principal) -> Callable[[Event], Event]:
+        return proof.prover(who, node.settings.data_dir)  # staff actions carry proof
 
     def today() -> dt.date:
         return node.roster.calendar.day_of(node.clock.now())
@@ -178,7 +183,9 @@ def add_pickup_routes(
             "name": body.name.strip(), "phone": body.phone.strip(), "photo": photo,
             "from": start.isoformat(), "to": end.isoformat(),
         }  # fmt: skip
-        node.writer.record_action(DELEGATE_GRANTED, data, who.staff_id).result(timeout=30)
+        node.writer.record_action(DELEGATE_GRANTED, data, who.staff_id, proof=signed(who)).result(
+            timeout=30
+        )
         return _json({**data, "by": who.staff_id}, 201)
 
     @app.delete("/api/v1/delegates/{grant_id}", responses=answers, tags=["pickup"])
@@ -188,7 +195,9 @@ def add_pickup_routes(
         if grant_id not in node.projection.book.delegates:
             raise TapError(f"there is no standing delegation '{grant_id}'", 404)
         data = {"grant_id": grant_id}
-        node.writer.record_action(DELEGATE_REVOKED, data, who.staff_id).result(timeout=30)
+        node.writer.record_action(DELEGATE_REVOKED, data, who.staff_id, proof=signed(who)).result(
+            timeout=30
+        )
         return _json({**data, "revoked_by": who.staff_id})
 
     @app.get("/api/v1/delegates", responses=answers, tags=["pickup"])
@@ -227,7 +236,9 @@ def add_pickup_routes(
         )
         data = {"code": code, "day": day.isoformat(), "student_id": body.student_id,
                 "adult_kind": body.adult_kind, "adult_id": body.adult_id}  # fmt: skip
-        node.writer.record_action(CODE_ISSUED, data, who.staff_id).result(timeout=30)
+        node.writer.record_action(CODE_ISSUED, data, who.staff_id, proof=signed(who)).result(
+            timeout=30
+        )
         return _json(data, 201)
 
     @app.get("/api/v1/stations/{station}/adults", responses=answers, tags=["pickup"])
@@ -386,7 +397,9 @@ def add_pickup_routes(
                                             "t": end.isoformat()})  # fmt: skip
         data = {"pass_id": pass_id, "student_id": body.student_id, "name": body.name.strip(),
                 "from": start.isoformat(), "to": end.isoformat()}  # fmt: skip
-        node.writer.record_action(passes.ISSUED, data, who.staff_id).result(timeout=30)
+        node.writer.record_action(passes.ISSUED, data, who.staff_id, proof=signed(who)).result(
+            timeout=30
+        )
         return _json({**data, "text": text}, 201)
 
     @app.delete("/api/v1/passes/{pass_id}", responses=answers, tags=["pickup"])
@@ -395,7 +408,9 @@ def add_pickup_routes(
         auth.require(who, GRANT_ROLES, full=True)
         if not re.fullmatch(r"X[0-9a-f]{12}", pass_id):
             raise TapError(f"'{pass_id}' is not a pass id (X and 12 hex digits)", 404)
-        node.writer.record_action(PASS_REVOKED, {"pass_id": pass_id}, who.staff_id).result(30)
+        node.writer.record_action(
+            PASS_REVOKED, {"pass_id": pass_id}, who.staff_id, proof=signed(who)
+        ).result(30)
         return _json({"pass_id": pass_id, "revoked_by": who.staff_id})
 
     @app.put("/api/v1/students/{student_id}/plan", responses=answers, tags=["pickup"])
@@ -427,7 +442,9 @@ def add_pickup_routes(
                     raise TapError(str(err)) from err
         data = {"student_id": student_id, "date": day.isoformat(), "batch": body.batch,
                 "point": body.point, "mode": body.mode, "club_until": body.club_until}  # fmt: skip
-        node.writer.record_action(PLAN_SET, data, who.staff_id).result(timeout=30)
+        node.writer.record_action(PLAN_SET, data, who.staff_id, proof=signed(who)).result(
+            timeout=30
+        )
         return _json({**data, "by": who.staff_id})
 
     @app.get("/api/v1/students/{student_id}/plan", responses=answers, tags=["pickup"])
@@ -443,7 +460,7 @@ def add_pickup_routes(
     async def correct(who: Staff, event_id: str, body: CorrectionIn) -> Response:
         """Undo a wrong sign-in or release of today with a reason; the record stays."""
         auth.require(who, CORRECT_ROLES, full=True)
-        future = node.writer.correct(event_id, who.staff_id, body.reason.strip())
+        future = node.writer.correct(event_id, who.staff_id, body.reason.strip(), proof=signed(who))
         event = await asyncio.wrap_future(future)
         return _json({"id": event.event_id, **event.data, "by": who.staff_id})
 

@@ -499,9 +499,18 @@ class TapWriter:
         return True
 
     def record_action(
-        self, code: str, data: dict[str, Any], subject_id: str | None = None, station: str = "api"
+        self,
+        code: str,
+        data: dict[str, Any],
+        subject_id: str | None = None,
+        station: str = "api",
+        *,
+        proof: Callable[[Event], Event] | None = None,
     ) -> concurrent.futures.Future[Event]:
-        """Append a staff action to the ledger (resolved after COMMIT); see events.ACTION."""
+        """Append a staff action to the ledger (resolved after COMMIT); see events.ACTION.
+
+        ``proof`` signs the event for the staff member who made it (edge.sync.proof).
+        """
 
         def append(conn: sqlite3.Connection) -> Event:
             self._catch_up(conn)
@@ -510,6 +519,8 @@ class TapWriter:
                 self.ledger.node_id, self.ledger.epoch, self._seq, self._hlc.stamp(now), now,
                 self.roster, station, code, data, subject_id, self._head, self.clock_synced,
             )  # fmt: skip
+            if proof is not None:
+                event = proof(event)
             self.ledger.insert_events(conn, [event])
             self._seq, self._head = self._seq + 1, event.stored_hash or ""
             self.projection.add(event)  # a pickup action goes into the book at once
@@ -577,7 +588,12 @@ class TapWriter:
                 log.exception("a tap listener failed")
 
     def correct(
-        self, event_id: str, staff_id: str, reason: str
+        self,
+        event_id: str,
+        staff_id: str,
+        reason: str,
+        *,
+        proof: Callable[[Event], Event] | None = None,
     ) -> concurrent.futures.Future[Event]:
         """Undo a wrong sign-in or release of today by a new event naming it (see CORRECTED).
 
@@ -620,6 +636,8 @@ class TapWriter:
                 self.clock_synced, self._head,
             )  # fmt: skip
             event = dataclasses.replace(event, stored_hash=event.content_hash())
+            if proof is not None:
+                event = proof(event)
             self.ledger.insert_events(conn, [event])
             self._seq, self._head = self._seq + 1, event.stored_hash or ""
             self.projection.add(event)

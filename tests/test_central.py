@@ -17,14 +17,17 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+import uvicorn
 
 from edge.errors import StorageError
+from edge.events import Event
 from edge.ledger import Device
-from edge.sync.central import CentralStore
+from edge.settings import Settings
+from edge.sync.central import CentralStore, create_central_app
 from edge.taps import ChainBroken
 from tests import roster_files
 from tests.chains import chain
-from tests.conftest import local, wait_for
+from tests.conftest import ThreadedServer, free_port, local, wait_for
 from tests.roster_files import CARD
 from tests.services import Service, cli
 
@@ -252,3 +255,57 @@ def test_reports_on_the_central_equal_the_campus_own(store: CentralStore, tmp_pa
                   check=False)  # fmt: skip
     assert refused.returncode == 1
     assert "add --campus NAME" in refused.stderr
+
+
+class CentralServer(ThreadedServer):
+    """The central's app over a store, on a loopback port, in a thread."""
+
+    def __init__(self, store: CentralStore) -> None:
+        self.url = f"http://127.0.0.1:{(port := free_port())}"
+        app = create_central_app(store, Settings(role="central"))
+        self._serve(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                   lifespan="off", timeout_graceful_shutdown=1))  # fmt: skip
+
+
+def nul_event(after: Event, where: str) -> Event:
+    """Return the event after ``after`` with a NUL in its station or in its data."""
+    event = dataclasses.replace(
+        after, seq=after.seq + 1, hlc=after.hlc + 1, prev_hash=after.stored_hash or "",
+        station="K\x001A" if where == "station" else after.station,
+        data={"group_id": "B-1A", "reason": "忘带卡\x00"} if where == "data" else after.data,
+    )  # fmt: skip
+    return dataclasses.replace(event, stored_hash=event.content_hash())
+
+
+@pytest.mark.parametrize("where", ["station", "data"])
+def test_a_batch_postgres_refuses_is_refused_whole_not_a_server_error(
+    store: CentralStore, where: str
+) -> None:
+    device = hub_device(store)
+    events = list(chain(f"k-{secrets.token_hex(3)}", 2))
+    with pytest.raises(ChainBroken, match="the database refused the batch"):
+        store.push(device, [*events, nul_event(events[-1], where)])
+    assert store.push(device, events).stored == events  # nothing of it was stored
+
+
+def test_a_nul_pushed_at_the_central_is_kept_aside_and_the_hub_goes_on(
+    store: CentralStore,
+) -> None:
+    name = f"campus-{secrets.token_hex(3)}"
+    token = store.add_device(name, "hub")
+    events = list(chain(f"k-{secrets.token_hex(3)}", 3))
+    bad = nul_event(events[1], "data")
+    headers = {"authorization": f"Bearer {token}"}
+    with CentralServer(store) as server, httpx.Client(base_url=server.url) as central:
+        for _ in range(2):  # sent again, refused again: a 422 each time, never a 500
+            body = {"events": [e.to_wire() for e in [*events[:2], bad]]}
+            reply = central.post("/api/v1/sync/events", headers=headers, json=body)
+            assert reply.status_code == 422, reply.text
+            assert "kept aside" in reply.json()["detail"]
+        clean = central.post("/api/v1/sync/events", headers=headers,
+                             json={"events": [e.to_wire() for e in events]})  # fmt: skip
+        assert clean.status_code == 200, clean.text
+        assert clean.json()["stored"] == 3
+        hub = next(h for h in central.get("/healthz").json()["hubs"] if h["device"] == name)
+        assert hub["quarantined"] == 2
+        assert "control character" in hub["quarantine_reasons"][0]

@@ -14,6 +14,14 @@ Storage decisions:
   transaction that took position 10 may commit after one that took 11. Rows are
   served only from transactions older than the oldest one still running
   (``pg_snapshot_xmin``), in (xid, position) order, so no late commit is skipped.
+- Every pushed event is checked first (edge.sync.schema); a batch the database still
+  refuses (a value PostgreSQL cannot hold) is refused like a broken chain, kept aside
+  with its reason and answered 422, never a 500 the hub would retry forever.
+- Staff proofs (edge.sync.proof): a hub binds its node key and node id at its first
+  hello; the proofs of the hub's own actions are checked with that key. Events of the
+  hub's kiosks, relayed, carry proofs the hub checked with each kiosk's key when they
+  arrived there; the central checks their form but trusts the hub for the signature
+  (it learns no kiosk keys), and nothing flows from the central down to any node.
 - Events are indexed by (campus, day) for the district's reports; partitioning by
   day is the next step at 20 million events a day, and needs no change here.
 """
@@ -30,7 +38,7 @@ from typing import Any
 import orjson
 
 from edge.clock import SystemClock
-from edge.errors import StorageError, TapError
+from edge.errors import AuthError, StorageError, TapError
 from edge.events import Chain, Event, check_chains
 from edge.ledger import Device
 from edge.roster import Roster
@@ -123,6 +131,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         CREATE TRIGGER actions_append_only BEFORE UPDATE OR DELETE ON actions
             FOR EACH ROW EXECUTE FUNCTION ce_append_only();
+        """,
+    ),
+    (
+        "0003_node_keys",
+        """
+        CREATE TABLE node_keys (
+            device text PRIMARY KEY,
+            device_created text NOT NULL,
+            node_id text NOT NULL,
+            key text NOT NULL,
+            bound_at timestamptz NOT NULL DEFAULT now()
+        );
         """,
     ),
 ]
@@ -253,7 +273,20 @@ class CentralStore:
     # -- events ---------------------------------------------------------------------
 
     def push(self, device: Device, events: list[Event]) -> Ingested:
-        """Store a hub's batch in one transaction; ChainBroken if it cannot be stored."""
+        """Store a hub's batch in one transaction; ChainBroken if it cannot be stored.
+
+        A batch PostgreSQL refuses (DataError, IntegrityError) is ChainBroken too: sent
+        again it would be refused again.
+        """
+        import psycopg
+
+        try:
+            return self._push(device, events)
+        except (psycopg.DataError, psycopg.IntegrityError) as err:
+            detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise ChainBroken([f"the database refused the batch ({detail})"]) from err
+
+    def _push(self, device: Device, events: list[Event]) -> Ingested:
         campus = device.name
         chains = sorted({(e.node_id, e.epoch) for e in events})
         with self.pool.connection() as conn, conn.transaction():
@@ -318,6 +351,61 @@ class CentralStore:
                 "INSERT INTO quarantine (device, reason, body) VALUES (%s, %s, %s)",
                 (device.name, reason, body.decode()),
             )
+
+    def quarantine_summary(self) -> dict[str, tuple[int, list[str]]]:
+        """Return, per device, how many batches were kept aside and the latest reasons."""
+        from edge.sync.hub import summarize
+
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT device, reason FROM (SELECT device, reason, id, row_number() OVER "
+                "(PARTITION BY device ORDER BY id DESC) AS n FROM quarantine) q "
+                "WHERE n <= 3 ORDER BY id DESC"
+            ).fetchall()
+            counts: dict[str, int] = {
+                str(r[0]): int(r[1])
+                for r in conn.execute("SELECT device, count(*) FROM quarantine GROUP BY device")
+            }
+        return {d: (counts[d], reasons) for d, (_, reasons) in summarize(rows).items()}
+
+    def bind_key(self, device: Device, node_id: str, key: str) -> None:
+        """Register a hub's node key and node id on first use; AuthError if another is bound."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO node_keys (device, device_created, node_id, key) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (device) DO UPDATE SET "
+                "device_created = excluded.device_created, node_id = excluded.node_id, "
+                "key = excluded.key, bound_at = now() "
+                "WHERE node_keys.device_created != excluded.device_created",
+                (device.name, device.created_at, node_id, key),
+            )
+        if self._bound(device) != (node_id, key):
+            raise AuthError(
+                f"hub '{device.name}' shows a node id or key other than the ones it registered "
+                "at its first sync (a re-installed hub, or a copied token): if this is your "
+                f"hub, revoke it (campus-edge device revoke {device.name} --database ...) and "
+                "register it again",
+                403,
+            )
+
+    def _bound(self, device: Device) -> tuple[str, str] | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT node_id, key FROM node_keys WHERE device = %s AND device_created = %s",
+                (device.name, device.created_at),
+            ).fetchone()
+        return (str(row[0]), str(row[1])) if row else None
+
+    def key_for(self, device: Device, node_id: str) -> tuple[bool, str | None]:
+        """Check the hub's own actions with its key; trust its check of its kiosks'."""
+        bound = self._bound(device)
+        if bound is None:
+            return True, None  # no key yet: refused until the hub says hello
+        return (True, bound[1]) if bound[0] == node_id else (False, None)
+
+    def staff_roster(self, device: Device) -> Roster | None:
+        """Return None: the hub checked the staff member against the roster in force."""
+        return None
 
     def note_clock_step(self, device: Device, seconds: float) -> None:
         """Hubs keep their own time corrections; the central records nothing more."""

@@ -17,6 +17,7 @@ import concurrent.futures
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -32,6 +33,7 @@ from edge.errors import CampusEdgeError
 from edge.events import Event
 from edge.node import UPSTREAM_PASS_KEY, Node
 from edge.pickup import DELEGATE_GRANTED
+from edge.sync import proof, schema
 from edge.sync.protocol import Hello, PullAnswer, PushAnswer, RosterSnapshot, WireEvent
 from edge.taps import TapResult
 
@@ -103,6 +105,7 @@ class SyncClient:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._greeted = False
+        self._refused_page: str | None = None
         self._reader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sync-read")
         node.writer.listen(self._on_commit)
 
@@ -195,7 +198,11 @@ class SyncClient:
             self.node.writer.clock_synced = True
 
     def _hello(self) -> None:
-        hello = Hello.model_validate(self._request("GET", "/api/v1/sync/hello").json())
+        key = proof.public_text(proof.load_key(self.node.settings.data_dir))
+        params = {"node_key": key, "node": self.ledger.node_id}  # bound there on first use
+        hello = Hello.model_validate(
+            self._request("GET", "/api/v1/sync/hello", params=params).json()
+        )
         self.status.upstream_node = hello.node_id
         if hello.pass_key and self.ledger.meta(UPSTREAM_PASS_KEY) != hello.pass_key:
             self.ledger.set_meta(UPSTREAM_PASS_KEY, hello.pass_key)  # kept for offline checks
@@ -308,6 +315,21 @@ class SyncClient:
             for e in page.events
             if e.get("node_id") != self.ledger.node_id
         ]
+        refused = schema.problems(events, self.node.clock.now())
+        if refused:
+            reason = "; ".join(refused[:5])
+            if self._refused_page == cursor:  # kept aside already, the first time
+                raise SyncRefused(f"a page from the upstream is refused: {reason}")
+            self._refused_page = cursor
+            body = json.dumps(page.events, ensure_ascii=True, default=str)
+            self.node.writer.call(
+                lambda conn: conn.execute(
+                    "INSERT INTO quarantine (received_at, device, reason, body) "
+                    "VALUES (?, ?, ?, ?)",
+                    (self.node.clock.now().isoformat(), self.status.upstream, reason, body),
+                )
+            ).result(timeout=30)
+            raise SyncRefused(f"a page from the upstream was refused and kept aside: {reason}")
         if page.next != cursor or events:
             ingested = self.node.writer.ingest(events, {PULL_CURSOR: page.next}).result(timeout=60)
             self.status.pulled += len(ingested.stored)

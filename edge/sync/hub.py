@@ -9,16 +9,20 @@ rowid order, so no later commit can appear behind a cursor.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from edge import passes
-from edge.errors import TapError
+from edge.errors import AuthError, TapError
 from edge.events import Event
 from edge.ledger import Device
 from edge.node import Node
+from edge.roster import Roster
 from edge.sync.protocol import RosterSnapshot
 from edge.taps import Ingested
 
 CLOCK_STEP = "clock_step."
+NODE_KEY = "node_key."  # meta key prefix: a device's node key, bound at its first hello
+REASONS = 3  # the latest reasons the status shows per device
 _WAIT = 60.0  # seconds a push may wait for the writer (a kiosk retries after that)
 
 
@@ -63,6 +67,58 @@ class LedgerStore:
                 (now, device.name, reason, body.decode()),
             )
         ).result(timeout=_WAIT)
+
+    def quarantine_summary(self) -> dict[str, tuple[int, list[str]]]:
+        """Return, per device, how many batches were kept aside and the latest reasons."""
+        return summarize(
+            self.ledger.reader()
+            .execute("SELECT device, reason FROM quarantine ORDER BY id DESC")
+            .fetchall()
+        )
+
+    def bind_key(self, device: Device, node_id: str, key: str) -> None:
+        """Register a kiosk's node key on first use; AuthError (403) if another is bound."""
+        if device.kind == "kiosk" and node_id != device.name:
+            raise AuthError(
+                f"device '{device.name}' says it is node '{node_id}': start the kiosk with "
+                f"--node-id {device.name}",
+                403,
+            )
+        held = self._bound(device)
+        if held is not None:
+            if held != key:
+                raise AuthError(
+                    f"device '{device.name}' shows a node key other than the one it registered "
+                    "at its first sync (a re-installed or replaced kiosk, or a copied token): "
+                    f"if this is your kiosk, revoke it (campus-edge device revoke {device.name}) "
+                    "and register it again under a new name (campus-edge device add NAME)",
+                    403,
+                )
+            return
+        value = json.dumps({"created": device.created_at, "node": node_id, "key": key})
+        name = f"{NODE_KEY}{device.name}"
+        self.node.writer.call(
+            lambda conn: conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (name, value)
+            )
+        ).result(timeout=_WAIT)
+        if self._bound(device) != key:  # two hellos raced: the first one bound
+            raise AuthError(f"device '{device.name}' registered another node key just now", 403)
+
+    def _bound(self, device: Device) -> str | None:
+        value = self.ledger.meta(f"{NODE_KEY}{device.name}")
+        if value is None:
+            return None
+        held = json.loads(value)
+        return str(held["key"]) if held.get("created") == device.created_at else None
+
+    def key_for(self, device: Device, node_id: str) -> tuple[bool, str | None]:
+        """Return (True, the key a kiosk bound): a kiosk pushes only its own node's events."""
+        return True, self._bound(device)
+
+    def staff_roster(self, device: Device) -> Roster | None:
+        """Return the roster in force: a proof's staff member must be in it, in that role."""
+        return self.node.roster
 
     def pull(self, device: Device, after: str, limit: int) -> tuple[list[Event], str]:
         """Return the events after a rowid cursor, leaving out the caller's own."""
@@ -124,3 +180,12 @@ def quarantined(node: Node) -> list[dict[str, object]]:
         {"id": r[0], "received_at": r[1], "device": r[2], "reason": r[3], "bytes": r[4]}
         for r in rows
     ]
+
+
+def summarize(rows: list[tuple[str, str]]) -> dict[str, tuple[int, list[str]]]:
+    """Return per device (count, latest reasons) of quarantine rows given newest first."""
+    kept: dict[str, tuple[int, list[str]]] = {}
+    for device, reason in rows:
+        count, reasons = kept.get(device, (0, []))
+        kept[device] = (count + 1, reasons if len(reasons) >= REASONS else [*reasons, reason])
+    return kept

@@ -9,15 +9,22 @@ revoked device is refused.
 Rules every store keeps:
 - a kiosk may push only its own node's events (its device name is its node id); a
   hub (registered at central) pushes its campus's events;
-- a batch that would break a chain (changed content, a fork) is refused as a whole
-  with 422 and kept aside in a quarantine table for the engineer on call, so a sender
-  never retries a poisoned batch against a 5xx forever;
+- every event is checked against a strict schema per kind (edge.sync.schema), and a
+  staff action that changes authority or history must carry the proof of the staff
+  member who made it, signed with the sending node's key (edge.sync.proof), which the
+  device registers in its hello (bound on first use; another key later is refused);
+- a batch that fails those checks, would break a chain (changed content, a fork), or
+  that the database refuses is refused as a whole with 422 and kept aside in a
+  quarantine table for the engineer on call (counted per device in the status), so a
+  sender never retries a poisoned batch against a 5xx forever, and nothing of it is
+  stored;
 - every answer carries the receiver's clock.
 """
 
 import dataclasses
 import datetime as dt
 import threading
+from collections.abc import Callable
 from typing import Annotated, Any, Protocol
 
 import orjson
@@ -28,10 +35,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
 from edge import roster as roster_mod
+from edge import text
 from edge.clock import Clock
 from edge.errors import AuthError, TapError
 from edge.events import Event
 from edge.ledger import Device
+from edge.roster import Roster
+from edge.sync import schema
 from edge.sync.protocol import Head, Hello, PullAnswer, Push, PushAnswer, RosterSnapshot
 from edge.taps import ChainBroken, Ingested
 
@@ -57,6 +67,26 @@ class SyncStore(Protocol):
 
     def quarantine(self, device: Device, reason: str, body: bytes) -> None:
         """Keep a refused batch aside, with the reason."""
+        ...
+
+    def quarantine_summary(self) -> dict[str, tuple[int, list[str]]]:
+        """Return, per device, how many batches were kept aside and the latest reasons."""
+        ...
+
+    def bind_key(self, device: Device, node_id: str, key: str) -> None:
+        """Register a device's node key on first use; AuthError (403) if another is bound."""
+        ...
+
+    def key_for(self, device: Device, node_id: str) -> tuple[bool, str | None]:
+        """Say whether this receiver checks the staff proofs of a node's events, and the key.
+
+        (True, key): checked with this key (None: none registered, so refused);
+        (False, None): the events were relayed by a hub that checked them.
+        """
+        ...
+
+    def staff_roster(self, device: Device) -> Roster | None:
+        """Return the roster a proof's staff member must be in (None: not checked here)."""
         ...
 
     def pull(self, device: Device, after: str, limit: int) -> tuple[list[Event], str]:
@@ -87,7 +117,9 @@ class PeerStatus:
     clock_step_seconds: float = 0.0  # how far it stepped its clock to follow ours
     refused: str | None = None
 
-    def to_json(self, now: dt.datetime, behind: dt.timedelta) -> dict[str, Any]:
+    def to_json(
+        self, now: dt.datetime, behind: dt.timedelta, kept: tuple[int, list[str]] = (0, [])
+    ) -> dict[str, Any]:
         """Return the status the dashboard shows; ``behind`` flags a silent device."""
         seen = max((t for t in (self.last_push, self.last_pull) if t), default=None)
         return {
@@ -101,6 +133,8 @@ class PeerStatus:
             "clock_offset_ms": self.clock_offset_ms,
             "clock_step_seconds": self.clock_step_seconds,
             "refused": self.refused,
+            "quarantined": kept[0],
+            "quarantine_reasons": kept[1],
             "behind": seen is None or now - seen > behind or bool(self.refused),
         }
 
@@ -111,6 +145,8 @@ class Peers:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._peers: dict[str, PeerStatus] = {}
+        # Per device: batches kept aside and the latest reasons (set by add_sync_routes).
+        self.summary: Callable[[], dict[str, tuple[int, list[str]]]] = dict
 
     def get(self, device: Device) -> PeerStatus:
         """Return (creating) the status of a device."""
@@ -124,7 +160,12 @@ class Peers:
         self, devices: list[Device], now: dt.datetime, behind: dt.timedelta
     ) -> list[dict[str, Any]]:
         """Return every registered, unrevoked device's status, never-seen ones included."""
-        return [self.get(d).to_json(now, behind) for d in devices if d.revoked_at is None]
+        kept = self.summary()
+        return [
+            self.get(d).to_json(now, behind, kept.get(d.name, (0, [])))
+            for d in devices
+            if d.revoked_at is None
+        ]
 
 
 def add_sync_routes(
@@ -132,9 +173,10 @@ def add_sync_routes(
 ) -> None:
     """Add the sync endpoints (CONTRACT.md, Sync) to an app."""
     bearer = HTTPBearer(auto_error=False)
+    peers.summary = store.quarantine_summary
     problems: dict[int | str, dict[str, Any]] = {
         401: {"description": "no or unknown device token"},
-        403: {"description": "events of another node"},
+        403: {"description": "events of another node, or a node key other than the one bound"},
         422: {"description": "a malformed or chain-breaking batch (quarantined)"},
     }
 
@@ -161,8 +203,19 @@ def add_sync_routes(
         )
 
     @app.get("/api/v1/sync/hello", response_model=Hello, responses=problems, tags=["sync"])
-    def hello(caller: Caller) -> Response:
-        """Tell a device who it is here, and this node's clock."""
+    def hello(
+        caller: Caller,
+        node_key: Annotated[
+            str | None,
+            Query(pattern=r"^[A-Za-z0-9_-]{43}$", description="the caller's node key (public)"),
+        ] = None,
+        node: Annotated[
+            str | None, Query(pattern=r"^[A-Za-z0-9._-]{1,64}$", description="its node id")
+        ] = None,
+    ) -> Response:
+        """Tell a device who it is here, and this node's clock; bind its node key."""
+        if node_key is not None:
+            store.bind_key(caller, node or caller.name, node_key)
         node_id, role, version = store.node_info()
         pass_key = getattr(store, "pass_key", lambda: None)()
         return answer(Hello(device=caller.name, kind=caller.kind, node_id=node_id, role=role,
@@ -222,13 +275,21 @@ def add_sync_routes(
         if body.clock_step_seconds and body.clock_step_seconds != peer.clock_step_seconds:
             store.note_clock_step(caller, body.clock_step_seconds)
             peer.clock_step_seconds = body.clock_step_seconds
+        events = [e.to_event() for e in body.events]
+        refused = schema.problems(
+            events, now, lambda node_id: store.key_for(caller, node_id), store.staff_roster(caller)
+        )
         try:
-            stored = store.push(caller, [e.to_event() for e in body.events])
+            if refused:
+                raise ChainBroken(refused)
+            stored = store.push(caller, events)
         except ChainBroken as err:
-            reason = str(err)
+            reason = _printable(str(err))
             store.quarantine(caller, reason, body.model_dump_json().encode())
             peer.refused = reason
-            raise TapError(f"the batch was refused and kept aside for review: {reason}") from err
+            raise TapError(
+                f"the batch was refused and kept aside for review, nothing of it stored: {reason}"
+            ) from err
         peer.refused = None
         peer.pushed += len(stored.stored)
         heads = [Head(node_id=n, epoch=e, seq=s) for (n, e), s in sorted(stored.heads.items())]
@@ -276,3 +337,10 @@ def add_sync_routes(
         if data is None:
             raise TapError(f"photo '{name}' is not held here", 404)
         return Response(data, media_type="application/octet-stream")
+
+
+def _printable(reason: str) -> str:
+    """Return a reason with any control character escaped (it is stored and shown)."""
+    if text.problem(reason) is None:
+        return reason
+    return "".join(c if text.problem(c) is None else f"\\u{ord(c):04x}" for c in reason)

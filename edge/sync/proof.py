@@ -1,0 +1,145 @@
+"""Staff actions carry proof: who made them, signed by the node that checked their token.
+
+A device token lets a kiosk push its own events; it does not make its holder staff.
+So every staff action that changes authority or history (``STAFF_ACTIONS``: a
+delegate granted or revoked, a pickup code, a pass issued or revoked, a dismissal
+plan, a correction) carries in its data a ``proof``: the staff member, role and scope
+of the token the node verified, the token's issue and expiry times, the node, and
+``sig``, the node key's Ed25519 signature over the event's content (hash chain place
+included) with ``sig`` left empty, under the domain prefix ``DOMAIN``.
+
+Each node keeps its key in ``node.key`` (0600, made on first use) and tells its
+upstream the public half in the sync hello, where it is bound to the device on first
+use (SECURITY.md, "Staff actions carry proof").
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from edge import events as ev
+from edge.auth import Principal
+from edge.events import Event
+from edge.roster import Roster
+
+DOMAIN = b"campus-edge action v1\x00"
+KEY_FILE = "node.key"
+# Who may make each staff action: the same roles as edge.pickup_api's GRANT_ROLES and
+# CORRECT_ROLES (a test keeps them equal).
+GRANT_ROLES = frozenset({"teacher", "duty_leader", "admin"})
+CORRECT_ROLES = frozenset({"teacher", "guard", "duty_leader", "admin"})
+STAFF_ACTIONS = frozenset(
+    {"delegate_granted", "delegate_revoked", "pickup_code_issued", "pass_issued",
+     "pass_revoked", "plan_set"}
+)  # fmt: skip
+SLACK = 3600.0  # seconds a node's clock may have stepped between sign-in and action
+PROOF_FIELDS = frozenset({"staff_id", "role", "scope", "iat", "exp", "node", "sig"})
+
+
+def roles_for(event: Event) -> frozenset[str] | None:
+    """Return the roles that may make this event if it needs proof, else None."""
+    if event.kind == ev.CORRECTED:
+        return CORRECT_ROLES
+    if event.kind == ev.ACTION and event.code in STAFF_ACTIONS:
+        return GRANT_ROLES
+    return None
+
+
+def load_key(data_dir: Path) -> Ed25519PrivateKey:
+    """Return this node's signing key, made on first use (node.key, mode 0600)."""
+    path = Path(data_dir) / KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        raw = Ed25519PrivateKey.generate().private_bytes_raw()
+        part = path.with_suffix(".part")
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(raw)
+        part.replace(path)
+    return Ed25519PrivateKey.from_private_bytes(path.read_bytes())
+
+
+def public_text(key: Ed25519PrivateKey) -> str:
+    """Return a key's public half as the sync hello carries it (base64url, 43 characters)."""
+    return _b64(key.public_key().public_bytes_raw())
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _message(event: Event) -> bytes:
+    """Return what the signature covers: the event's content with proof.sig empty."""
+    proof = dict(event.data.get("proof") or {})
+    proof["sig"] = ""
+    blank = dataclasses.replace(event, data={**event.data, "proof": proof}, stored_hash=None)
+    return DOMAIN + blank.content_hash().encode()
+
+
+def prover(who: Principal, data_dir: Path) -> Callable[[Event], Event]:
+    """Return what signs an action event made for ``who`` (whose token the node verified)."""
+    key = load_key(data_dir)
+
+    def sign(event: Event) -> Event:
+        proof = {
+            "staff_id": who.staff_id, "role": who.role, "scope": who.scope, "iat": who.issued,
+            "exp": who.expires, "node": event.node_id, "sig": "",
+        }  # fmt: skip
+        unsigned = dataclasses.replace(event, data={**event.data, "proof": proof})
+        proof = {**proof, "sig": _b64(key.sign(_message(unsigned)))}
+        signed = dataclasses.replace(event, data={**event.data, "proof": proof})
+        return dataclasses.replace(signed, stored_hash=signed.content_hash())
+
+    return sign
+
+
+def check(
+    event: Event, roles: frozenset[str], public: str | None, roster: Roster | None
+) -> str | None:
+    """Return why an event's staff proof does not hold, or None when it does.
+
+    ``public`` is the key registered for the event's node (None: the signature is
+    not checked here, the node's hub checked it); ``roster`` the roster the staff
+    member must be in with that role (None: not checked here).
+    """
+    proof = event.data.get("proof")
+    if not isinstance(proof, dict) or set(proof) != PROOF_FIELDS:
+        return "it carries no proof of the staff member who made it (data.proof)"
+    staff, role, scope = proof["staff_id"], proof["role"], proof["scope"]
+    iat, exp = proof["iat"], proof["exp"]
+    if not all(isinstance(v, str) for v in (staff, role, scope, proof["node"], proof["sig"])):
+        return "its proof is malformed"
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (iat, exp)):
+        return "its proof's token times are not numbers"
+    if proof["node"] != event.node_id or staff != event.subject_id:
+        return "its proof names another node or another staff member than the event"
+    if role not in roles or scope != "full":
+        return f"its proof's staff member is a {role} signed in with '{scope}' scope"
+    moment = event.at.timestamp()
+    if not iat - SLACK <= moment < exp + SLACK:
+        when = dt.datetime.fromtimestamp(min(max(exp, 0), 4e9), dt.UTC).isoformat()
+        return f"its proof's token was not valid at {event.at.isoformat()} (expires {when})"
+    if roster is not None:
+        member = roster.staff.get(staff)
+        if member is None or member.role != role:
+            return f"its proof's staff member {staff} is not in the roster as {role}"
+    if public is None:
+        return None
+    try:
+        key = Ed25519PublicKey.from_public_bytes(_unb64(public))
+        key.verify(_unb64(proof["sig"]), _message(event))
+    except (ValueError, InvalidSignature):
+        return f"its proof's signature is not node {event.node_id}'s"
+    return None
