@@ -11,15 +11,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from edge import roster as roster_mod
 from edge.events import Event
 from edge.node import Node
 from edge.sync.client import SyncClient
+from tests import roster_files
 from tests.conftest import LiveServer
 from tests.roster_files import CARD
 from tests.test_sync_protocol import push, taps
@@ -243,3 +246,36 @@ def test_a_kiosk_refuses_a_bad_page_from_its_hub_and_keeps_it_aside(
     kept = kiosk.ledger.reader().execute("SELECT reason FROM quarantine").fetchall()
     assert len(kept) == 1
     assert "control character" in kept[0][0]
+
+
+def test_an_action_made_before_its_staff_member_left_still_syncs(
+    hub: LiveServer, make_node: Callable[..., Node], tmp_path: Path
+) -> None:
+    # 周老师 names a delegate on the kiosk while the LAN is down; by the time it comes
+    # back the school has made her a guard. What she did as a teacher stands: refusing
+    # it would stall the kiosk's chain at a lawful event for good.
+    kiosk = LiveServer(make_node())
+    name = kiosk.node.ledger.node_id
+    token = hub.node.ledger.add_device(name)
+    with hub, kiosk, httpx.Client(base_url=kiosk.url, timeout=10) as at_kiosk:
+        teacher = {"authorization": f"Bearer {kiosk.token('T2')}"}
+        made = at_kiosk.post(
+            "/api/v1/delegates", headers=teacher,
+            json={"student_id": "S2", "name": "李叔叔", "phone": "13800004321"},
+        )  # fmt: skip
+        assert made.status_code == 201, made.text
+        staff = roster_files.FILES["staff.csv"].replace("T2,周老师,teacher", "T2,周老师,guard")
+        bundle = roster_files.write(tmp_path / "moved", **{"staff.csv": staff})
+        version = hub.node.ledger.roster_version() + 1
+        hub.node.ledger.save_roster(roster_mod.load(bundle, version=version), "test")
+        assert tap_at_hub(at_kiosk, CARD["S3"]).status_code == 200
+        sync = SyncClient(kiosk.node, hub.url, token)
+        while sync.run_once():
+            pass
+        sync.stop()
+        assert sync.status.last_error is None
+        with httpx.Client(base_url=hub.url, timeout=10) as at_hub:
+            assert quarantine_of(at_hub, hub, name)["quarantined"] == 0
+            leader = {"authorization": f"Bearer {hub.token('L1')}"}
+            shown = at_hub.get("/api/v1/delegates", headers=leader).json()["delegates"]
+            assert [d["grant_id"] for d in shown] == [made.json()["grant_id"]]

@@ -403,10 +403,6 @@ class CentralStore:
             return True, None  # no key yet: refused until the hub says hello
         return (True, bound[1]) if bound[0] == node_id else (False, None)
 
-    def staff_roster(self, device: Device) -> Roster | None:
-        """Return None: the hub checked the staff member against the roster in force."""
-        return None
-
     def note_clock_step(self, device: Device, seconds: float) -> None:
         """Hubs keep their own time corrections; the central records nothing more."""
 

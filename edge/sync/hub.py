@@ -16,7 +16,6 @@ from edge.errors import AuthError, TapError
 from edge.events import Event
 from edge.ledger import Device
 from edge.node import Node
-from edge.roster import Roster
 from edge.sync.protocol import RosterSnapshot
 from edge.taps import Ingested
 
@@ -115,10 +114,6 @@ class LedgerStore:
     def key_for(self, device: Device, node_id: str) -> tuple[bool, str | None]:
         """Return (True, the key a kiosk bound): a kiosk pushes only its own node's events."""
         return True, self._bound(device)
-
-    def staff_roster(self, device: Device) -> Roster | None:
-        """Return the roster in force: a proof's staff member must be in it, in that role."""
-        return self.node.roster
 
     def pull(self, device: Device, after: str, limit: int) -> tuple[list[Event], str]:
         """Return the events after a rowid cursor, leaving out the caller's own."""

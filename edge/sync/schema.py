@@ -32,7 +32,7 @@ from edge import events as ev
 from edge import text
 from edge.clock import COUNTER_BITS, to_millis
 from edge.events import Event
-from edge.roster import PHOTO_NAME, Roster
+from edge.roster import PHOTO_NAME
 from edge.sync import proof
 
 AHEAD = dt.timedelta(days=1)  # how far past the receiver's clock an event may lie
@@ -234,7 +234,6 @@ def problems(
     events: list[Event],
     now: dt.datetime,
     key_of: KeyOf | None = None,
-    roster: Roster | None = None,
 ) -> list[str]:
     """Return, per refused event, why; empty when every event may be stored.
 
@@ -253,7 +252,7 @@ def problems(
                     wrong = (f"no key of node {event.node_id} is registered here to check "
                              "its proof: let it say hello with a current version")  # fmt: skip
                 else:
-                    wrong = proof.check(event, roles, public, roster if checked else None)
+                    wrong = proof.check(event, roles, public)
         if wrong is not None:
             found.append(f"event {event.event_id}: {wrong}")
     return found
