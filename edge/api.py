@@ -538,7 +538,11 @@ def create_app(node: Node) -> FastAPI:
         who: Staff,
         date: Annotated[dt.date | None, Query(description="school day, YYYY-MM-DD")] = None,
     ) -> Response:
-        """List what kiosks did that cannot both be right (found after sync), for review."""
+        """List what kiosks did that cannot both be right (found after sync), for review.
+
+        ``unreadable`` lists the events of the day (and pickup actions) the fold could
+        not apply and skipped, with why: a person must look at them.
+        """
         from edge import conflicts as conflicts_mod
 
         auth.require(who, PRESENCE_ROLES)
@@ -556,7 +560,9 @@ def create_app(node: Node) -> FastAPI:
         for item in found:
             student = roster.students.get(item["subject_id"])
             item["name"] = student.name if student else item["subject_id"]
-        return _json({"date": day.isoformat(), "conflicts": found})
+        unreadable = [{"id": event_id, "reason": why}
+                      for event_id, why in node.projection.skipped(day)]  # fmt: skip
+        return _json({"date": day.isoformat(), "conflicts": found, "unreadable": unreadable})
 
     @app.get(
         "/api/v1/students/{student_id}/timeline", responses={**responses, 404: {"model": Problem}}

@@ -240,7 +240,10 @@ def test_an_event_the_fold_cannot_apply_is_skipped_and_flagged_not_fatal(
     assert found.status_code == 200, found.text
     leader = staff(server, "L1")
     assert client.get("/api/v1/presence", headers=leader).status_code == 200
-    assert client.get("/api/v1/conflicts", headers=leader).status_code == 200
+    review = client.get("/api/v1/conflicts", headers=leader)
+    assert review.status_code == 200, review.text
+    shown = {u["id"]: u["reason"] for u in review.json()["unreadable"]}
+    assert set(shown) == {e.event_id for e in bad}  # the duty leader sees what was skipped
     flagged = dict(node.projection.skipped(TODAY))
     assert set(flagged) == {e.event_id for e in bad}
     assert "grant_id" in flagged["rogue:e1:1"]
