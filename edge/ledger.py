@@ -32,7 +32,7 @@ from typing import Any
 import sqlite_utils
 
 from edge import roster as roster_mod
-from edge.clock import MAX_STAMP, HybridLogicalClock
+from edge.clock import MAX_STAMP, Clock, HybridLogicalClock, SystemClock
 from edge.errors import StorageError
 from edge.events import ROW_COLUMNS, SELECT_COLUMNS, Event, Tail, action, utc_text
 from edge.roster import Roster
@@ -172,8 +172,11 @@ def connect(path: Path) -> sqlite3.Connection:
 class Ledger:
     """The node's database: meta, events, roster."""
 
-    def __init__(self, path: Path, node_id: str, *, claim: bool = False) -> None:
+    def __init__(
+        self, path: Path, node_id: str, *, claim: bool = False, clock: Clock | None = None
+    ) -> None:
         self.path = Path(path)
+        self.clock: Clock = clock or SystemClock()  # what an operator's action is stamped by
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.photos = self.path.parent / "photos"
         self._local = threading.local()
@@ -661,7 +664,7 @@ class Ledger:
         chain's tail inside its own write transaction, carries on after it.
         """
         who = os.environ.get("SUDO_USER") or getpass.getuser()
-        now = dt.datetime.now(dt.UTC)
+        now = self.clock.now()
         roster = self.load_roster()
         conn = connect(self.path)
         try:
