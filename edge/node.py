@@ -212,7 +212,7 @@ class Node:
             )
             for station in sorted(self.roster.stations):
                 self.broadcast.publish({**message, "station": station, "at": now}, station=station)
-            self.broadcast.publish({**message, "station": None, "at": now})
+            self.broadcast.publish({**message, "station": self.ledger.node_id, "at": now})
             return
         for station in sorted({tap.station for tap in taps}):
             at = max(tap.at for tap in taps if tap.station == station)
