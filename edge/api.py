@@ -235,11 +235,13 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> Response:
-        """Tell whether the node runs, what it is, and how its readers are."""
+        """Tell whether the node runs, what it is, and how its readers are (503: writer dead)."""
         roster = node.roster
+        dead = node.writer.dead  # taps are not recorded: 503, status writer_dead, why
         return _json(
             {
-                "status": "ok",
+                "status": "writer_dead" if dead else "ok",
+                **({"detail": dead} if dead else {}),
                 "node_id": node.ledger.node_id,
                 "role": node.settings.role,
                 "epoch": node.ledger.epoch,
@@ -251,7 +253,8 @@ def create_app(node: Node) -> FastAPI:
                 "sync": node.sync.status.to_json(node.clock.now(), behind) if node.sync else None,
                 "disk": _disk(node),
                 "readers": {s: r.health.to_json() for s, r in node.readers.items()},
-            }
+            },
+            503 if dead else 200,
         )
 
     if node.settings.simulate:

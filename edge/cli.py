@@ -17,6 +17,7 @@ import typer
 
 from edge import auth
 from edge import roster as roster_mod
+from edge.clock import CorrectedClock, SystemClock
 from edge.errors import CampusEdgeError, RosterError
 from edge.ledger import Ledger
 from edge.settings import Settings
@@ -40,6 +41,12 @@ def _settings(data_dir: Path | None, **values: object) -> Settings:
     if data_dir is not None:
         given["data_dir"] = data_dir
     return Settings(**given)  # type: ignore[arg-type]
+
+
+def _ledger(settings: Settings) -> Ledger:
+    """Open the node's ledger; its actions are stamped by the node's clock (a drill's too)."""
+    offset = settings.sim_clock_offset_seconds if settings.simulate else 0.0
+    return Ledger(settings.database, settings.node_id, clock=CorrectedClock(SystemClock(), offset))
 
 
 def _fail(message: str) -> None:
@@ -82,7 +89,7 @@ def roster_import(
                 "roster_imported", {"campus": campus, "version": version, "source": str(path)}
             )
         else:
-            ledger = Ledger(settings.database, settings.node_id)
+            ledger = _ledger(settings)
             before = ledger.roster_version()
             new = roster_mod.load(path, version=before + 1, progress=progress)
             typer.echo("  all rows checked; storing ...", err=True)
@@ -252,7 +259,7 @@ def token(
 ) -> None:
     """Print a bearer token for a staff member's role (or revoke all they hold)."""
     settings = _settings(data_dir)
-    ledger = Ledger(settings.database, settings.node_id)
+    ledger = _ledger(settings)
     roster = ledger.load_roster()
     member = roster.staff.get(staff)
     if revoke:
@@ -281,7 +288,7 @@ def pin(
 ) -> None:
     """Set a staff member's dashboard PIN (asked twice, never shown; stored hashed)."""
     settings = _settings(data_dir)
-    ledger = Ledger(settings.database, settings.node_id)
+    ledger = _ledger(settings)
     if staff not in ledger.load_roster().staff:
         _fail(f"staff_id '{staff}' is not in the roster in force")
     chosen = typer.prompt("PIN (4-8 digits)", hide_input=True, confirmation_prompt=True)
@@ -350,7 +357,7 @@ def purge(
         typer.echo(f"{verb} {versions} roster versions older than {keep} days and "
                    f"{photos} photos no remaining roster names")  # fmt: skip
         return
-    ledger = Ledger(settings.database, settings.node_id)
+    ledger = _ledger(settings)
     found = retention.plan(ledger, keep)
     typer.echo(
         f"{verb} {len(found.photos)} photos ({found.photo_bytes // 1024} KB) that no roster "
@@ -376,7 +383,7 @@ def export_child(
     if output.exists():
         _fail(f"{output} exists already; choose a new folder")
     settings = _settings(data_dir)
-    ledger = Ledger(settings.database, settings.node_id)
+    ledger = _ledger(settings)
     try:
         record = child_record(ledger, ledger.load_roster(), student)
     except CampusEdgeError as err:
@@ -437,7 +444,7 @@ def doctor(
 def verify(data_dir: DataDir = None) -> None:
     """Walk the ledger's hash chains and report the first break of each (exit 1 if any)."""
     settings = _settings(data_dir)
-    ledger = Ledger(settings.database, settings.node_id)
+    ledger = _ledger(settings)
     checked, problems = ledger.verify(
         progress=lambda n: typer.echo(f"  {n} events checked ...", err=True)
     )
@@ -470,7 +477,7 @@ def backup(
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S-%f")
         destination = folder / f"campus-edge-{stamp}.db"
     try:
-        Ledger(settings.database, settings.node_id).backup(destination)
+        _ledger(settings).backup(destination)
     except CampusEdgeError as err:
         _fail(str(err))
         return
@@ -560,7 +567,7 @@ def report(
             result = made[0][1] if campus else reports.district(made)
             audit: Any = store
         else:
-            ledger = Ledger(settings.database, settings.node_id)
+            ledger = _ledger(settings)
             result = reports.make(name, reports.LedgerSource(ledger), now=now, **asked)
             audit = ledger
         chosen = [result.table(table)] if table else result.tables
@@ -606,7 +613,7 @@ def _registry(data_dir: Path | None, database: str | None) -> Any:
         from edge.sync.central import CentralStore
 
         return CentralStore(database)
-    return Ledger(settings.database, settings.node_id)
+    return _ledger(settings)
 
 
 @device_app.command("add")
@@ -684,7 +691,7 @@ def demo(
     )
     bundle = settings.data_dir / "roster"
     demo_mod.write_bundle(bundle, students=students)
-    ledger = Ledger(settings.database, settings.node_id)
+    ledger = _ledger(settings)
     new = roster_mod.load(bundle, version=ledger.roster_version() + 1)
     version = ledger.save_roster(new, source=str(bundle))
     secret = auth.load_secret(settings.data_dir)

@@ -28,6 +28,10 @@ _STARTED = time.monotonic()
 
 COUNTER_BITS = 16
 _COUNTER_MASK = (1 << COUNTER_BITS) - 1
+# The stamp of 2100-01-01: no school day lies beyond it (taps.check_moment), and a
+# stamp taken in from beyond it would pin every later stamp there (and past SQLite's
+# 64-bit INTEGER in the end). Such a stamp never moves a clock.
+MAX_STAMP = int(dt.datetime(2100, 1, 1, tzinfo=dt.UTC).timestamp() * 1000) << COUNTER_BITS
 
 
 class Clock(Protocol):
@@ -139,8 +143,11 @@ class HybridLogicalClock:
         return self.last
 
     def receive(self, remote: int) -> None:
-        """Take in another node's stamp, so later local stamps sort after it."""
-        if remote > self.last:
+        """Take in another event's stamp, so later local stamps sort after it.
+
+        A stamp beyond ``MAX_STAMP`` (no moment of a school day) is left out.
+        """
+        if self.last < remote <= MAX_STAMP:
             self.last = remote
 
 

@@ -143,7 +143,10 @@ def _service_health(settings: Settings, timeout: float) -> dict[str, Any] | None
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
     try:
         reply = httpx.get(f"http://{host}:{settings.port}/healthz", timeout=timeout)
-        return dict(reply.json()) if reply.status_code == 200 else None
+        health = dict(reply.json())
+        if reply.status_code == 200 or health.get("status") == "writer_dead":
+            return health
+        return None
     except (httpx.HTTPError, ValueError):
         return None
 
@@ -157,6 +160,17 @@ def _service(settings: Settings, health: dict[str, Any] | None) -> Check:
             "再看 journalctl -u campus-edge",
             f"the service is not running on port {settings.port}: sudo systemctl "
             "start campus-edge, then look at journalctl -u campus-edge",
+        )
+    if health.get("status") == "writer_dead":
+        return Check(
+            "service",
+            FAIL,
+            "写入程序已停止，刷卡没有被记录：systemd 会在 30 秒内自动重启服务；否则运行 sudo "
+            "systemctl restart campus-edge，再看 journalctl -u campus-edge"
+            f"（{health.get('detail')}）",
+            "the tap writer has stopped and taps are not recorded: systemd restarts the service "
+            "within 30 s; if it does not, run sudo systemctl restart campus-edge and look at "
+            f"journalctl -u campus-edge ({health.get('detail')})",
         )
     return Check(
         "service",

@@ -3,10 +3,16 @@
 An ``Event`` is immutable and is the only thing ever written about what happened.
 Its fold key ``(hlc, node_id, epoch, seq)`` orders events the same way on every node,
 whatever order they arrived in (DESIGN.md, Time).
+
+``Tail.next`` is the one place an event of this node is made: tap, staff action,
+correction or escalation alike, it is stamped by the node's one HLC, numbered, chained
+to the one before and hashed there. Every event, made here or received, moves that
+HLC, so whatever is made after it sorts after it, whatever the wall clock says.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Callable
@@ -14,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from edge.clock import HybridLogicalClock
 
 ACCEPTED, DENIED, IGNORED = "accepted", "denied", "ignored"
 
@@ -207,6 +215,61 @@ class Event:
 
 
 Chain = tuple[str, str]  # (node_id, epoch): one hash chain
+Mark = tuple[int, str, int]  # (next seq, chain head, last HLC stamp): a Tail to go back to
+
+
+def action(code: str, data: dict[str, Any], subject_id: str | None = None) -> Decision:
+    """Return the decision of a staff or operator action (see ACTION)."""
+    return Decision(ACCEPTED, ACTION, code, "staff" if subject_id else None, subject_id, data)
+
+
+@dataclass
+class Tail:
+    """Where this node's chain stands: the next seq, the last hash, and the HLC.
+
+    Owned by one writer (the tap writer thread, or a CLI command under the write lock).
+    A write that fails, at COMMIT included, puts it back with ``reset(mark())``.
+    """
+
+    node_id: str
+    epoch: str
+    seq: int = 1
+    head: str = ""
+    hlc: HybridLogicalClock = field(default_factory=HybridLogicalClock)
+
+    def next(
+        self, at: dt.datetime, day: dt.date, station: str, decision: Decision, *,
+        card: str | None, uid: str | None, roster_version: int, clock_synced: bool,
+        sign: Callable[[Event], Event] | None = None,
+    ) -> Event:  # fmt: skip
+        """Make (stamp, number, chain and hash) this node's next event; move past it.
+
+        ``sign`` (a staff action's proof, edge.sync.proof) returns the event signed and
+        hashed again; the chain moves past the signed event.
+        """
+        event = Event(
+            self.node_id, self.epoch, self.seq, self.hlc.stamp(at), at, day, station,
+            decision.kind, decision.outcome, decision.code, card, uid, decision.subject_kind,
+            decision.subject_id, decision.data, roster_version, clock_synced, self.head,
+        )  # fmt: skip
+        # Hashed once, here: the chain head, the INSERT and read-back events share it.
+        event = dataclasses.replace(event, stored_hash=event.content_hash())
+        if sign is not None:
+            event = sign(event)
+        self.seq, self.head = self.seq + 1, event.stored_hash or ""
+        return event
+
+    def receive(self, event: Event) -> None:
+        """Take in an event made elsewhere (sync, the CLI): what follows sorts after it."""
+        self.hlc.receive(event.hlc)
+
+    def mark(self) -> Mark:
+        """Return where the tail stands, to ``reset`` to if a write fails."""
+        return self.seq, self.head, self.hlc.last
+
+    def reset(self, mark: Mark) -> None:
+        """Go back to a ``mark``: nothing made since then was stored."""
+        self.seq, self.head, self.hlc.last = mark
 
 
 @dataclass

@@ -24,7 +24,7 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,9 @@ from typing import Any
 import sqlite_utils
 
 from edge import roster as roster_mod
+from edge.clock import MAX_STAMP, Clock, HybridLogicalClock, SystemClock
 from edge.errors import StorageError
-from edge.events import ROW_COLUMNS, SELECT_COLUMNS, Event, utc_text
+from edge.events import ROW_COLUMNS, SELECT_COLUMNS, Event, Tail, action, utc_text
 from edge.roster import Roster
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -171,8 +172,11 @@ def connect(path: Path) -> sqlite3.Connection:
 class Ledger:
     """The node's database: meta, events, roster."""
 
-    def __init__(self, path: Path, node_id: str, *, claim: bool = False) -> None:
+    def __init__(
+        self, path: Path, node_id: str, *, claim: bool = False, clock: Clock | None = None
+    ) -> None:
         self.path = Path(path)
+        self.clock: Clock = clock or SystemClock()  # what an operator's action is stamped by
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.photos = self.path.parent / "photos"
         self._local = threading.local()
@@ -381,16 +385,25 @@ class Ledger:
         return None if value is None else str(value)
 
     def position(self, conn: sqlite3.Connection | None = None) -> tuple[int, int]:
-        """Return (next seq for this node and epoch, last HLC stamp in the ledger)."""
+        """Return (next seq for this node and epoch, last HLC stamp in the ledger).
+
+        Every event counts for the stamp, staff actions and synced events included, so a
+        clock started from it stamps after everything held, whatever the wall clock says.
+        """
         conn = conn or self.reader()
         seq = conn.execute(
             "SELECT COALESCE(MAX(seq), 0) FROM events WHERE node_id = ? AND epoch = ?",
             (self.node_id, self.epoch),
         ).fetchone()[0]
-        hlc = conn.execute(  # a staff action's stamp orders no tap (events.ACTION)
-            "SELECT COALESCE(MAX(hlc), 0) FROM events WHERE kind != 'action'"
+        hlc = conn.execute(  # a stray stamp beyond any school day never pins the clock
+            "SELECT COALESCE(MAX(hlc), 0) FROM events WHERE hlc <= ?", (MAX_STAMP,)
         ).fetchone()[0]
         return int(seq) + 1, int(hlc)
+
+    def tail(self, conn: sqlite3.Connection) -> Tail:
+        """Return where this node's chain stands, to make its next events (events.Tail)."""
+        seq, stamp = self.position(conn)
+        return Tail(self.node_id, self.epoch, seq, self.chain_head(conn), HybridLogicalClock(stamp))
 
     def chain_head(self, conn: sqlite3.Connection | None = None) -> str:
         """Return the hash of this node's (and epoch's) last event; '' before the first."""
@@ -650,26 +663,16 @@ class Ledger:
         It takes the write lock, so the running service's writer, which checks the
         chain's tail inside its own write transaction, carries on after it.
         """
-        from edge.clock import HybridLogicalClock
-        from edge.taps import action_event
-
         who = os.environ.get("SUDO_USER") or getpass.getuser()
-        now = dt.datetime.now(dt.UTC)
+        now = self.clock.now()
         roster = self.load_roster()
         conn = connect(self.path)
         try:
             with transaction(conn):
-                row = conn.execute(
-                    "SELECT seq, hash FROM events WHERE node_id = ? AND epoch = ? "
-                    "ORDER BY seq DESC LIMIT 1",
-                    (self.node_id, self.epoch),
-                ).fetchone()
-                top = conn.execute("SELECT COALESCE(MAX(hlc), 0) FROM events").fetchone()[0]
-                event = action_event(
-                    self.node_id, self.epoch, int(row[0]) + 1 if row else 1,
-                    HybridLogicalClock(int(top)).stamp(now), now, roster, "cli", code,
-                    {"by": who, "via": "cli", **data}, subject_id, str(row[1]) if row else "",
-                    True,
+                event = self.tail(conn).next(
+                    now, roster.calendar.day_of(now), "cli",
+                    action(code, {"by": who, "via": "cli", **data}, subject_id),
+                    card=None, uid=None, roster_version=roster.version, clock_synced=True,
                 )  # fmt: skip
                 self.insert_events(conn, [event])
         finally:
@@ -716,11 +719,14 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
+        # COMMIT itself may fail (a full card in WAL mode, a deferred constraint) and
+        # leave the transaction open: roll it back, or the next BEGIN fails for good.
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            with suppress(sqlite3.Error):  # the first error is the one to report
+                conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

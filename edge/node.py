@@ -35,7 +35,7 @@ from edge.roster import Roster
 from edge.rules import Timing
 from edge.settings import Settings
 from edge.sync.server import Peers
-from edge.taps import TapResult, TapWriter
+from edge.taps import TapResult, TapWriter, WriterStopped
 
 log = logging.getLogger(__name__)
 UPSTREAM_PASS_KEY = "upstream_pass_key"  # noqa: S105 - a meta key: the hub's public pass key
@@ -106,7 +106,13 @@ class Node:
         return keys
 
     def responsive(self, timeout: float = 5.0) -> bool:
-        """Tell whether the tap writer still turns its queue (a no-op goes through it)."""
+        """Tell whether the tap writer is alive and still turns its queue (a no-op goes through).
+
+        The watchdog is fed only while this holds: a dead or wedged writer gets the
+        service restarted by systemd.
+        """
+        if self.writer.dead is not None:
+            return False
         try:
             self.writer.call(lambda conn: None).result(timeout=timeout)
         except Exception:
@@ -194,6 +200,19 @@ class Node:
             "alert": "alert",
             "subject": None,
         }
+        if isinstance(error, WriterStopped):  # every screen: nothing is recorded anywhere
+            now = self.clock.now().isoformat()
+            message.update(
+                code="writer_dead",
+                message="系统故障，这次刷卡没有记录：请重新刷卡（服务正在自动重启）；"
+                "如果一分钟后仍然这样，请通知信息老师",
+                message_en="The tap writer stopped, this tap was not recorded: tap again "
+                "(the service restarts by itself); if this lasts a minute, tell the IT teacher",
+            )
+            for station in sorted(self.roster.stations):
+                self.broadcast.publish({**message, "station": station, "at": now}, station=station)
+            self.broadcast.publish({**message, "station": self.ledger.node_id, "at": now})
+            return
         for station in sorted({tap.station for tap in taps}):
             at = max(tap.at for tap in taps if tap.station == station)
             self.broadcast.publish({**message, "station": station, "at": at.isoformat()},

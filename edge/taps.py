@@ -10,15 +10,27 @@ durable event. If the commit fails (disk full, read-only storage) nothing is
 acknowledged, the projection drops what it applied and refolds from the ledger, and
 every submitter gets a StorageError.
 
+Every write, a batch of taps or a staff action, correction, escalation or ingest, goes
+through ``_write``: one transaction under the projection's lock, and on any failure
+(COMMIT included) the chain's tail (seq, head, HLC) is put back where it was, so the
+next event follows the last stored one with no gap. Every event is made by the one
+factory, ``events.Tail.next``.
+
 Local events always sort after everything already in the ledger, because the HLC
-starts from the ledger's highest stamp; so the projection can apply them in place.
+starts from the ledger's highest stamp and takes in every event stored since (synced,
+or appended by the CLI, staff actions included); so the projection applies them in place.
+
+The writer thread outlives a bad item: a tap the rules cannot decide is refused alone
+(TapError), a failing write fails its own submitters. If the thread ends anyway, every
+waiting and later submitter gets ``WriterStopped`` at once, and ``dead`` says why
+(/healthz, doctor and the screens show it; the watchdog goes unfed and systemd restarts
+the service).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -28,21 +40,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from edge import cards, messages, passes
-from edge.clock import Clock, HybridLogicalClock, clock_synchronized, reading
+from edge.clock import Clock, Reading, clock_synchronized, reading
 from edge.errors import CampusEdgeError, StorageError, TapError
 from edge.events import (
     ACCEPTED,
-    ACTION,
     CORRECTABLE,
     CORRECTED,
     CUSTODY_TAKEN,
     SELECT_COLUMNS,
     Decision,
     Event,
+    Tail,
     Tap,
+    action,
     check_chains,
 )
 from edge.ledger import Ledger, transaction
@@ -55,6 +68,11 @@ log = logging.getLogger(__name__)
 Listener = Callable[[list["TapResult"]], None]
 _BATCH = 256
 _STOP = object()
+T = TypeVar("T")
+
+
+class WriterStopped(StorageError):
+    """The tap writer thread has ended: nothing is recorded until the service restarts."""
 
 
 class ChainBroken(CampusEdgeError):
@@ -209,9 +227,9 @@ class TapWriter:
         self._ready = threading.Event()
         self.commits = 0
         self.failures = 0
-        self._head = ""
-        self._seq = 1
-        self._hlc = HybridLogicalClock()
+        self._tail = Tail(ledger.node_id, ledger.epoch)
+        self._stopped: str | None = None  # why the thread ended, if it did
+        self._stopping = False
         # Manual releases asked on a pickup screen, by station, waiting for a staff card.
         # Set and read under the projection's lock.
         self.pending: dict[str, ManualRelease] = {}
@@ -248,10 +266,11 @@ class TapWriter:
 
     def submit_nowait(self, tap: Tap) -> concurrent.futures.Future[TapResult]:
         """Queue a tap; the future resolves once its event is committed."""
-        if self._thread is None or not self._thread.is_alive():
-            raise StorageError("the tap writer is not running")
+        self._check_running()
         future: concurrent.futures.Future[TapResult] = concurrent.futures.Future()
         self._queue.put((tap, future))
+        if self._stopped is not None:  # it ended while this was queued: answer it now
+            self._fail_queued()
         return future
 
     async def submit(self, tap: Tap) -> TapResult:
@@ -267,11 +286,27 @@ class TapWriter:
         keeps one writer. ``in_transaction=False`` runs it bare (a PRAGMA that a
         transaction would refuse).
         """
-        if self._thread is None or not self._thread.is_alive():
-            raise StorageError("the tap writer is not running")
+        self._check_running()
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self._queue.put(_Job(run, future, in_transaction))
+        if self._stopped is not None:
+            self._fail_queued()
         return future
+
+    @property
+    def dead(self) -> str | None:
+        """Return why the writer thread ended unasked (a sentence), or None while it runs."""
+        if self._stopped is None and self._thread is not None and not self._thread.is_alive():
+            if self._ready.is_set() and not self._stopping:
+                return _stopped_sentence("the thread ended")
+        return self._stopped
+
+    def _check_running(self) -> None:
+        dead = self.dead
+        if dead is not None:
+            raise WriterStopped(dead)
+        if self._thread is None or not self._thread.is_alive():
+            raise StorageError("the tap writer is not running")
 
     def ingest(
         self, events: list[Event], meta: dict[str, str] | None = None
@@ -295,23 +330,42 @@ class TapWriter:
 
     def start(self) -> None:
         """Start the writer thread; return once it is ready to take taps."""
+        self._stopping = False
         self._thread = threading.Thread(target=self._run, name="tap-writer", daemon=True)
         self._thread.start()
         self._ready.wait(timeout=30)
 
     def stop(self) -> None:
         """Finish the queued taps and stop the writer thread."""
+        self._stopping = True
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        conn = self.ledger.writer()
-        self._seq, last_hlc = self.ledger.position(conn)
-        self._hlc = HybridLogicalClock(last_hlc)
-        self._head = self.ledger.chain_head(conn)  # the hash chain, owned by this thread
-        data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-        self._ready.set()
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = self.ledger.writer()
+            self._tail = self.ledger.tail(conn)  # the chain and the clock, owned by this thread
+            data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+            self._ready.set()
+            self._loop(conn, data_version)
+        except BaseException as err:  # noqa: BLE001 - whatever ends it, every submitter hears
+            log.critical("the tap writer stopped: %r; taps are refused until a restart", err,
+                         exc_info=isinstance(err, Exception))  # fmt: skip
+            self._stopped = _stopped_sentence(f"{type(err).__name__}: {err}")
+            self._ready.set()
+            self._fail_queued()
+            for fault_listener in self._fault_listeners:
+                try:
+                    fault_listener([], WriterStopped(self._stopped))
+                except Exception:
+                    log.exception("a fault listener failed")
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _loop(self, conn: sqlite3.Connection, data_version: int) -> None:
         pending: Any = None
         while True:
             if pending is None:
@@ -323,7 +377,7 @@ class TapWriter:
             else:
                 item, pending = pending, None
             if item is _STOP:
-                break
+                return
             data_version = self._refresh(conn, data_version)
             if isinstance(item, _Job):
                 self._run_job(conn, item)
@@ -339,35 +393,67 @@ class TapWriter:
                     break
                 batch.append(more)
             self._commit(conn, batch)
-        conn.close()
+
+    def _fail_queued(self) -> None:
+        """Answer everything still queued with why the writer stopped."""
+        failure = WriterStopped(self._stopped or _stopped_sentence("it stopped"))
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _Job):
+                _settle(item.future, error=failure)
+            elif item is not _STOP:
+                _settle(item[1], error=failure)
+
+    def _write(
+        self, conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T],
+        in_transaction: bool = True,
+    ) -> T:  # fmt: skip
+        """Run ``work`` as one write: the one commit path of every kind of event.
+
+        Inside one immediate transaction (after taking in what the CLI appended), under
+        the projection's lock. On any failure, COMMIT included, the transaction is rolled
+        back, the chain's tail (seq, head, HLC) goes back to where it stood and the
+        projection refolds from the ledger; the error propagates.
+        """
+        mark = self._tail.mark()
+        with self.projection.lock:
+            try:
+                if not in_transaction:
+                    return work(conn)
+                with transaction(conn):
+                    self._catch_up(conn)
+                    return work(conn)
+            except BaseException:
+                self._tail.reset(mark)
+                self.projection.forget()  # it may have applied what was rolled back
+                raise
 
     def _run_job(self, conn: sqlite3.Connection, job: _Job) -> None:
         try:
-            with self.projection.lock:
-                try:
-                    if job.in_transaction:
-                        with transaction(conn):
-                            outcome = job.run(conn)
-                    else:
-                        outcome = job.run(conn)
-                except BaseException:
-                    self.projection.forget()  # it may have applied what was rolled back
-                    raise
+            outcome = self._write(conn, job.run, job.in_transaction)
         except Exception as err:
             if isinstance(err, sqlite3.DatabaseError):
                 self.failures += 1
                 log.exception("a write on the ledger failed")
                 err = StorageError(f"the ledger could not be written ({err})")
-            job.future.set_exception(err)
+            elif not isinstance(err, CampusEdgeError):
+                log.exception("a write on the ledger failed")
+            _settle(job.future, error=err)
             return
-        job.future.set_result(outcome)
+        _settle(job.future, outcome)
         if isinstance(outcome, Ingested) and outcome.stored:
             results = [TapResult(e, self.roster, synced=True) for e in outcome.stored]
-            for listener in self._listeners:
-                try:
-                    listener(results)
-                except Exception:
-                    log.exception("a tap listener failed")
+            self._tell(results)
+
+    def _tell(self, results: list[TapResult]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(results)
+            except Exception:
+                log.exception("a tap listener failed")
 
     def _ingest(
         self, conn: sqlite3.Connection, events: list[Event], meta: dict[str, str] | None
@@ -405,54 +491,48 @@ class TapWriter:
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
         for event in sorted(stored, key=lambda e: e.key):
             self.projection.add(event)
-            if event.kind != ACTION:  # a staff action's stamp orders no tap
-                self._hlc.receive(event.hlc)
+            self._tail.receive(event)  # every event, actions too: what follows sorts after
         return Ingested(stored, check.duplicates, {c: h[0] for c, h in check.heads.items()})
 
     def _refresh(self, conn: sqlite3.Connection, data_version: int) -> int:
         # Another process (``campus-edge roster import``) may have swapped the roster in;
-        # data_version changes whenever another connection commits.
-        now = time.monotonic()
-        if now - self._clock_checked > 60:
-            self._clock_checked = now
-            self.clock_synced = self._check_clock()
-        current = conn.execute("PRAGMA data_version").fetchone()[0]
-        if current != data_version and self.ledger.roster_version(conn) != self.roster.version:
-            try:
+        # data_version changes whenever another connection commits. A failure here is
+        # logged and looked at again before the next item; it never ends the thread.
+        try:
+            now = time.monotonic()
+            if now - self._clock_checked > 60:
+                self._clock_checked = now
+                self.clock_synced = self._check_clock()
+            current = int(conn.execute("PRAGMA data_version").fetchone()[0])
+            if current != data_version and self.ledger.roster_version(conn) != self.roster.version:
                 self.roster = self.ledger.load_roster()
                 log.info("roster version %s now in force", self.roster.version)
-            except Exception:
-                log.exception("could not load the new roster; the previous one stays in force")
-        return int(current)
+        except Exception:
+            log.exception("could not look for a new roster; the one in force stays")
+            return data_version
+        return current
 
     def _commit(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
         roster = self.roster
-        results: list[tuple[concurrent.futures.Future[TapResult], TapResult]] = []
-        seq, hlc = self._seq, self._hlc
-        start_seq, start_hlc, start_head = seq, hlc.last, self._head
-        try:
-            with self.projection.lock:
+        refused: list[tuple[concurrent.futures.Future[TapResult], TapError]] = []
+
+        def record(conn: sqlite3.Connection) -> list[tuple[Any, TapResult]]:
+            results: list[tuple[Any, TapResult]] = []
+            refused.clear()
+            for tap, future in batch:
                 try:
-                    with transaction(conn):
-                        if self._catch_up(conn):
-                            seq, hlc = self._seq, self._hlc
-                        for tap, future in batch:
-                            state = self.projection.day(roster.calendar.day_of(tap.at))
-                            asked = self.pending.get(tap.station)
-                            decision = decide(
-                                tap, roster, state, self.timing, self.projection.book, asked
-                            )
-                            if asked is not None and decision.data.get("manual"):
-                                del self.pending[tap.station]  # signed: done either way
-                            event = self._event(tap, decision, roster, seq, hlc.stamp(tap.at))
-                            self._head = event.stored_hash or ""
-                            seq += 1
-                            self.ledger.insert_events(conn, [event])
-                            self.projection.add(event, tap.mono)
-                            results.append((future, TapResult(event, roster)))
-                except BaseException:
-                    self.projection.forget()  # it applied what was rolled back
-                    raise
+                    decision = self._decide(tap, roster)
+                except TapError as err:  # this tap alone: the others go on
+                    refused.append((future, err))
+                    continue
+                event = self._append(
+                    conn, tap.at, None, tap.station, decision, tap.card, tap.uid, mono=tap.mono
+                )
+                results.append((future, TapResult(event, roster)))
+            return results
+
+        try:
+            results = self._write(conn, record)
         except Exception as err:
             self.failures += 1
             log.exception("commit of %d taps failed; none acknowledged", len(batch))
@@ -460,26 +540,51 @@ class TapWriter:
                 f"the tap could not be saved ({err}); it was not recorded: tap again, "
                 "and tell the IT teacher if this repeats"
             )
+            failed = {id(f) for f, _ in refused}
+            for tap_error_future, tap_error in refused:
+                _settle(tap_error_future, error=tap_error)
             for _, future in batch:
-                future.set_exception(failure)
-            self._head = start_head
-            self._seq, self._hlc = start_seq, HybridLogicalClock(start_hlc)
+                if id(future) not in failed:
+                    _settle(future, error=failure)
             for fault_listener in self._fault_listeners:
                 try:
                     fault_listener([tap for tap, _ in batch], failure)
                 except Exception:
                     log.exception("a fault listener failed")
             return
-        self._seq = seq
         self.commits += 1
+        for future, tap_error in refused:
+            _settle(future, error=tap_error)
         for future, result in results:
-            future.set_result(result)
-        committed = [r for _, r in results]
-        for listener in self._listeners:
-            try:
-                listener(committed)
-            except Exception:
-                log.exception("a tap listener failed")
+            _settle(future, result)
+        if results:
+            self._tell([r for _, r in results])
+
+    def _decide(self, tap: Tap, roster: Roster) -> Decision:
+        """Decide one tap on the live picture; TapError if this tap alone cannot be."""
+        if tap.station not in roster.stations:
+            raise TapError(
+                f"station '{tap.station}' is not in the roster (stations.csv) any more: a "
+                "roster import removed it while this tap waited; it was not recorded",
+                404,
+            )
+        state = self.projection.day(roster.calendar.day_of(tap.at))
+        book = self.projection.book
+        asked = self.pending.get(tap.station)
+        try:
+            decision = decide(tap, roster, state, self.timing, book, asked)
+        except (sqlite3.Error, CampusEdgeError):
+            raise
+        except Exception as err:
+            log.exception("a tap at %s could not be decided", tap.station)
+            raise TapError(
+                f"this tap at station '{tap.station}' could not be decided ({err!r}); it was "
+                "not recorded: tap again, and tell the IT teacher if this repeats",
+                409,
+            ) from err
+        if asked is not None and decision.data.get("manual"):
+            del self.pending[tap.station]  # signed: done either way
+        return decision
 
     def _catch_up(self, conn: sqlite3.Connection) -> bool:
         """Take in this node's events another process appended (CLI actions); True if any.
@@ -487,15 +592,14 @@ class TapWriter:
         Called inside the write transaction, so nothing can slip in after the check.
         """
         row = conn.execute(
-            "SELECT seq, hash, hlc, kind FROM events WHERE node_id = ? AND epoch = ? "
+            "SELECT seq, hash, hlc FROM events WHERE node_id = ? AND epoch = ? "
             "ORDER BY seq DESC LIMIT 1",
             (self.ledger.node_id, self.ledger.epoch),
         ).fetchone()
-        if row is None or int(row[0]) < self._seq:
+        if row is None or int(row[0]) < self._tail.seq:
             return False
-        self._seq, self._head = int(row[0]) + 1, str(row[1])
-        if row[3] != ACTION:
-            self._hlc.receive(int(row[2]))
+        self._tail.seq, self._tail.head = int(row[0]) + 1, str(row[1])
+        self._tail.hlc.receive(int(row[2]))
         return True
 
     def record_action(
@@ -513,18 +617,11 @@ class TapWriter:
         """
 
         def append(conn: sqlite3.Connection) -> Event:
-            self._catch_up(conn)
             now = self.clock.now()
-            event = action_event(
-                self.ledger.node_id, self.ledger.epoch, self._seq, self._hlc.stamp(now), now,
-                self.roster, station, code, data, subject_id, self._head, self.clock_synced,
-            )  # fmt: skip
-            if proof is not None:
-                event = proof(event)
-            self.ledger.insert_events(conn, [event])
-            self._seq, self._head = self._seq + 1, event.stored_hash or ""
-            self.projection.add(event)  # a pickup action goes into the book at once
-            return event
+            # A pickup action goes into the book at once.
+            return self._append(
+                conn, now, None, station, action(code, data, subject_id), proof=proof
+            )
 
         return self.call(append)
 
@@ -538,7 +635,6 @@ class TapWriter:
         """
 
         def append(conn: sqlite3.Connection) -> list[TapResult]:
-            self._catch_up(conn)
             roster = self.roster
             now = self.clock.now()
             day = roster.calendar.day_of(now)
@@ -564,13 +660,7 @@ class TapWriter:
                     "minutes_after_end": int((now - end).total_seconds() // 60),
                 }  # fmt: skip
                 decision = Decision(ACCEPTED, CUSTODY_TAKEN, "late_custody", "staff", guard, data)
-                tap = Tap("system", "", "", now)
-                event = self._event(tap, decision, roster, self._seq, self._hlc.stamp(now))
-                event = dataclasses.replace(event, card=None, uid=None)  # no card: the clock
-                event = dataclasses.replace(event, stored_hash=event.content_hash())
-                self.ledger.insert_events(conn, [event])
-                self._seq, self._head = self._seq + 1, event.stored_hash or ""
-                self.projection.add(event)
+                event = self._append(conn, now, day, "system", decision)  # no card: the clock
                 made.append(TapResult(event, roster))
             return made
 
@@ -579,13 +669,9 @@ class TapWriter:
         return future
 
     def _tell_listeners(self, future: concurrent.futures.Future[list[TapResult]]) -> None:
-        if future.exception() is not None or not future.result():
+        if future.cancelled() or future.exception() is not None or not future.result():
             return
-        for listener in self._listeners:
-            try:
-                listener(future.result())
-            except Exception:
-                log.exception("a tap listener failed")
+        self._tell(future.result())
 
     def correct(
         self,
@@ -602,7 +688,6 @@ class TapWriter:
         """
 
         def append(conn: sqlite3.Connection) -> Event:
-            self._catch_up(conn)
             roster = self.roster
             row = conn.execute(
                 f"SELECT {SELECT_COLUMNS} FROM events WHERE id = ?",  # noqa: S608 - constants
@@ -628,60 +713,52 @@ class TapWriter:
             ).fetchone()
             if done is not None:
                 raise TapError(f"record '{event_id}' was already corrected by {done[0]}", 409)
-            event = Event(
-                self.ledger.node_id, self.ledger.epoch, self._seq, self._hlc.stamp(now), now,
-                wrong.day, wrong.station, CORRECTED, ACCEPTED, "corrected", None, None, "staff",
-                staff_id, {"corrects": event_id, "reason": reason, "corrected_kind": wrong.kind,
-                           "student_id": wrong.subject_id}, roster.version,
-                self.clock_synced, self._head,
-            )  # fmt: skip
-            event = dataclasses.replace(event, stored_hash=event.content_hash())
-            if proof is not None:
-                event = proof(event)
-            self.ledger.insert_events(conn, [event])
-            self._seq, self._head = self._seq + 1, event.stored_hash or ""
-            self.projection.add(event)
-            return event
+            data = {"corrects": event_id, "reason": reason, "corrected_kind": wrong.kind,
+                    "student_id": wrong.subject_id}  # fmt: skip
+            decision = Decision(ACCEPTED, CORRECTED, "corrected", "staff", staff_id, data)
+            return self._append(conn, now, wrong.day, wrong.station, decision, proof=proof)
 
         return self.call(append)
 
-    def _event(self, tap: Tap, decision: Decision, roster: Roster, seq: int, stamp: int) -> Event:
-        event = Event(
-            node_id=self.ledger.node_id,
-            epoch=self.ledger.epoch,
-            seq=seq,
-            hlc=stamp,
-            at=tap.at,
-            day=roster.calendar.day_of(tap.at),
-            station=tap.station,
-            kind=decision.kind,
-            outcome=decision.outcome,
-            code=decision.code,
-            card=tap.card,
-            uid=tap.uid,
-            subject_kind=decision.subject_kind,
-            subject_id=decision.subject_id,
-            data=decision.data,
-            roster_version=roster.version,
-            clock_synced=self.clock_synced,
-            prev_hash=self._head,
-        )
-        # Hashed once, here: the chain head, the INSERT and read-back events share it.
-        return dataclasses.replace(event, stored_hash=event.content_hash())
+    def _append(
+        self, conn: sqlite3.Connection, at: dt.datetime, day: dt.date | None, station: str,
+        decision: Decision, card: str | None = None, uid: str | None = None, *,
+        mono: Reading | None = None, proof: Callable[[Event], Event] | None = None,
+    ) -> Event:  # fmt: skip
+        """Make this node's next event (events.Tail), insert it and apply it; inside _write.
+
+        ``mono`` is the tap's monotonic reading (the debounce measures real time by it);
+        ``proof`` signs a staff action for who made it before it is chained.
+        """
+        roster = self.roster
+        event = self._tail.next(
+            at, day or roster.calendar.day_of(at), station, decision, card=card, uid=uid,
+            roster_version=roster.version, clock_synced=self.clock_synced, sign=proof,
+        )  # fmt: skip
+        self.ledger.insert_events(conn, [event])
+        self.projection.add(event, mono)
+        return event
 
 
-def action_event(
-    node_id: str, epoch: str, seq: int, stamp: int, at: dt.datetime, roster: Roster,
-    station: str, code: str, data: dict[str, Any], subject_id: str | None, prev_hash: str,
-    clock_synced: bool,
-) -> Event:  # fmt: skip
-    """Build (and hash) the event of a staff or operator action."""
-    event = Event(
-        node_id, epoch, seq, stamp, at, roster.calendar.day_of(at), station, ACTION, "accepted",
-        code, None, None, "staff" if subject_id else None, subject_id, data, roster.version,
-        clock_synced, prev_hash,
-    )  # fmt: skip
-    return dataclasses.replace(event, stored_hash=event.content_hash())
+def _settle(
+    future: concurrent.futures.Future[Any], result: Any = None, error: BaseException | None = None
+) -> None:
+    """Resolve a submitter's future, unless its submitter gave up (cancelled) meanwhile."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    except concurrent.futures.InvalidStateError:
+        log.info("a tap's answer had no one waiting for it (%s)", error or "committed")
+
+
+def _stopped_sentence(reason: str) -> str:
+    return (
+        f"the tap writer has stopped ({reason}): this tap was not recorded. 请重新刷卡 / tap "
+        "again in a few seconds, once the service has restarted; if it does not, tell the IT "
+        "teacher (journalctl -u campus-edge)"
+    )
 
 
 def _late_custodian(roster: Roster, state: Any) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -12,13 +13,27 @@ from pathlib import Path
 import httpx
 
 from edge import demo
-from tests.conftest import free_port
+from tests.conftest import free_port, local
 from tests.roster_files import TODAY
 
 
-def cli(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def replay_clock(hhmm: str = "08:00") -> dict[str, str]:
+    """Return the env that sets a process's clock (serve and CLI alike) to TODAY at ``hhmm``.
+
+    Every event moves a node's clock, staff and operator actions included: a campus that
+    replays TODAY's afternoon must make its set-up actions (roster import, device add)
+    before that afternoon, not at the hour the tests run, or their stamps would order
+    every replayed tap after them by counter instead of by time.
+    """
+    offset = (local(hhmm) - dt.datetime.now(dt.UTC)).total_seconds()
+    return {"CAMPUS_EDGE_SIMULATE": "true", "CAMPUS_EDGE_SIM_CLOCK_OFFSET_SECONDS": str(offset)}
+
+
+def cli(
+    data_dir: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a `campus-edge` command on a data directory."""
-    env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "CAMPUS_EDGE_DATA_DIR": str(data_dir), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "edge", *args],
         env=env,
@@ -91,8 +106,10 @@ class Service:
         return cli(self.data_dir, "token", "--staff", staff).stdout.strip()
 
 
-def imported_campus(root: Path, students: int, seed: int) -> Path:
+def imported_campus(
+    root: Path, students: int, seed: int, env: dict[str, str] | None = None
+) -> Path:
     """Write a demo campus's roster under ``root`` and import it with the CLI."""
     bundle = demo.write_bundle(root / "roster", students=students, seed=seed, today=TODAY)
-    cli(root / "data", "roster", "import", str(bundle))
+    cli(root / "data", "roster", "import", str(bundle), env=env)
     return bundle

@@ -3,18 +3,24 @@
 The faults are SQLite's own: ``PRAGMA max_page_count`` on the writer's connection makes
 the next growing write fail with SQLITE_FULL ("database or disk is full"), exactly
 as a full SD card does; ``PRAGMA query_only`` makes it fail as a card the kernel
-remounted read-only does.
+remounted read-only does. A deferred foreign key (armed by a test) makes COMMIT itself
+fail after every INSERT has succeeded, as a full card does in WAL mode, where the log
+is written at COMMIT.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
+from edge.errors import StorageError
+from edge.pickup import PLAN_SET
 from tests.conftest import LiveServer, local
-from tests.roster_files import CARD
+from tests.roster_files import CARD, TODAY
 
 STUDENTS = ["S1", "S2", "S3", "S5"]
 
@@ -85,3 +91,53 @@ def test_the_screen_says_a_tap_was_not_saved(server: LiveServer, page: Page) -> 
     expect(page.locator("#alarm-text")).to_contain_text("未能保存，这次刷卡没有记录：请再刷一次")
     expect(page.locator("#panel")).to_have_class("denied")
     pragma(server, "PRAGMA query_only = OFF")
+
+
+def fail_at_commit(server: LiveServer) -> None:
+    # A deferred foreign key is checked at COMMIT, after every INSERT has succeeded:
+    # the same moment a full SD card shows in WAL mode (the log is written at COMMIT).
+    pragma(server, "PRAGMA foreign_keys = ON")
+    with sqlite3.connect(server.node.settings.database) as conn:
+        conn.execute("CREATE TABLE commit_guard (id TEXT PRIMARY KEY)")
+        conn.execute(
+            "CREATE TABLE commit_check (id TEXT REFERENCES commit_guard (id) "
+            "DEFERRABLE INITIALLY DEFERRED)"
+        )
+        conn.execute(
+            "CREATE TRIGGER fail_at_commit AFTER INSERT ON events "
+            "BEGIN INSERT INTO commit_check VALUES ('none'); END"
+        )
+
+
+def commit_again(server: LiveServer) -> None:
+    with sqlite3.connect(server.node.settings.database) as conn:
+        conn.execute("DROP TRIGGER fail_at_commit")
+
+
+def test_a_failed_commit_of_any_event_leaves_no_gap_in_the_chain(server: LiveServer) -> None:
+    writer = server.node.writer
+    plan = {"student_id": "S1", "date": TODAY.isoformat(), "batch": "17:00", "mode": "guardian"}
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        first = tap(client, 0)
+        assert first.status_code == 200
+        writer.record_action(PLAN_SET, plan, "A1").result(timeout=10)
+        fail_at_commit(server)
+        for attempt in (
+            lambda: writer.record_action(PLAN_SET, plan, "A1").result(timeout=10),
+            lambda: writer.correct(first.json()["event_id"], "T1", "wrong child").result(10),
+        ):
+            with pytest.raises(StorageError, match="FOREIGN KEY"):
+                attempt()
+        refused = tap(client, 1)
+        assert refused.status_code == 503
+        assert "FOREIGN KEY" in refused.json()["detail"]
+        commit_again(server)
+        again = tap(client, 2)
+        assert again.status_code == 200, again.text
+        made = writer.record_action(PLAN_SET, plan, "A1").result(timeout=10)
+    ledger = server.node.ledger
+    seqs = [e.seq for e in ledger.events_after(0, 100)]
+    assert seqs == [1, 2, 3, 4]  # the tap, the plan, the tap again, the plan again
+    assert made.seq == 4
+    assert ledger.verify() == (4, [])
+    assert server.node.projection.book.plans[("S1", TODAY)].batch == "17:00"

@@ -28,7 +28,7 @@ from tests import roster_files
 from tests.conftest import local, wait_for
 from tests.fault_proxy import FAULTS, FaultProxy
 from tests.roster_files import CARD, TODAY
-from tests.services import Service, cli, imported_campus
+from tests.services import Service, cli, imported_campus, replay_clock
 from tests.test_e2e import generate
 
 FAST = {"CAMPUS_EDGE_SYNC_SECONDS": "0.2"}
@@ -38,17 +38,18 @@ class Campus:
     """A hub, a fault proxy in front of it, and two kiosks syncing through the proxy."""
 
     def __init__(self, root: Path) -> None:
-        self.bundle = imported_campus(root / "hub", students=150, seed=21)
+        clock = replay_clock()  # set up in the morning of the afternoon it replays
+        self.bundle = imported_campus(root / "hub", students=150, seed=21, env=clock)
         self.roster = roster_mod.load(self.bundle, version=1)
-        self.hub = Service(root / "hub" / "data", "--role", "hub", node_id=None)
+        self.hub = Service(root / "hub" / "data", "--role", "hub", node_id=None, env=clock)
         self.hub.start()
         self.proxy = FaultProxy(self.hub.url).__enter__()
         self.kiosks = {}
         for name in ("kiosk-a", "kiosk-b"):
-            token = cli(self.hub.data_dir, "device", "add", name).stdout.strip()
+            token = cli(self.hub.data_dir, "device", "add", name, env=clock).stdout.strip()
             self.kiosks[name] = Service(
                 root / name, "--upstream", self.proxy.url, "--device-token", token,
-                node_id=None, env=FAST,
+                node_id=None, env={**FAST, **clock},
             )  # fmt: skip
         for kiosk in self.kiosks.values():
             kiosk.start()
