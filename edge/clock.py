@@ -32,6 +32,16 @@ _COUNTER_MASK = (1 << COUNTER_BITS) - 1
 # stamp taken in from beyond it would pin every later stamp there (and past SQLite's
 # 64-bit INTEGER in the end). Such a stamp never moves a clock.
 MAX_STAMP = int(dt.datetime(2100, 1, 1, tzinfo=dt.UTC).timestamp() * 1000) << COUNTER_BITS
+# How far past a node's own wall clock its HLC may run. A stamp further ahead came from
+# a clock that was wrong (a Pi that booted with a date in the future, a forged event):
+# it is kept in the record but never pins this node's clock, so the node's next events
+# do not all carry a date nobody has reached yet (and are not refused for it).
+AHEAD = dt.timedelta(days=1)
+
+
+def ceiling(now: dt.datetime) -> int:
+    """Return the highest stamp a clock reading ``now`` takes in (a day ahead, at most 2100)."""
+    return min(MAX_STAMP, (to_millis(now + AHEAD) + 1) << COUNTER_BITS)
 
 
 class Clock(Protocol):
@@ -137,17 +147,24 @@ class HybridLogicalClock:
         self.last = last
 
     def stamp(self, physical: dt.datetime) -> int:
-        """Return a stamp for a local event happening at ``physical`` wall time."""
+        """Return a stamp for a local event happening at ``physical`` wall time.
+
+        A clock left more than ``AHEAD`` past ``physical`` (its own stamps made while
+        the wall clock was wrong and far ahead) starts again from ``physical``.
+        """
         wall = to_millis(physical) << COUNTER_BITS
+        if self.last >= ceiling(physical):
+            self.last = wall - 1
         self.last = wall if wall > self.last else self.last + 1
         return self.last
 
-    def receive(self, remote: int) -> None:
+    def receive(self, remote: int, upto: int = MAX_STAMP) -> None:
         """Take in another event's stamp, so later local stamps sort after it.
 
-        A stamp beyond ``MAX_STAMP`` (no moment of a school day) is left out.
+        A stamp beyond ``upto`` (``ceiling`` of this node's wall clock; at most
+        ``MAX_STAMP``, past any school day) is left out.
         """
-        if self.last < remote <= MAX_STAMP:
+        if self.last < remote <= min(upto, MAX_STAMP):
             self.last = remote
 
 

@@ -259,9 +259,13 @@ class Tail:
         self.seq, self.head = self.seq + 1, event.stored_hash or ""
         return event
 
-    def receive(self, event: Event) -> None:
-        """Take in an event made elsewhere (sync, the CLI): what follows sorts after it."""
-        self.hlc.receive(event.hlc)
+    def receive(self, event: Event, upto: int) -> None:
+        """Take in an event made elsewhere (sync, the CLI): what follows sorts after it.
+
+        ``upto`` is ``clock.ceiling`` of this node's wall clock: a stamp beyond it is
+        left out (a wrong clock's, or a forger's).
+        """
+        self.hlc.receive(event.hlc, upto)
 
     def mark(self) -> Mark:
         """Return where the tail stands, to ``reset`` to if a write fails."""

@@ -32,7 +32,7 @@ from typing import Any
 import sqlite_utils
 
 from edge import roster as roster_mod
-from edge.clock import MAX_STAMP, Clock, HybridLogicalClock, SystemClock
+from edge.clock import MAX_STAMP, Clock, HybridLogicalClock, SystemClock, ceiling
 from edge.errors import StorageError
 from edge.events import ROW_COLUMNS, SELECT_COLUMNS, Event, Tail, action, utc_text
 from edge.roster import Roster
@@ -384,11 +384,14 @@ class Ledger:
         value = self._value("SELECT value FROM meta WHERE key = ?", (key,))
         return None if value is None else str(value)
 
-    def position(self, conn: sqlite3.Connection | None = None) -> tuple[int, int]:
+    def position(
+        self, conn: sqlite3.Connection | None = None, now: dt.datetime | None = None
+    ) -> tuple[int, int]:
         """Return (next seq for this node and epoch, last HLC stamp in the ledger).
 
         Every event counts for the stamp, staff actions and synced events included, so a
-        clock started from it stamps after everything held, whatever the wall clock says.
+        clock started from it stamps after everything held, whatever the wall clock says;
+        but a stamp more than a day past ``now`` (clock.ceiling) never pins it.
         """
         conn = conn or self.reader()
         seq = conn.execute(
@@ -396,13 +399,14 @@ class Ledger:
             (self.node_id, self.epoch),
         ).fetchone()[0]
         hlc = conn.execute(  # a stray stamp beyond any school day never pins the clock
-            "SELECT COALESCE(MAX(hlc), 0) FROM events WHERE hlc <= ?", (MAX_STAMP,)
+            "SELECT COALESCE(MAX(hlc), 0) FROM events WHERE hlc <= ?",
+            (ceiling(now) if now is not None else MAX_STAMP,),
         ).fetchone()[0]
         return int(seq) + 1, int(hlc)
 
-    def tail(self, conn: sqlite3.Connection) -> Tail:
+    def tail(self, conn: sqlite3.Connection, now: dt.datetime | None = None) -> Tail:
         """Return where this node's chain stands, to make its next events (events.Tail)."""
-        seq, stamp = self.position(conn)
+        seq, stamp = self.position(conn, now)
         return Tail(self.node_id, self.epoch, seq, self.chain_head(conn), HybridLogicalClock(stamp))
 
     def chain_head(self, conn: sqlite3.Connection | None = None) -> str:
@@ -669,7 +673,7 @@ class Ledger:
         conn = connect(self.path)
         try:
             with transaction(conn):
-                event = self.tail(conn).next(
+                event = self.tail(conn, now).next(
                     now, roster.calendar.day_of(now), "cli",
                     action(code, {"by": who, "via": "cli", **data}, subject_id),
                     card=None, uid=None, roster_version=roster.version, clock_synced=True,

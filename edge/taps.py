@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from edge import cards, messages, passes
-from edge.clock import Clock, Reading, clock_synchronized, reading
+from edge.clock import Clock, Reading, ceiling, clock_synchronized, reading
 from edge.errors import CampusEdgeError, StorageError, TapError
 from edge.events import (
     ACCEPTED,
@@ -346,7 +346,8 @@ class TapWriter:
         conn: sqlite3.Connection | None = None
         try:
             conn = self.ledger.writer()
-            self._tail = self.ledger.tail(conn)  # the chain and the clock, owned by this thread
+            # the chain and the clock, owned by this thread
+            self._tail = self.ledger.tail(conn, self.clock.now())
             data_version = conn.execute("PRAGMA data_version").fetchone()[0]
             self._ready.set()
             self._loop(conn, data_version)
@@ -489,9 +490,10 @@ class TapWriter:
         self.ledger.insert_events(conn, stored)
         for key, value in (meta or {}).items():
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        upto = ceiling(self.clock.now())
         for event in sorted(stored, key=lambda e: e.key):
             self.projection.add(event)
-            self._tail.receive(event)  # every event, actions too: what follows sorts after
+            self._tail.receive(event, upto)  # every event, actions too: what follows sorts after
         return Ingested(stored, check.duplicates, {c: h[0] for c, h in check.heads.items()})
 
     def _refresh(self, conn: sqlite3.Connection, data_version: int) -> int:
@@ -599,7 +601,7 @@ class TapWriter:
         if row is None or int(row[0]) < self._tail.seq:
             return False
         self._tail.seq, self._tail.head = int(row[0]) + 1, str(row[1])
-        self._tail.hlc.receive(int(row[2]))
+        self._tail.hlc.receive(int(row[2]), ceiling(self.clock.now()))
         return True
 
     def record_action(

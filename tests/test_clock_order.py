@@ -8,15 +8,21 @@ runs minutes ahead.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from edge.clock import ManualClock
+import httpx
+
+from edge.clock import COUNTER_BITS, ManualClock, to_millis
 from edge.events import Event
 from edge.ledger import Ledger
 from edge.node import Node
 from edge.pickup import DELEGATE_GRANTED, DELEGATE_REVOKED, PLAN_SET
-from tests.conftest import local
+from edge.sync import schema
+from edge.sync.client import SyncClient
+from tests.conftest import LiveServer, local
 from tests.roster_files import CARD, TODAY
 
 
@@ -85,7 +91,7 @@ def test_an_operator_action_and_the_service_share_one_clock(make_node: Callable[
     # and the CLI starts from every stamp in the ledger, actions included.
     node = make_node(clock=ManualClock(local("15:30")))
     first: Event = node.writer.record_action(PLAN_SET, plan("17:00"), "A1").result(timeout=10)
-    cli = Ledger(node.settings.database, node.ledger.node_id)
+    cli = Ledger(node.settings.database, node.ledger.node_id, clock=node.clock)  # one machine
     cli_made = cli.append_action(PLAN_SET, plan("17:15"))
     assert cli_made.hlc > first.hlc
     node.clock.set(local("15:00"))  # type: ignore[attr-defined]
@@ -95,3 +101,62 @@ def test_an_operator_action_and_the_service_share_one_clock(make_node: Callable[
     node.projection.forget()
     assert node.projection.book.plans[("S1", TODAY)].batch == "17:30"
     assert node.ledger.verify()[1] == []
+
+
+def test_a_kiosk_that_booted_ten_days_ahead_still_syncs_and_pins_no_clock(
+    make_node: Callable[..., Node],
+) -> None:
+    # A Pi whose RTC says ten days from now, before NTP: its taps are marked as made on
+    # an untrusted clock. The hub keeps them (refusing them would stall the kiosk's
+    # chain until the calendar caught up) but its own clock does not jump ten days.
+    hub = LiveServer(make_node())
+    ahead = ManualClock(local("15:30") + dt.timedelta(days=10))
+    kiosk = make_node(clock=ahead)
+    kiosk.writer._check_clock = lambda: False  # no NTP yet
+    kiosk.writer.clock_synced = False
+    early = kiosk.writer.submit_nowait(kiosk.writer.make_tap("K1", CARD["S1"])).result(10)
+    assert early.event.clock_synced is False
+    token = hub.node.ledger.add_device(kiosk.ledger.node_id)
+    with hub, httpx.Client(base_url=hub.url, timeout=10) as at_hub:
+        sync = SyncClient(kiosk, hub.url, token)
+        while sync.run_once():
+            pass
+        assert sync.status.last_error is None
+        held = hub.node.ledger.events_after(0, 100, only_node=kiosk.ledger.node_id)
+        assert early.event.event_id in {e.event_id for e in held}
+        after = at_hub.post("/api/v1/sim/taps", json={"station": "K1", "uid": CARD["S2"]})
+        assert after.status_code == 200, after.text
+        stamped = hub.node.ledger.events_after(0, 100, only_node=hub.node.ledger.node_id)[-1]
+        assert stamped.hlc >> COUNTER_BITS <= to_millis(hub.node.clock.now()) + 1000
+        # The kiosk's clock is put right: its next event is stamped by it again, not
+        # ten days on from its own wrong stamps, and the hub takes it as trusted.
+        ahead.set(local("15:40"))
+        kiosk.writer._check_clock = lambda: True
+        kiosk.writer.clock_synced = True
+        later = kiosk.writer.submit_nowait(kiosk.writer.make_tap("K1", CARD["S3"])).result(10)
+        assert later.event.hlc >> COUNTER_BITS <= to_millis(local("15:40")) + 1000
+        while sync.run_once():
+            pass
+        sync.stop()
+        assert sync.status.last_error is None
+        assert later.event.event_id in {
+            e.event_id for e in hub.node.ledger.events_after(0, 100, only_node=later.event.node_id)
+        }
+
+
+def test_an_event_claiming_a_trusted_clock_ten_days_ahead_is_refused(
+    make_node: Callable[..., Node],
+) -> None:
+    hub = make_node()
+    kiosk = make_node()
+    first = kiosk.writer.submit_nowait(kiosk.writer.make_tap("K1", CARD["S1"])).result(10).event
+    at = first.at + dt.timedelta(days=10)
+    forged = dataclasses.replace(
+        first, seq=2, hlc=to_millis(at) << COUNTER_BITS, at=at, day=at.date(),
+        prev_hash=first.stored_hash or "", clock_synced=True, stored_hash=None,
+    )  # fmt: skip
+    forged = dataclasses.replace(forged, stored_hash=forged.content_hash())
+    wrong = schema.problems([first, forged], hub.clock.now())
+    assert len(wrong) == 1
+    assert "hlc" in wrong[0]
+    assert forged.event_id in wrong[0]

@@ -17,9 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from edge import pickup_api
 from edge.clock import to_millis
 from edge.events import Event
 from edge.node import Node
@@ -99,8 +101,11 @@ def picture(states: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
 
 
 def test_no_pushed_event_stops_a_hub_or_splits_it_from_its_kiosk(
-    make_node: Callable[..., Node],
+    make_node: Callable[..., Node], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The adult search is asked after every push (the fold of a bad event must not
+    # break it): 300 in a few seconds, far past a screen's 20 a minute.
+    monkeypatch.setattr(pickup_api, "SEARCHES", (10_000, 60.0))
     hub = LiveServer(make_node())
     kiosk = LiveServer(make_node())
     name = kiosk.node.ledger.node_id

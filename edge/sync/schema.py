@@ -6,7 +6,11 @@ stores it (a stamp SQLite cannot count past, a grant without its id, a NUL Postg
 refuses). ``problems`` checks a batch and names every event it refuses, with why:
 
 - integers in range: ``seq`` and ``roster_version`` (PostgreSQL's integer), ``hlc``
-  between 2000 and a day ahead of the receiver's clock, as ``at`` is;
+  between 2000 and a day ahead of the receiver's clock, as ``at`` is; an event its
+  node marked as made on an untrusted clock (``clock_synced`` false: a Pi that booted
+  with a wrong date) may lie further ahead, up to 2100, or that node's chain would
+  stall at it until the calendar caught up; no stamp so far ahead moves the
+  receiver's clock (clock.ceiling);
 - ``day`` the school day of ``at`` (within a day either way: time zones);
 - text without control characters (edge.text), of bounded length, in ``data`` too,
   whose numbers, nesting and size are bounded;
@@ -30,13 +34,13 @@ import orjson
 
 from edge import events as ev
 from edge import text
-from edge.clock import COUNTER_BITS, to_millis
+from edge.clock import AHEAD, COUNTER_BITS, to_millis  # AHEAD: how far past our clock
 from edge.events import Event
 from edge.roster import PHOTO_NAME
 from edge.sync import proof
 
-AHEAD = dt.timedelta(days=1)  # how far past the receiver's clock an event may lie
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)  # clock.MAX_STAMP: past any school day
 ROSTER_VERSION_MAX = 2**31 - 1  # the central's integer column
 INT_MAX = 2**53  # a number in data: exact in JSON everywhere
 DATA_BYTES = 64 * 1024
@@ -128,14 +132,15 @@ def hlc_bounds(now: dt.datetime) -> tuple[int, int]:
 
 def event_problem(event: Event, now: dt.datetime) -> str | None:
     """Return why an event may not be stored (its envelope and data), or None."""
-    low, high = hlc_bounds(now)
+    latest = now + AHEAD if event.clock_synced else LATEST
+    low, high = hlc_bounds(latest - AHEAD)
     if not low <= event.hlc < high:
         return f"hlc {event.hlc} is not a stamp between 2000 and a day from now"
     if not 1 <= event.seq <= 2**62:
         return f"seq {event.seq} is out of range"
     if not 0 <= event.roster_version <= ROSTER_VERSION_MAX:
         return f"roster_version {event.roster_version} is out of range"
-    if event.at.tzinfo is None or not EARLIEST <= event.at <= now + AHEAD:
+    if event.at.tzinfo is None or not EARLIEST <= event.at <= latest:
         return f"at {event.at.isoformat()} is before 2000 or more than a day ahead of {now}"
     if abs((event.day - event.at.astimezone(dt.UTC).date()).days) > 1:
         return f"day {event.day} is not the day of at {event.at.isoformat()}"
