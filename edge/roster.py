@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge import calendar as calendar_mod
+from edge import text as text_rules
 from edge.calendar import Calendar, CalendarError
 from edge.cards import ByteOrder, CardNumberError, CellKind, normalize, roster_cell
 from edge.errors import RosterError
@@ -632,7 +633,14 @@ def build(tables: dict[str, Table], school_toml: str, version: int) -> Roster:
 
     def unique(file: str, row: dict[str, str], column: str, seen: dict[str, str]) -> str:
         value = required(file, row, column)
-        if value and value in seen:
+        # An id is written into every event about its holder, and the campus hub takes
+        # no event whose ids are longer or hold control characters (edge.sync.schema).
+        wrong = text_rules.problem(value) or (
+            f"is {len(value)} characters long; ids have at most 64" if len(value) > 64 else None
+        )
+        if value and wrong:
+            check.fail(f"{column} {value[:64]!r} {wrong}", file, row, column)
+        elif value and value in seen:
             check.fail(f"{column} '{value}' is also on row {seen[value]}", file, row, column)
         seen[value] = row["_row"]
         return value

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from edge import cards, messages, passes
-from edge.clock import Clock, Reading, ceiling, clock_synchronized, reading
+from edge.clock import AHEAD, Clock, Reading, ceiling, clock_synchronized, reading
 from edge.errors import CampusEdgeError, StorageError, TapError
 from edge.events import (
     ACCEPTED,
@@ -63,6 +63,7 @@ from edge.pickup import ManualRelease
 from edge.projection import Projection, late_stage
 from edge.roster import Roster
 from edge.rules import Timing, decide
+from edge.sync import schema
 
 log = logging.getLogger(__name__)
 Listener = Callable[[list["TapResult"]], None]
@@ -524,12 +525,13 @@ class TapWriter:
             for tap, future in batch:
                 try:
                     decision = self._decide(tap, roster)
+                    event = self._append(
+                        conn, tap.at, None, tap.station, decision, tap.card, tap.uid,
+                        mono=tap.mono,
+                    )  # fmt: skip
                 except TapError as err:  # this tap alone: the others go on
                     refused.append((future, err))
                     continue
-                event = self._append(
-                    conn, tap.at, None, tap.station, decision, tap.card, tap.uid, mono=tap.mono
-                )
                 results.append((future, TapResult(event, roster)))
             return results
 
@@ -733,10 +735,25 @@ class TapWriter:
         ``proof`` signs a staff action for who made it before it is chained.
         """
         roster = self.roster
+        now = self.clock.now()
+        # A moment more than a day past our own clock (a simulated tap's ``at``) is not
+        # one this node's clock can vouch for: it is marked so, as an untrusted clock's.
+        vouched = self.clock_synced and at <= now + AHEAD
+        mark = self._tail.mark()
         event = self._tail.next(
             at, day or roster.calendar.day_of(at), station, decision, card=card, uid=uid,
-            roster_version=roster.version, clock_synced=self.clock_synced, sign=proof,
+            roster_version=roster.version, clock_synced=vouched, sign=proof,
         )  # fmt: skip
+        # What this node writes, its hub must take: the receiver's schema is checked here
+        # too, so no event of ours can stall our chain at the hub (edge.sync.schema).
+        wrong = schema.event_problem(event, now)
+        if wrong is not None:
+            self._tail.reset(mark)
+            log.error("refused to write %s: %s", event.event_id, wrong)
+            raise TapError(
+                f"this could not be recorded in a form the campus hub takes ({wrong}); "
+                "nothing was saved: tell the IT teacher",
+            )
         self.ledger.insert_events(conn, [event])
         self.projection.add(event, mono)
         return event

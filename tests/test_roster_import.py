@@ -219,6 +219,22 @@ BROKEN = [
         "needs its group_id",
     ),
     (
+        "students.csv",
+        FILES["students.csv"] + "S" * 65 + ",甲,1,1班,04FFFFF1,0\n",
+        "students.csv",
+        7,
+        "student_id",
+        "ids have at most 64",
+    ),
+    (
+        "guardians.csv",
+        FILES["guardians.csv"] + "P\x1b9,乙,13800000009,04FFFFF3\n",
+        "guardians.csv",
+        5,
+        "guardian_id",
+        "control character",
+    ),
+    (
         "stations.csv",
         FILES["stations.csv"] + "K 9/x,某教室,classroom,G1\n",
         "stations.csv",

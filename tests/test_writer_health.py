@@ -154,3 +154,26 @@ def test_a_tap_whose_caller_gave_up_does_not_stop_the_writer(
     assert present(node, "K1", "S2").result(timeout=5).event.subject_id == "S2"
     assert node.writer.dead is None
     assert node.ledger.verify() == (2, [])  # the abandoned tap was recorded all the same
+
+
+def test_an_event_the_hub_would_refuse_is_not_written_and_fails_alone(
+    make_node: Callable[..., Node],
+) -> None:
+    # A card number padded with 100 separators still names S2's card, but a record
+    # holding that raw text is one the campus hub refuses (uid over 64 characters): it
+    # would stall this kiosk's chain there for good. It is refused here, alone.
+    node = make_node()
+    gate = hold(node)
+    padded = CARD["S2"][0] + "-" * 100 + CARD["S2"][1:]
+    taps = [
+        present(node, "K1", "S1"),
+        node.writer.submit_nowait(node.writer.make_tap("K1", padded)),
+        present(node, "K1", "S3"),
+    ]
+    gate.set()
+    assert taps[0].result(timeout=5).event.seq == 1
+    assert taps[2].result(timeout=5).event.seq == 2  # no gap where the refused one was
+    with pytest.raises(TapError, match="campus hub") as refused:
+        taps[1].result(timeout=5)
+    assert refused.value.status == 422
+    assert node.ledger.verify() == (2, [])

@@ -1,1 +1,1 @@
-"""Sync with the campus hub and district central (not part of this build yet)."""
+"""Sync with the campus hub and the district central: protocol, client, receivers, checks."""
