@@ -32,10 +32,18 @@ from typing import Any
 import sqlite_utils
 
 from edge import roster as roster_mod
-from edge.clock import MAX_STAMP, Clock, HybridLogicalClock, SystemClock, ceiling
+from edge.clock import (
+    MAX_STAMP,
+    Clock,
+    HybridLogicalClock,
+    SystemClock,
+    ceiling,
+    clock_synchronized,
+)
 from edge.errors import StorageError
 from edge.events import ROW_COLUMNS, SELECT_COLUMNS, Event, Tail, action, utc_text
 from edge.roster import Roster
+from edge.sync import schema
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -676,8 +684,13 @@ class Ledger:
                 event = self.tail(conn, now).next(
                     now, roster.calendar.day_of(now), "cli",
                     action(code, {"by": who, "via": "cli", **data}, subject_id),
-                    card=None, uid=None, roster_version=roster.version, clock_synced=True,
+                    card=None, uid=None, roster_version=roster.version,
+                    clock_synced=clock_synchronized(),
                 )  # fmt: skip
+                # As the service's writer does: no record the campus hub would refuse.
+                wrong = schema.event_problem(event, now)
+                if wrong is not None:
+                    raise StorageError(f"the action could not be recorded: {wrong}")
                 self.insert_events(conn, [event])
         finally:
             conn.close()
