@@ -32,16 +32,21 @@ _COUNTER_MASK = (1 << COUNTER_BITS) - 1
 # stamp taken in from beyond it would pin every later stamp there (and past SQLite's
 # 64-bit INTEGER in the end). Such a stamp never moves a clock.
 MAX_STAMP = int(dt.datetime(2100, 1, 1, tzinfo=dt.UTC).timestamp() * 1000) << COUNTER_BITS
-# How far past a node's own wall clock its HLC may run. A stamp further ahead came from
-# a clock that was wrong (a Pi that booted with a date in the future, a forged event):
-# it is kept in the record but never pins this node's clock, so the node's next events
-# do not all carry a date nobody has reached yet (and are not refused for it).
+# How far an event's moment may lie past a receiver's clock (edge.sync.schema).
 AHEAD = dt.timedelta(days=1)
+# How far another node's stamp may run past this node's wall clock and still be taken
+# into its HLC. Clocks on a campus agree within seconds (NTP, or a kiosk following its
+# hub); a stamp further ahead came from a clock that was wrong (a Pi that booted with a
+# date in the future) or from a forger: it is kept in the record but never pins this
+# node's clock. A node's own stamps always count (its own order is never undone); an
+# event it stamps more than SKEW past its moment is marked as made on an untrusted
+# clock, and a receiver refuses one marked trusted (edge.sync.schema).
+SKEW = dt.timedelta(minutes=15)
 
 
 def ceiling(now: dt.datetime) -> int:
-    """Return the highest stamp a clock reading ``now`` takes in (a day ahead, at most 2100)."""
-    return min(MAX_STAMP, (to_millis(now + AHEAD) + 1) << COUNTER_BITS)
+    """Return the highest stamp a clock reading ``now`` takes in (SKEW ahead, at most 2100)."""
+    return min(MAX_STAMP, (to_millis(now + SKEW) + 1) << COUNTER_BITS)
 
 
 class Clock(Protocol):
@@ -149,12 +154,10 @@ class HybridLogicalClock:
     def stamp(self, physical: dt.datetime) -> int:
         """Return a stamp for a local event happening at ``physical`` wall time.
 
-        A clock left more than ``AHEAD`` past ``physical`` (its own stamps made while
-        the wall clock was wrong and far ahead) starts again from ``physical``.
+        Never below the last: what a node does sorts after all it did before, whatever
+        its wall clock says now (a revoke after its grant, a plan after the last one).
         """
         wall = to_millis(physical) << COUNTER_BITS
-        if self.last >= ceiling(physical):
-            self.last = wall - 1
         self.last = wall if wall > self.last else self.last + 1
         return self.last
 

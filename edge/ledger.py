@@ -399,17 +399,19 @@ class Ledger:
 
         Every event counts for the stamp, staff actions and synced events included, so a
         clock started from it stamps after everything held, whatever the wall clock says;
-        but a stamp more than a day past ``now`` (clock.ceiling) never pins it.
+        but another node's stamp more than clock.SKEW past ``now`` never pins it.
         """
         conn = conn or self.reader()
         seq = conn.execute(
             "SELECT COALESCE(MAX(seq), 0) FROM events WHERE node_id = ? AND epoch = ?",
             (self.node_id, self.epoch),
         ).fetchone()[0]
-        hlc = conn.execute(  # a stray stamp beyond any school day never pins the clock
-            "SELECT COALESCE(MAX(hlc), 0) FROM events WHERE hlc <= ?",
-            (ceiling(now) if now is not None else MAX_STAMP,),
-        ).fetchone()[0]
+        hlc = conn.execute(  # another node's stamp far past our clock never pins it
+            "SELECT COALESCE(MAX(hlc), 0) FROM events WHERE hlc <= ? AND (hlc <= ? "
+            "OR (node_id = ? AND epoch = ?))",
+            (MAX_STAMP, ceiling(now) if now is not None else MAX_STAMP, self.node_id,
+             self.epoch),
+        ).fetchone()[0]  # fmt: skip
         return int(seq) + 1, int(hlc)
 
     def tail(self, conn: sqlite3.Connection, now: dt.datetime | None = None) -> Tail:
@@ -681,11 +683,12 @@ class Ledger:
         conn = connect(self.path)
         try:
             with transaction(conn):
-                event = self.tail(conn, now).next(
+                tail = self.tail(conn, now)
+                event = tail.next(
                     now, roster.calendar.day_of(now), "cli",
                     action(code, {"by": who, "via": "cli", **data}, subject_id),
                     card=None, uid=None, roster_version=roster.version,
-                    clock_synced=clock_synchronized(),
+                    clock_synced=clock_synchronized() and tail.hlc.last < ceiling(now),
                 )  # fmt: skip
                 # As the service's writer does: no record the campus hub would refuse.
                 wrong = schema.event_problem(event, now)

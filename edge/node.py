@@ -53,7 +53,9 @@ class Node:
         self.ledger = Ledger(
             settings.database, settings.node_id, claim="node_id" in settings.model_fields_set
         )
-        self.projection = Projection(self.ledger.iter_day, self.ledger.pickup_actions)
+        self.projection = Projection(
+            self.ledger.iter_day, self.ledger.pickup_actions, local=self.ledger.node_id
+        )
         self.writer = TapWriter(
             self.ledger,
             self.projection,

@@ -61,10 +61,18 @@ class Presence:
 
 
 class DayState:
-    """The fold of one day's events: students, custodians, pickup contexts, last taps."""
+    """The fold of one day's events: students, custodians, pickup contexts, last taps.
 
-    def __init__(self, day: dt.date) -> None:
+    ``local`` names the node whose taps this state decides. What only the reader at a
+    station can have seen (an open pickup context, a handover offered, the last taps
+    the debounce compares with) is taken from that node's own events alone: a context
+    or a tap synced from another node never opens a pickup here, never swallows a card
+    here. Where and with whom children are is folded from every node's events.
+    """
+
+    def __init__(self, day: dt.date, local: str | None = None) -> None:
         self.day = day
+        self.local = local
         self.students: dict[str, Presence] = {}
         self.custodians: dict[str, tuple[str, dt.datetime]] = {}
         self.contexts: dict[str, Context] = {}
@@ -76,6 +84,9 @@ class DayState:
         # (station, card) -> the monotonic reading of that last tap, when taken by this
         # process (clock.Reading): the debounce measures real time with it.
         self.last_monos: dict[tuple[str, str], tuple[str, float]] = {}
+        # (station, card) -> (epoch, seq) of the tap last_taps holds: on this node the last
+        # tap is the one made last (seq), which a stepped-back clock may sort earlier.
+        self._last_made: dict[tuple[str, str], tuple[str, int]] = {}
         self.last_key: tuple[int, str, str, int] | None = None
         self.skipped: list[tuple[str, str]] = []  # (event id, why): events not applied
 
@@ -90,18 +101,29 @@ class DayState:
         if event.kind in (ev.ACTION, ev.CORRECTED):
             return  # a staff action changes no one's place, and does not order taps
         self.last_key = event.key
-        if event.card is not None and event.kind in ev.TAP_KINDS:
+        mine = self.local is None or event.node_id == self.local
+        if mine and event.card is not None and event.kind in ev.TAP_KINDS and self._later(event):
             self.last_taps[(event.station, event.card)] = event.at
             if mono is not None:
                 self.last_monos[(event.station, event.card)] = mono
             else:
                 self.last_monos.pop((event.station, event.card), None)
         try:
-            self._apply(event, data_of(event))
+            self._apply(event, data_of(event), mine)
         except Unusable as err:
             self.skipped.append((event.event_id, f"{event.kind}: {err}"))
 
-    def _apply(self, event: Event, data: dict[str, Any]) -> None:
+    def _later(self, event: Event) -> bool:
+        """Tell whether a tap was made after the one last_taps holds for its card there."""
+        key, made = (event.station, event.card or ""), (event.epoch, event.seq)
+        held = self._last_made.get(key)
+        same_chain = self.local is not None and held is not None and held[0] == made[0]
+        if same_chain and held is not None and made[1] < held[1]:
+            return False
+        self._last_made[key] = made
+        return True
+
+    def _apply(self, event: Event, data: dict[str, Any], mine: bool) -> None:
         kind, sid = event.kind, event.subject_id
         if not sid:
             return
@@ -121,14 +143,14 @@ class DayState:
             group = text(data, "group_id") or ""
             self.custodians[group] = (sid, event.at)
             self.offers.pop(group, None)
-        elif kind == ev.HANDOVER_OFFERED:
+        elif kind == ev.HANDOVER_OFFERED and mine:
             self.offers[text(data, "group_id") or ""] = (sid, event.at)
         elif kind == ev.STAFF_ON_DUTY:
             self.on_duty = (sid, event.at)
         elif kind == ev.PICKUP_OPENED:
-            self._open(event, sid, data)
+            self._open(event, sid, data, mine)
 
-    def _open(self, event: Event, sid: str, data: dict[str, Any]) -> None:
+    def _open(self, event: Event, sid: str, data: dict[str, Any], mine: bool) -> None:
         only, valid = data.get("only"), data.get("valid")
         if only is not None and not (
             isinstance(only, list) and all(isinstance(s, str) for s in only)
@@ -142,13 +164,15 @@ class DayState:
         if adult_kind not in ("guardian", "delegate", "pass"):
             raise Unusable(f"its adult_kind {adult_kind[:20]!r} is not guardian, delegate or pass")
         code = text(data, "code", optional=True)
+        if code:  # a code used anywhere on the campus is used
+            self.codes_used.setdefault(code, (event.station, event.at))
+        if not mine:
+            return
         self.contexts[event.station] = Context(
             sid, event.at, adult_kind, frozenset(only) if only is not None else None,
             text(data, "delegate_name", optional=True), code,
             (valid[0], valid[1]) if valid else None, event.station,
         )  # fmt: skip
-        if code:
-            self.codes_used.setdefault(code, (event.station, event.at))
 
     def state_of(self, roster: Roster, student_id: str) -> str | None:
         """Return a student's state today, or None if not enrolled today and never seen."""
@@ -195,9 +219,14 @@ def unusable_corrections(events: Iterable[Event]) -> list[tuple[str, str]]:
     ]
 
 
-def fold(day: dt.date, events: Iterable[Event], *, presorted: bool = False) -> DayState:
-    """Fold events of one day into a fresh DayState, in key order, corrections applied."""
-    state = DayState(day)
+def fold(
+    day: dt.date, events: Iterable[Event], *, presorted: bool = False, local: str | None = None
+) -> DayState:
+    """Fold events of one day into a fresh DayState, in key order, corrections applied.
+
+    ``local``: the node whose taps the state will decide (see DayState).
+    """
+    state = DayState(day, local)
     held = list(events)
     kept = effective(held)
     for event in kept if presorted else sorted(kept, key=lambda e: e.key):
@@ -215,8 +244,10 @@ class Projection:
         self,
         load_day: Callable[[dt.date], Iterable[Event]],
         load_actions: Callable[[], Iterable[Event]] = lambda: (),
+        local: str | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        self.local = local  # the node whose taps these states decide (see DayState)
         self._load_day = load_day
         self._load_actions = load_actions
         self._book: PickupBook | None = None
@@ -232,7 +263,7 @@ class Projection:
         with self.lock:
             state = self._days.get(day)
             if state is None:
-                state = fold(day, self._load_day(day), presorted=True)
+                state = fold(day, self._load_day(day), presorted=True, local=self.local)
                 for key, (at, mono) in self._monos.pop(day, {}).items():
                     if state.last_taps.get(key) == at:
                         state.last_monos[key] = mono
@@ -276,6 +307,9 @@ class Projection:
                 state.apply(event, mono)
             else:
                 self.forget(event.day)  # refolded in key order when next needed
+                if mono is not None and event.card is not None:  # given back at the refold
+                    key = (event.station, event.card)
+                    self._monos.setdefault(event.day, {})[key] = (event.at, mono)
 
     def skipped(self, day: dt.date) -> list[tuple[str, str]]:
         """Return the events the fold of a day and the book could not apply: (id, why)."""

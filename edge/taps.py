@@ -603,7 +603,7 @@ class TapWriter:
         if row is None or int(row[0]) < self._tail.seq:
             return False
         self._tail.seq, self._tail.head = int(row[0]) + 1, str(row[1])
-        self._tail.hlc.receive(int(row[2]), ceiling(self.clock.now()))
+        self._tail.hlc.receive(int(row[2]))  # our own stamp: it always counts
         return True
 
     def record_action(
@@ -736,9 +736,11 @@ class TapWriter:
         """
         roster = self.roster
         now = self.clock.now()
-        # A moment more than a day past our own clock (a simulated tap's ``at``) is not
-        # one this node's clock can vouch for: it is marked so, as an untrusted clock's.
-        vouched = self.clock_synced and at <= now + AHEAD
+        # A moment more than a day past our own clock (a simulated tap's ``at``), or a
+        # stamp that will run more than SKEW past the moment (this clock stepped back
+        # after stamping ahead), is not one this node's clock can vouch for: it is
+        # marked so, as an untrusted clock's (clock.ceiling, edge.sync.schema).
+        vouched = self.clock_synced and at <= now + AHEAD and self._tail.hlc.last < ceiling(at)
         mark = self._tail.mark()
         event = self._tail.next(
             at, day or roster.calendar.day_of(at), station, decision, card=card, uid=uid,

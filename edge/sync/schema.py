@@ -6,7 +6,9 @@ stores it (a stamp SQLite cannot count past, a grant without its id, a NUL Postg
 refuses). ``problems`` checks a batch and names every event it refuses, with why:
 
 - integers in range: ``seq`` and ``roster_version`` (PostgreSQL's integer), ``hlc``
-  between 2000 and a day ahead of the receiver's clock, as ``at`` is; an event its
+  between 2000 and a day ahead of the receiver's clock, as ``at`` is, and no more
+  than ``clock.SKEW`` past the event's own ``at`` (a stamp further on would sort the
+  event after every tap of the day, a forged release among them); an event its
   node marked as made on an untrusted clock (``clock_synced`` false: a Pi that booted
   with a wrong date) may lie further ahead, up to 2100, or that node's chain would
   stall at it until the calendar caught up; no stamp so far ahead moves the
@@ -34,7 +36,7 @@ import orjson
 
 from edge import events as ev
 from edge import text
-from edge.clock import AHEAD, COUNTER_BITS, to_millis  # AHEAD: how far past our clock
+from edge.clock import AHEAD, COUNTER_BITS, SKEW, ceiling, to_millis
 from edge.events import Event
 from edge.roster import PHOTO_NAME
 from edge.sync import proof
@@ -122,6 +124,56 @@ CORRECTION_FIELDS: dict[str, Check] = {
     "student_id": _optional(_ID),
 }
 GROUP_KINDS = frozenset({ev.CUSTODY_TAKEN, ev.HANDOVER_OFFERED})  # the fold reads group_id
+
+
+def _list_of(inner: Check, longest: int = 1000) -> Check:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, list) or len(value) > longest:
+            return f"is not a list of at most {longest}"
+        return next((f"[{n}] {w}" for n, item in enumerate(value) if (w := inner(item))), None)
+
+    return check
+
+
+def _count(value: Any) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100_000
+    return None if ok else "is not a count (0-100000)"
+
+
+def _child(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return "is not a child (student_id, state, group_id)"
+    for name, check in (("student_id", _ID), ("state", _text(1, 32)),
+                        ("group_id", _optional(_ID))):  # fmt: skip
+        wrong = check(value.get(name)) if name in value else f"has no {name}"
+        if wrong:
+            return f"{name} {wrong}"
+    return None
+
+
+# What a tap's data may hold under the names the screens, messages and reports read:
+# each is checked when present (a tap kind needs only some), so none of them can
+# break an answer (a list where an id belongs, a string where children belong).
+TAP_FIELDS: dict[str, Check] = {
+    **{name: _optional(_ID) for name in (
+        "group_id", "from_group", "guardian_id", "delegate_id", "pass_id", "student_id",
+        "staff_id", "previous_custodian", "handed_by", "signed_by", "station_id",
+    )},
+    "asked_by": _optional(_text(1, 80)),
+    "delegate_name": _optional(_NAME),
+    "students": _list_of(_child),
+    "missing": _list_of(_ID, 10_000),
+    "present": _list_of(_ID, 10_000),
+    "on_leave": _list_of(_ID, 10_000),
+    "only": _optional(_list_of(_ID, 10)),
+    "acknowledged_by": _list_of(_ID, 2),
+    "plan_notes": _list_of(_text(1, 32), 8),
+    "head_count": _count,
+    "expected": _count,
+    "alert": _one_of("normal", "alert", "loud"),
+    "warning": _text(1, 40),
+    "reason": _optional(_text(1, 200)),
+}  # fmt: skip
 RANGES = {"delegate_granted": 30, "pass_issued": 180}  # longest from..to, in days
 
 
@@ -136,6 +188,9 @@ def event_problem(event: Event, now: dt.datetime) -> str | None:
     low, high = hlc_bounds(latest - AHEAD)
     if not low <= event.hlc < high:
         return f"hlc {event.hlc} is not a stamp between 2000 and a day from now"
+    if event.clock_synced and event.at.tzinfo is not None and event.hlc > ceiling(event.at):
+        return (f"hlc {event.hlc} lies more than {SKEW} past the event's own moment "
+                f"{event.at.isoformat()} (it would sort after taps made after it)")  # fmt: skip
     if not 1 <= event.seq <= 2**62:
         return f"seq {event.seq} is out of range"
     if not 0 <= event.roster_version <= ROSTER_VERSION_MAX:
@@ -177,6 +232,13 @@ def _kind_problem(event: Event) -> str | None:
         optional = OPTIONAL.get(event.code, set())
     elif event.kind in GROUP_KINDS:
         fields = {"group_id": _ID}
+    if event.kind in ev.TAP_KINDS:
+        for name in TAP_FIELDS.keys() & data.keys():
+            wrong = TAP_FIELDS[name](data[name])
+            if wrong:
+                return f"data.{name} {wrong}"
+        if "missing" in data and not {"head_count", "expected"} <= data.keys():
+            return "data.missing comes without head_count and expected"
     for name, check in fields.items():
         if name not in data:
             if name in optional:
