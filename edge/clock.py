@@ -38,9 +38,7 @@ AHEAD = dt.timedelta(days=1)
 # into its HLC. Clocks on a campus agree within seconds (NTP, or a kiosk following its
 # hub); a stamp further ahead came from a clock that was wrong (a Pi that booted with a
 # date in the future) or from a forger: it is kept in the record but never pins this
-# node's clock. A node's own stamps always count (its own order is never undone); an
-# event it stamps more than SKEW past its moment is marked as made on an untrusted
-# clock, and a receiver refuses one marked trusted (edge.sync.schema).
+# node's clock. A node's own stamps always count: its own order is never undone.
 SKEW = dt.timedelta(minutes=15)
 
 

@@ -688,7 +688,7 @@ class Ledger:
                     now, roster.calendar.day_of(now), "cli",
                     action(code, {"by": who, "via": "cli", **data}, subject_id),
                     card=None, uid=None, roster_version=roster.version,
-                    clock_synced=clock_synchronized() and tail.hlc.last < ceiling(now),
+                    clock_synced=clock_synchronized(),
                 )  # fmt: skip
                 # As the service's writer does: no record the campus hub would refuse.
                 wrong = schema.event_problem(event, now)

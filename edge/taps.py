@@ -43,7 +43,16 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from edge import cards, messages, passes
-from edge.clock import AHEAD, Clock, Reading, ceiling, clock_synchronized, reading
+from edge.clock import (
+    AHEAD,
+    COUNTER_BITS,
+    Clock,
+    Reading,
+    ceiling,
+    clock_synchronized,
+    reading,
+    to_millis,
+)
 from edge.errors import CampusEdgeError, StorageError, TapError
 from edge.events import (
     ACCEPTED,
@@ -737,10 +746,14 @@ class TapWriter:
         roster = self.roster
         now = self.clock.now()
         # A moment more than a day past our own clock (a simulated tap's ``at``), or a
-        # stamp that will run more than SKEW past the moment (this clock stepped back
-        # after stamping ahead), is not one this node's clock can vouch for: it is
-        # marked so, as an untrusted clock's (clock.ceiling, edge.sync.schema).
-        vouched = self.clock_synced and at <= now + AHEAD and self._tail.hlc.last < ceiling(at)
+        # stamp that will run more than a day past its moment (this clock was days
+        # ahead, and our own order is never undone), is not one this node's clock can
+        # vouch for: it is marked so, as an untrusted clock's, which a receiver takes
+        # ahead of its own clock (edge.sync.schema) without following it.
+        vouched = (
+            self.clock_synced and at <= now + AHEAD
+            and self._tail.hlc.last < to_millis(at + AHEAD) << COUNTER_BITS
+        )  # fmt: skip
         mark = self._tail.mark()
         event = self._tail.next(
             at, day or roster.calendar.day_of(at), station, decision, card=card, uid=uid,

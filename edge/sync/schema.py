@@ -6,9 +6,7 @@ stores it (a stamp SQLite cannot count past, a grant without its id, a NUL Postg
 refuses). ``problems`` checks a batch and names every event it refuses, with why:
 
 - integers in range: ``seq`` and ``roster_version`` (PostgreSQL's integer), ``hlc``
-  between 2000 and a day ahead of the receiver's clock, as ``at`` is, and no more
-  than ``clock.SKEW`` past the event's own ``at`` (a stamp further on would sort the
-  event after every tap of the day, a forged release among them); an event its
+  between 2000 and a day ahead of the receiver's clock, as ``at`` is; an event its
   node marked as made on an untrusted clock (``clock_synced`` false: a Pi that booted
   with a wrong date) may lie further ahead, up to 2100, or that node's chain would
   stall at it until the calendar caught up; no stamp so far ahead moves the
@@ -36,7 +34,7 @@ import orjson
 
 from edge import events as ev
 from edge import text
-from edge.clock import AHEAD, COUNTER_BITS, SKEW, ceiling, to_millis
+from edge.clock import AHEAD, COUNTER_BITS, to_millis
 from edge.events import Event
 from edge.roster import PHOTO_NAME
 from edge.sync import proof
@@ -188,9 +186,6 @@ def event_problem(event: Event, now: dt.datetime) -> str | None:
     low, high = hlc_bounds(latest - AHEAD)
     if not low <= event.hlc < high:
         return f"hlc {event.hlc} is not a stamp between 2000 and a day from now"
-    if event.clock_synced and event.at.tzinfo is not None and event.hlc > ceiling(event.at):
-        return (f"hlc {event.hlc} lies more than {SKEW} past the event's own moment "
-                f"{event.at.isoformat()} (it would sort after taps made after it)")  # fmt: skip
     if not 1 <= event.seq <= 2**62:
         return f"seq {event.seq} is out of range"
     if not 0 <= event.roster_version <= ROSTER_VERSION_MAX:
