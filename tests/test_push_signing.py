@@ -263,3 +263,26 @@ def test_a_token_longer_than_a_week_is_not_issued(tmp_path: Path, bundle: Path) 
     assert long.stdout == ""
     week = cli(tmp_path, "token", "--staff", "L1", "--hours", "168")
     assert week.stdout.startswith("ce1.")
+
+
+def test_a_hub_key_pinned_at_the_central_refuses_another_and_learns_its_node_at_hello(
+    store: CentralStore,  # noqa: F811 - the fixture
+) -> None:
+    name = f"campus-{secrets.token_hex(3)}"
+    token = store.add_device(name, "hub")
+    hub_key = Ed25519PrivateKey.generate()
+    store.pin_key(name, proof.public_text(hub_key))
+    assert store.bindings()[name]["pinned"] is True
+    events = list(made_chain(f"k-{secrets.token_hex(3)}", 2))
+    headers = {"authorization": f"Bearer {token}"}
+    with CentralServer(store) as server, httpx.Client(base_url=server.url) as central:
+        intruder = {"node_key": proof.public_text(Ed25519PrivateKey.generate()), "node": "x"}
+        refused = central.get("/api/v1/sync/hello", headers=headers, params=intruder)
+        assert refused.status_code == 403, refused.text
+        early = raw_push(central, token, events, proof.sign_push(hub_key, events))
+        assert early.status_code == 403  # its node id is learnt at its hello
+        own = {"node_key": proof.public_text(hub_key), "node": "hub-7"}
+        assert central.get("/api/v1/sync/hello", headers=headers, params=own).status_code == 200
+        signed = raw_push(central, token, events, proof.sign_push(hub_key, events))
+        assert signed.status_code == 200, signed.text
+    assert store.count_events(name) == 2
