@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import orjson
 import psycopg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,6 +37,7 @@ from edge.events import ROW_COLUMNS  # noqa: E402
 from edge.ledger import Ledger, transaction  # noqa: E402
 from edge.node import Node  # noqa: E402
 from edge.settings import Settings  # noqa: E402
+from edge.sync import proof  # noqa: E402
 from edge.sync.central import _COPY_COLUMNS, CentralStore, _copy_row  # noqa: E402
 from edge.sync.client import SyncClient  # noqa: E402
 from tests.chains import chain  # noqa: E402
@@ -131,8 +133,10 @@ def central(folder: Path, pushers: int, per_pusher: int) -> None:
         store = CentralStore(url)
         tokens = [store.add_device(f"campus-{i:02d}", "hub") for i in range(pushers)]
         chains = [list(chain(f"hub-{i:02d}", per_pusher)) for i in range(pushers)]
-        bodies = [[orjson.dumps({"events": [e.to_wire() for e in c[j : j + 1000]]})
-                   for j in range(0, per_pusher, 1000)] for c in chains]  # fmt: skip
+        keys = [Ed25519PrivateKey.generate() for _ in range(pushers)]  # each hub's node key
+        bodies = [[orjson.dumps({"events": [e.to_wire() for e in c[j : j + 1000]],
+                                 "signature": proof.sign_push(keys[i], c[j : j + 1000])})
+                   for j in range(0, per_pusher, 1000)] for i, c in enumerate(chains)]  # fmt: skip
         proc, base = serve(folder / "central", "--role", "central", "--database", url)
         errors: list[str] = []
 
@@ -140,6 +144,8 @@ def central(folder: Path, pushers: int, per_pusher: int) -> None:
             with httpx.Client(base_url=base, timeout=120,
                               headers={"authorization": f"Bearer {tokens[i]}",
                                        "content-type": "application/json"}) as c:  # fmt: skip
+                hello = {"node_key": proof.public_text(keys[i]), "node": f"hub-{i:02d}"}
+                c.get("/api/v1/sync/hello", params=hello).raise_for_status()  # binds its key
                 for body in bodies[i]:
                     reply = c.post("/api/v1/sync/events", content=body)
                     if reply.status_code != 200:

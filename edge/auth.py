@@ -24,6 +24,7 @@ from edge.errors import AuthError
 from edge.roster import Roster
 
 PREFIX = "ce1"
+MAX_TOKEN_HOURS = 168.0  # a week: the longest token a node issues (and a proof may claim)
 
 
 @dataclass(frozen=True)

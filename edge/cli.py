@@ -270,6 +270,12 @@ def token(
     if member is None:
         _fail(f"staff_id '{staff}' is not in the roster in force (version {roster.version}).")
         return
+    if hours is not None and not 0 < hours <= auth.MAX_TOKEN_HOURS:
+        _fail(
+            f"--hours {hours:g}: a token is valid for more than 0 and at most "
+            f"{auth.MAX_TOKEN_HOURS:.0f} hours (a week); issue a new one when it runs out"
+        )
+        return
     secret = auth.load_secret(settings.data_dir)
     lifetime = hours or settings.token_hours
     issued = auth.issue(secret, member.staff_id, member.role, dt.datetime.now(dt.UTC), lifetime)
@@ -622,15 +628,35 @@ def device_add(
     hub: Annotated[
         bool, typer.Option("--hub", help="on the central: register a campus hub")
     ] = False,
+    node_key: Annotated[
+        str | None,
+        typer.Option(
+            "--node-key",
+            help="the device's node key, as `campus-edge node-key` prints it on the device: "
+            "bound now, so no other key is taken at its first hello",
+        ),
+    ] = None,
     database: Database = None,
     data_dir: DataDir = None,
 ) -> None:
     """Register a kiosk with this hub (or a hub with the central); print its token once."""
+    from edge.sync import hub as hub_mod
+    from edge.sync import proof
+
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", name):
         _fail(f"'{name}' is not a device name: use letters, digits, '-', '_' and '.'")
+    if node_key is not None and not proof.is_public_key(node_key):
+        _fail(
+            f"'{node_key}' is not a node key: run `campus-edge node-key` on the device and "
+            "copy the 43 characters it prints"
+        )
     try:
         registry = _registry(data_dir, database)
         token = registry.add_device(name, "hub" if hub else "kiosk")
+        if node_key is not None and isinstance(registry, Ledger):
+            hub_mod.pin_key(registry, name, node_key)
+        elif node_key is not None:
+            registry.pin_key(name, node_key)
         if isinstance(registry, Ledger):
             registry.append_action("device_registered", {"device": name, "kind": "kiosk"})
         else:
@@ -665,15 +691,33 @@ def device_revoke(
 
 @device_app.command("list")
 def device_list(database: Database = None, data_dir: DataDir = None) -> None:
-    """List the registered devices."""
+    """List the registered devices, and how each one's node key is bound."""
     try:
-        devices = _registry(data_dir, database).devices()
+        registry = _registry(data_dir, database)
+        devices = registry.devices()
+        bindings = {} if isinstance(registry, Ledger) else registry.bindings()
     except CampusEdgeError as err:
         _fail(str(err))
         return
+    from edge.sync import hub as hub_mod
+
     for device in devices:
         state = f"revoked {device.revoked_at}" if device.revoked_at else "active"
-        typer.echo(f"{device.name}\t{device.kind}\t{device.created_at}\t{state}")
+        if isinstance(registry, Ledger):
+            held = hub_mod.binding(registry, device)
+        else:
+            held = bindings.get(device.name, {})
+        key = hub_mod.describe_binding(held)
+        typer.echo(f"{device.name}\t{device.kind}\t{device.created_at}\t{state}\t{key}")
+
+
+@app.command("node-key")
+def node_key(data_dir: DataDir = None) -> None:
+    """Print this node's public key (made on first use), to pin it when registering it."""
+    from edge.sync import proof
+
+    settings = _settings(data_dir)
+    typer.echo(proof.public_text(proof.load_key(settings.data_dir)))
 
 
 @app.command()

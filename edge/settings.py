@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     readers: list[str] = Field(default_factory=list)
     debounce_seconds: float = 10.0
     pickup_context_seconds: float = 120.0
-    token_hours: float = 12.0
+    token_hours: float = Field(default=12.0, gt=0, le=168.0)  # at most auth.MAX_TOKEN_HOURS
     max_body_bytes: int = 64 * 1024
     # Sync (kiosk -> hub -> central): where to, with which device token, how often.
     upstream: str | None = None

@@ -12,11 +12,14 @@ import subprocess
 import sys
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.routing import APIRoute
 from starlette.routing import Route
 
 from edge import auth
 from edge.api import create_app
+from edge.sync import proof
+from edge.sync.hub import pin_key
 from tests.conftest import LiveServer
 
 OPEN = "open"
@@ -130,11 +133,13 @@ def test_every_route_answers_each_caller_as_the_policy_says(server: LiveServer) 
     assert routes(server) == set(POLICY), "a route without an access policy, or a stale one"
     now = server.node.clock.now()
     secret, roster = server.node.secret, server.node.roster
+    device = server.node.ledger.add_device("kiosk-9")  # its key pinned: its pushes are heard
+    pin_key(server.node.ledger, "kiosk-9", proof.public_text(Ed25519PrivateKey.generate()))
     callers: dict[str, str | None] = {
         "none": None,
         "garbage": "ce1.not-a-token",
         "expired": auth.issue(secret, "A1", "admin", now - dt.timedelta(hours=13), 12),
-        "device": server.node.ledger.add_device("kiosk-9"),
+        "device": device,
         **{role: server.token(staff) for role, staff in ROLES.items()},
         # An admin signed in by card alone (no PIN): viewing only.
         "admin-card": auth.issue(secret, "A1", "admin", now, 12, scope="view"),

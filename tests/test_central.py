@@ -18,11 +18,13 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.errors import StorageError
 from edge.events import Event
 from edge.ledger import Device
 from edge.settings import Settings
+from edge.sync import proof
 from edge.sync.central import CentralStore, create_central_app
 from edge.taps import ChainBroken
 from tests import roster_files
@@ -296,14 +298,21 @@ def test_a_nul_pushed_at_the_central_is_kept_aside_and_the_hub_goes_on(
     events = list(chain(f"k-{secrets.token_hex(3)}", 3))
     bad = nul_event(events[1], "data")
     headers = {"authorization": f"Bearer {token}"}
+    key = Ed25519PrivateKey.generate()  # the hub's node key, bound at its hello below
     with CentralServer(store) as server, httpx.Client(base_url=server.url) as central:
+        greet = {"node_key": proof.public_text(key), "node": "hub-n"}
+        hello = central.get("/api/v1/sync/hello", headers=headers, params=greet)
+        assert hello.status_code == 200, hello.text
         for _ in range(2):  # sent again, refused again: a 422 each time, never a 500
-            body = {"events": [e.to_wire() for e in [*events[:2], bad]]}
+            batch = [*events[:2], bad]
+            body = {"events": [e.to_wire() for e in batch],
+                    "signature": proof.sign_push(key, batch)}  # fmt: skip
             reply = central.post("/api/v1/sync/events", headers=headers, json=body)
             assert reply.status_code == 422, reply.text
             assert "kept aside" in reply.json()["detail"]
         clean = central.post("/api/v1/sync/events", headers=headers,
-                             json={"events": [e.to_wire() for e in events]})  # fmt: skip
+                             json={"events": [e.to_wire() for e in events],
+                                   "signature": proof.sign_push(key, events)})  # fmt: skip
         assert clean.status_code == 200, clean.text
         assert clean.json()["stored"] == 3
         hub = next(h for h in central.get("/healthz").json()["hubs"] if h["device"] == name)

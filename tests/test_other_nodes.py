@@ -15,12 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge import cards
 from edge.clock import COUNTER_BITS, to_millis
 from edge.events import Event
 from edge.node import Node
-from edge.sync import schema
+from edge.sync import proof, schema
+from edge.sync.hub import pin_key
 from tests.conftest import LiveServer, local
 from tests.roster_files import CARD, TODAY
 
@@ -109,6 +111,8 @@ def test_a_tap_whose_data_a_screen_or_report_cannot_read_is_refused(
     ]  # fmt: skip
     hub = LiveServer(make_node())
     token = hub.node.ledger.add_device("kiosk-far")
+    key = Ed25519PrivateKey.generate()  # kiosk-far's key, pinned at its registration
+    pin_key(hub.node.ledger, "kiosk-far", proof.public_text(key))
     with hub, httpx.Client(base_url=hub.url, timeout=10) as client:
         for spec in bad:
             (event,) = chain([spec])
@@ -116,10 +120,12 @@ def test_a_tap_whose_data_a_screen_or_report_cannot_read_is_refused(
             assert len(wrong) == 1, spec
             assert "data." in wrong[0]
             answer = client.post(
-                "/api/v1/sync/events", json={"events": [event.to_wire()]},
+                "/api/v1/sync/events",
+                json={"events": [event.to_wire()], "signature": proof.sign_push(key, [event])},
                 headers={"authorization": f"Bearer {token}"},
             )  # fmt: skip
-            assert answer.status_code in (403, 422), answer.text  # refused, never stored
+            assert answer.status_code == 422, answer.text  # refused, never stored
+            assert "data." in answer.json()["detail"]
         leader = {"authorization": f"Bearer {hub.token('L1')}"}
         timeline = client.get("/api/v1/students/S1/timeline", headers=leader)
         assert timeline.status_code == 200, timeline.text

@@ -25,7 +25,7 @@ from edge.sync.client import SyncClient
 from tests import roster_files
 from tests.conftest import LiveServer
 from tests.roster_files import CARD
-from tests.test_sync_protocol import push, taps
+from tests.test_sync_protocol import enroll, push, taps
 
 
 @pytest.fixture
@@ -90,11 +90,11 @@ def test_one_pushed_event_never_stops_the_hubs_taps(
 ) -> None:
     kiosk = make_node()
     name = kiosk.ledger.node_id
-    token = hub.node.ledger.add_device(name)
+    token = enroll(hub.node, kiosk)
     own = taps(kiosk, CARD["S1"])
     bad = forge(own[-1], **changes)
     with hub, httpx.Client(base_url=hub.url, timeout=10) as client:
-        reply = push(client, token, [*own, bad])
+        reply = push(client, token, [*own, bad], by=kiosk)  # signed by the kiosk's own key
         assert reply.status_code == 422, reply.text
         assert says in reply.json()["detail"]
         assert "kept aside" in reply.json()["detail"]
@@ -115,15 +115,15 @@ def test_a_nul_in_free_text_is_refused_at_the_hub_and_at_the_pickup_screen(
     hub: LiveServer, make_node: Callable[..., Node]
 ) -> None:
     kiosk = make_node()
-    token = hub.node.ledger.add_device(kiosk.ledger.node_id)
+    token = enroll(hub.node, kiosk)
     own = taps(kiosk, CARD["S1"])
     bad = forge(own[-1], kind="released", code="released_manually", subject_kind="student",
                 subject_id="S1", data={"manual": True, "reason": "忘带卡\x00"})  # fmt: skip
     with hub, httpx.Client(base_url=hub.url, timeout=10) as client:
-        reply = push(client, token, [*own, bad])
+        reply = push(client, token, [*own, bad], by=kiosk)
         assert reply.status_code == 422, reply.text
         assert "control character" in reply.json()["detail"]
-        assert push(client, token, own).status_code == 200  # the clean part goes in
+        assert push(client, token, own, by=kiosk).status_code == 200  # the clean part goes in
         asked = client.post(
             "/api/v1/stations/P1/manual-release",
             json={"student_id": "S1", "adult_kind": "guardian", "adult_id": "P1",
@@ -158,8 +158,8 @@ def test_a_device_token_alone_writes_no_delegate_and_no_correction(
                   data={"corrects": released["event_id"], "reason": "刷错了",
                         "corrected_kind": "signed_in", "student_id": "S2"}),
         ]  # fmt: skip
-        for attempt in attempts:
-            reply = push(client, token, [*own, attempt])
+        for attempt in attempts:  # signed by the kiosk's own key, without a staff proof
+            reply = push(client, token, [*own, attempt], by=kiosk)
             assert reply.status_code == 422, reply.text
             assert "proof" in reply.json()["detail"]
         headers = {"authorization": f"Bearer {hub.token('L1')}"}

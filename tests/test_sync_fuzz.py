@@ -25,6 +25,7 @@ from edge import pickup_api
 from edge.clock import to_millis
 from edge.events import Event
 from edge.node import Node
+from edge.sync import proof
 from edge.sync.client import SyncClient
 from tests.conftest import LiveServer, local
 from tests.roster_files import CARD, TODAY
@@ -116,6 +117,7 @@ def test_no_pushed_event_stops_a_hub_or_splits_it_from_its_kiosk(
     with hub, kiosk, httpx.Client(base_url=hub.url, timeout=10) as at_hub:
         sync = SyncClient(kiosk.node, hub.url, token)
         assert sync.run_once() is False  # hello (its key bound), its first tap pushed
+        key = proof.load_key(kiosk.node.settings.data_dir)  # the bodies go signed, as its own
         staff = {"authorization": f"Bearer {hub.token('L1')}"}
         kiosk_staff = {"authorization": f"Bearer {kiosk.token('L1')}"}
 
@@ -125,8 +127,9 @@ def test_no_pushed_event_stops_a_hub_or_splits_it_from_its_kiosk(
         def push_one(body: dict[str, Any]) -> None:
             head = kiosk.node.ledger.events_after(0, 10**6, only_node=name)[-1]
             event = next_event(head, body)
+            body = {"events": [event.to_wire()], "signature": proof.sign_push(key, [event])}
             reply = at_hub.post("/api/v1/sync/events", headers={"authorization": f"Bearer {token}"},
-                                json={"events": [event.to_wire()]})  # fmt: skip
+                                json=body)  # fmt: skip
             outcomes[reply.status_code] = outcomes.get(reply.status_code, 0) + 1
             assert reply.status_code in (200, 422), reply.text
             if reply.status_code == 200:  # the kiosk holds what the hub took from it

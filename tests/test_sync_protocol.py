@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 
 from edge.events import Event
 from edge.node import Node
+from edge.sync import proof
 from edge.sync.client import SyncClient
+from edge.sync.hub import pin_key
 from tests.conftest import LiveServer, local
 from tests.roster_files import CARD, TODAY
 
@@ -25,8 +28,21 @@ def taps(node: Node, *cards: str) -> list[Event]:
     return node.ledger.events_after(0, 1000, only_node=node.ledger.node_id)
 
 
-def push(client: httpx.Client, token: str, events: list[Event]) -> httpx.Response:
-    body = {"events": [e.to_wire() for e in events]}
+def enroll(hub: Node, kiosk: Node) -> str:
+    """Register a kiosk at a hub with its node key pinned; return its device token."""
+    name = kiosk.ledger.node_id
+    token = hub.ledger.add_device(name)
+    pin_key(hub.ledger, name, proof.public_text(proof.load_key(kiosk.settings.data_dir)))
+    return token
+
+
+def push(
+    client: httpx.Client, token: str, events: list[Event], by: Node | None = None
+) -> httpx.Response:
+    """Push events by hand, signed with node ``by``'s key (unsigned without it)."""
+    body: dict[str, Any] = {"events": [e.to_wire() for e in events]}
+    if by is not None:
+        body["signature"] = proof.sign_push(proof.load_key(by.settings.data_dir), events)
     return client.post(
         "/api/v1/sync/events", json=body, headers={"authorization": f"Bearer {token}"}
     )
@@ -39,14 +55,19 @@ def hub(make_node: Callable[..., Node]) -> LiveServer:
 
 def test_a_kiosk_pushes_in_order_and_duplicates_are_stored_once(hub, make_node) -> None:
     kiosk = make_node()
-    token = hub.node.ledger.add_device(kiosk.ledger.node_id)
+    token = enroll(hub.node, kiosk)
     events = taps(kiosk, CARD["S1"], CARD["S2"], CARD["S3"], CARD["S5"])
     with hub, httpx.Client(base_url=hub.url) as client:
-        gap = push(client, token, [events[0], events[1], events[3]])
+        holed = push(client, token, [events[0], events[1], events[3]], by=kiosk)
+        assert holed.status_code == 422  # its signature vouches only for an unbroken run
+        first = push(client, token, events[:2], by=kiosk)
+        assert first.status_code == 200, first.text
+        assert first.json()["stored"] == 2
+        gap = push(client, token, events[3:], by=kiosk)
         assert gap.status_code == 200, gap.text
-        assert gap.json()["stored"] == 2  # event 4 waits for event 3
+        assert gap.json()["stored"] == 0  # event 4 waits for event 3
         assert gap.json()["heads"][0]["seq"] == 2
-        again = push(client, token, events)
+        again = push(client, token, events, by=kiosk)
         assert again.json()["stored"] == 2
         assert again.json()["duplicates"] == 2
         assert again.json()["heads"][0]["seq"] == 4
@@ -59,18 +80,18 @@ def test_a_kiosk_pushes_in_order_and_duplicates_are_stored_once(hub, make_node) 
 
 def test_a_changed_or_forked_batch_is_refused_whole_and_kept_aside(hub, make_node) -> None:
     kiosk = make_node()
-    token = hub.node.ledger.add_device(kiosk.ledger.node_id)
+    token = enroll(hub.node, kiosk)
     first, second = taps(kiosk, CARD["S1"], CARD["S2"])
     changed = dataclasses.replace(second, subject_id="S3")  # the hash no longer matches
     with hub, httpx.Client(base_url=hub.url) as client:
-        refused = push(client, token, [first, changed])
+        refused = push(client, token, [first, changed], by=kiosk)
         assert refused.status_code == 422
         assert "does not match its content" in refused.json()["detail"]
         assert hub.node.ledger.count_events() == 0  # nothing of the batch
-        assert push(client, token, [first]).status_code == 200
+        assert push(client, token, [first], by=kiosk).status_code == 200
         fork = dataclasses.replace(first, station="K2")
         fork = dataclasses.replace(fork, stored_hash=fork.content_hash())
-        forked = push(client, token, [fork])
+        forked = push(client, token, [fork], by=kiosk)
         assert forked.status_code == 422
         assert "another event with this node, epoch and seq" in forked.json()["detail"]
         headers = {"authorization": f"Bearer {hub.token('L1')}"}
@@ -123,12 +144,12 @@ def test_a_malformed_push_is_a_422_that_stores_nothing(
 
 def test_a_kiosk_pulls_the_others_events_by_cursor_and_the_roster_once(hub, make_node) -> None:
     kiosk = make_node()
-    token = hub.node.ledger.add_device(kiosk.ledger.node_id)
+    token = enroll(hub.node, kiosk)
     own = taps(kiosk, CARD["S1"])
     others = taps(hub.node, CARD["S2"], CARD["S3"], CARD["S5"])
     headers = {"authorization": f"Bearer {token}"}
     with hub, httpx.Client(base_url=hub.url, headers=headers) as client:
-        assert push(client, token, own).status_code == 200
+        assert push(client, token, own, by=kiosk).status_code == 200
         page = client.get("/api/v1/sync/events", params={"limit": 2}).json()
         assert [e["id"] for e in page["events"]] == [e.event_id for e in others[:2]]
         assert page["more"] is True

@@ -17,6 +17,10 @@ Storage decisions:
 - Every pushed event is checked first (edge.sync.schema); a batch the database still
   refuses (a value PostgreSQL cannot hold) is refused like a broken chain, kept aside
   with its reason and answered 422, never a 500 the hub would retry forever.
+- Every push is signed with the hub's node key (edge.sync.proof.push_message), bound
+  with its node id at its first hello (or pinned at ``device add --hub --node-key``,
+  its node id then learnt at its first hello); a hub that has not said hello pushes
+  nothing, and a push unsigned or signed otherwise is refused whole and kept aside.
 - Staff proofs (edge.sync.proof): a hub binds its node key and node id at its first
   hello; the proofs of the hub's own actions are checked with that key. Events of the
   hub's kiosks, relayed, carry proofs the hub checked with each kiosk's key when they
@@ -143,6 +147,13 @@ MIGRATIONS: list[tuple[str, str]] = [
             key text NOT NULL,
             bound_at timestamptz NOT NULL DEFAULT now()
         );
+        """,
+    ),
+    (
+        "0004_pinned_keys",
+        """
+        ALTER TABLE node_keys ALTER COLUMN node_id DROP NOT NULL;
+        ALTER TABLE node_keys ADD COLUMN pinned boolean NOT NULL DEFAULT false;
         """,
     ),
 ]
@@ -375,9 +386,15 @@ class CentralStore:
                 "INSERT INTO node_keys (device, device_created, node_id, key) "
                 "VALUES (%s, %s, %s, %s) ON CONFLICT (device) DO UPDATE SET "
                 "device_created = excluded.device_created, node_id = excluded.node_id, "
-                "key = excluded.key, bound_at = now() "
+                "key = excluded.key, bound_at = now(), pinned = false "
                 "WHERE node_keys.device_created != excluded.device_created",
                 (device.name, device.created_at, node_id, key),
+            )
+            # A key pinned at registration learns the hub's node id at its first hello.
+            conn.execute(
+                "UPDATE node_keys SET node_id = %s WHERE device = %s AND device_created = %s "
+                "AND node_id IS NULL AND key = %s",
+                (node_id, device.name, device.created_at, key),
             )
         if self._bound(device) != (node_id, key):
             raise AuthError(
@@ -388,13 +405,36 @@ class CentralStore:
                 403,
             )
 
-    def _bound(self, device: Device) -> tuple[str, str] | None:
+    def _bound(self, device: Device) -> tuple[str | None, str] | None:
         with self.pool.connection() as conn:
             row = conn.execute(
                 "SELECT node_id, key FROM node_keys WHERE device = %s AND device_created = %s",
                 (device.name, device.created_at),
             ).fetchone()
-        return (str(row[0]), str(row[1])) if row else None
+        return (row[0], str(row[1])) if row else None
+
+    def push_key(self, device: Device) -> str | None:
+        """Return the hub's node key, once it said hello (its node id known), else None."""
+        bound = self._bound(device)
+        return bound[1] if bound is not None and bound[0] is not None else None
+
+    def pin_key(self, name: str, key: str) -> None:
+        """Bind a hub's node key at its registration (``device add --hub --node-key``)."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO node_keys (device, device_created, key, pinned) "
+                "SELECT name, created_at::text, %s, true FROM devices WHERE name = %s",
+                (key, name),
+            )
+
+    def bindings(self) -> dict[str, dict[str, Any]]:
+        """Return, per device, how its node key is bound (pinned, and since when)."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT k.device, k.pinned, k.bound_at::text FROM node_keys k "
+                "JOIN devices d ON d.name = k.device AND d.created_at::text = k.device_created"
+            ).fetchall()
+        return {r[0]: {"pinned": r[1], "bound_at": r[2]} for r in rows}
 
     def key_for(self, device: Device, node_id: str) -> tuple[bool, str | None]:
         """Check the hub's own actions with its key; trust its check of its kiosks'."""

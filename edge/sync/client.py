@@ -2,9 +2,11 @@
 
 One thread per node, looping: roster down (when the upstream has a newer version),
 own events up (a kiosk pushes its own; a hub pushes everything it holds), the
-campus's events down (kiosks only). Cursors live in the ledger's meta table and move
-only after the upstream acknowledged (push) or the events are committed here (pull,
-in the same transaction), so a kill at any moment repeats work, never loses it.
+campus's events down (kiosks only). Each push is signed with this node's key
+(``node.key``, the one its hello registers; edge.sync.proof.sign_push). Cursors live
+in the ledger's meta table and move only after the upstream acknowledged (push) or the
+events are committed here (pull, in the same transaction), so a kill at any moment
+repeats work, never loses it.
 
 Failures back off with jitter up to a minute; a refused batch (422: the upstream kept
 it aside) backs off longer and shows in the status, which /healthz and the dashboard
@@ -105,6 +107,7 @@ class SyncClient:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._greeted = False
+        self._key = proof.load_key(node.settings.data_dir)  # signs hello's key and each push
         self._refused_page: str | None = None
         self._reader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sync-read")
         node.writer.listen(self._on_commit)
@@ -198,7 +201,7 @@ class SyncClient:
             self.node.writer.clock_synced = True
 
     def _hello(self) -> None:
-        key = proof.public_text(proof.load_key(self.node.settings.data_dir))
+        key = proof.public_text(self._key)
         params = {"node_key": key, "node": self.ledger.node_id}  # bound there on first use
         hello = Hello.model_validate(
             self._request("GET", "/api/v1/sync/hello", params=params).json()
@@ -278,6 +281,7 @@ class SyncClient:
                 "sent_at": self.node.clock.now().isoformat(),
                 "clock_trusted": bool(self.node.writer.clock_synced),
                 "clock_step_seconds": self.status.clock_step_seconds,
+                "signature": proof.sign_push(self._key, events),
             }
         )
         body = head[:-1] + b',"events":' + encoded + b"}"  # the events encoded beforehand

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 from edge import passes
 from edge.errors import AuthError, TapError
 from edge.events import Event
-from edge.ledger import Device
+from edge.ledger import Device, Ledger
 from edge.node import Node
 from edge.sync.protocol import RosterSnapshot
 from edge.taps import Ingested
 
 CLOCK_STEP = "clock_step."
-NODE_KEY = "node_key."  # meta key prefix: a device's node key, bound at its first hello
+NODE_KEY = "node_key."  # meta key prefix: a device's node key, pinned or bound at first hello
 REASONS = 3  # the latest reasons the status shows per device
 _WAIT = 60.0  # seconds a push may wait for the writer (a kiosk retries after that)
 
@@ -85,6 +86,15 @@ class LedgerStore:
             )
         held = self._bound(device)
         if held is not None:
+            if held != key and binding(self.ledger, device).get("pinned"):
+                raise AuthError(
+                    f"device '{device.name}' shows a node key other than the one pinned when it "
+                    "was registered: run `campus-edge node-key` on the kiosk and compare; if it "
+                    f"is your kiosk, revoke it (campus-edge device revoke {device.name}) and "
+                    "register it again with the key it shows (campus-edge device add NAME "
+                    "--node-key KEY)",
+                    403,
+                )
             if held != key:
                 raise AuthError(
                     f"device '{device.name}' shows a node key other than the one it registered "
@@ -94,7 +104,9 @@ class LedgerStore:
                     403,
                 )
             return
-        value = json.dumps({"created": device.created_at, "node": node_id, "key": key})
+        now = dt.datetime.now(dt.UTC).isoformat()
+        value = json.dumps({"created": device.created_at, "node": node_id, "key": key,
+                            "pinned": False, "bound_at": now})  # fmt: skip
         name = f"{NODE_KEY}{device.name}"
         self.node.writer.call(
             lambda conn: conn.execute(
@@ -105,11 +117,12 @@ class LedgerStore:
             raise AuthError(f"device '{device.name}' registered another node key just now", 403)
 
     def _bound(self, device: Device) -> str | None:
-        value = self.ledger.meta(f"{NODE_KEY}{device.name}")
-        if value is None:
-            return None
-        held = json.loads(value)
-        return str(held["key"]) if held.get("created") == device.created_at else None
+        held = binding(self.ledger, device)
+        return str(held["key"]) if held else None
+
+    def push_key(self, device: Device) -> str | None:
+        """Return the node key the device's pushes are signed with (None: none bound)."""
+        return self._bound(device)
 
     def key_for(self, device: Device, node_id: str) -> tuple[bool, str | None]:
         """Return (True, the key a kiosk bound): a kiosk pushes only its own node's events."""
@@ -148,6 +161,31 @@ class LedgerStore:
         """Return a roster photo by its content-addressed name."""
         path = self.ledger.photos / name
         return path.read_bytes() if path.is_file() else None
+
+
+def binding(ledger: Ledger, device: Device) -> dict[str, Any]:
+    """Return how a device's node key is bound here ({} when none is), from meta."""
+    value = ledger.meta(f"{NODE_KEY}{device.name}")
+    if value is None:
+        return {}
+    held: dict[str, Any] = json.loads(value)
+    return held if held.get("created") == device.created_at else {}
+
+
+def pin_key(ledger: Ledger, name: str, key: str) -> None:
+    """Bind a node key to a device at its registration (``device add --node-key``)."""
+    device = next(d for d in ledger.devices() if d.name == name)
+    value = json.dumps({"created": device.created_at, "node": name, "key": key, "pinned": True,
+                        "bound_at": dt.datetime.now(dt.UTC).isoformat()})  # fmt: skip
+    ledger.set_meta(f"{NODE_KEY}{name}", value)
+
+
+def describe_binding(held: dict[str, Any]) -> str:
+    """Return how a device's node key is bound, as ``device list`` shows it."""
+    if not held:
+        return "no key yet (bound at its first hello)"
+    how = "key pinned at registration" if held.get("pinned") else "key bound at first hello"
+    return f"{how} {held.get('bound_at') or '(time not recorded)'}"
 
 
 def clock_steps(node: Node) -> dict[str, dt.timedelta]:

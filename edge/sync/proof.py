@@ -26,10 +26,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from edge import events as ev
-from edge.auth import Principal
+from edge.auth import MAX_TOKEN_HOURS, Principal
 from edge.events import Event
 
 DOMAIN = b"campus-edge action v1\x00"
+PUSH_DOMAIN = b"campus-edge push v1\x00"
 KEY_FILE = "node.key"
 # Who may make each staff action: the same roles as edge.pickup_api's GRANT_ROLES and
 # CORRECT_ROLES (a test keeps them equal).
@@ -40,6 +41,9 @@ STAFF_ACTIONS = frozenset(
      "pass_revoked", "plan_set"}
 )  # fmt: skip
 SLACK = 3600.0  # seconds a node's clock may have stepped between sign-in and action
+# The longest token a node issues (campus-edge token --hours, token_hours): a proof
+# claiming a longer one is refused, so a stolen key cannot vouch for years ahead.
+MAX_TOKEN_SECONDS = MAX_TOKEN_HOURS * 3600
 PROOF_FIELDS = frozenset({"staff_id", "role", "scope", "iat", "exp", "node", "sig"})
 
 
@@ -69,6 +73,17 @@ def load_key(data_dir: Path) -> Ed25519PrivateKey:
 def public_text(key: Ed25519PrivateKey) -> str:
     """Return a key's public half as the sync hello carries it (base64url, 43 characters)."""
     return _b64(key.public_key().public_bytes_raw())
+
+
+def is_public_key(text: str) -> bool:
+    """Tell whether a text is a node's public key as ``public_text`` writes it."""
+    if len(text) != 43 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in text):
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(_unb64(text))
+    except ValueError:
+        return False
+    return True
 
 
 def _b64(data: bytes) -> str:
@@ -119,6 +134,11 @@ def check(event: Event, roles: frozenset[str], public: str | None) -> str | None
         return "its proof is malformed"
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (iat, exp)):
         return "its proof's token times are not numbers"
+    if not 0 <= exp - iat <= MAX_TOKEN_SECONDS:
+        return (
+            f"its proof's token runs {(exp - iat) / 3600:.0f} hours, longer than the "
+            f"{MAX_TOKEN_HOURS:.0f} hours a node issues"
+        )
     if proof["node"] != event.node_id or staff != event.subject_id:
         return "its proof names another node or another staff member than the event"
     if role not in roles or scope != "full":
@@ -138,4 +158,58 @@ def check(event: Event, roles: frozenset[str], public: str | None) -> str | None
         key.verify(_unb64(proof["sig"]), _message(event))
     except (ValueError, InvalidSignature):
         return f"its proof's signature is not node {event.node_id}'s"
+    return None
+
+
+def push_message(events: list[Event]) -> bytes:
+    """Return what a push's signature covers: each chain's last event in the batch.
+
+    For every (node_id, epoch) chain of the batch, the last event's node, epoch, seq
+    and hash, sorted, one a line, under ``PUSH_DOMAIN`` (node ids and epochs hold no
+    space or newline). Each event's hash covers its predecessor's, and the receiver
+    takes a batch only when each chain's events in it lead up to that last one
+    unbroken (``push_problem``), so vouching for the last hash vouches for them all.
+    """
+    last: dict[tuple[str, str], Event] = {}
+    for event in events:
+        last[(event.node_id, event.epoch)] = event
+    lines = sorted(f"{e.node_id} {e.epoch} {e.seq} {e.stored_hash}" for e in last.values())
+    return PUSH_DOMAIN + "\n".join(lines).encode()
+
+
+def sign_push(key: Ed25519PrivateKey, events: list[Event]) -> str:
+    """Return the signature a push of these events carries (base64url)."""
+    return _b64(key.sign(push_message(events)))
+
+
+def push_problem(events: list[Event], signature: str | None, public: str) -> str | None:
+    """Return why a push is not signed by the node key ``public``, or None when it is.
+
+    Besides the signature, each chain's events in the batch must lead up to its last
+    one unbroken (the next seq, naming the hash of the one before): an event the
+    signed last one does not descend from would go in unvouched. Each hash is checked
+    against its event's content by ``edge.events.check_chains`` before anything is
+    stored.
+    """
+    if not signature:
+        return (
+            "the push carries no signature of the sending node's key: update the sender "
+            "to a version that signs its pushes"
+        )
+    last: dict[tuple[str, str], Event] = {}
+    for event in events:
+        before = last.get((event.node_id, event.epoch))
+        if before is not None and (
+            event.seq != before.seq + 1 or event.prev_hash != before.stored_hash
+        ):
+            return (
+                f"event {event.event_id} does not follow event {before.event_id} in the "
+                "batch, so the push's signature does not vouch for it"
+            )
+        last[(event.node_id, event.epoch)] = event
+    try:
+        key = Ed25519PublicKey.from_public_bytes(_unb64(public))
+        key.verify(_unb64(signature), push_message(events))
+    except (ValueError, InvalidSignature):
+        return "the push is not signed by the node key this device registered"
     return None

@@ -1,6 +1,8 @@
 """The sync protocol, the same at every level (kiosk -> hub -> central): its messages.
 
-Push: ``POST /api/v1/sync/events`` with a batch of events in ledger order. The
+Push: ``POST /api/v1/sync/events`` with a batch of events in ledger order, signed by
+the sender's node key (``signature``; edge.sync.proof.push_message says over what),
+checked with the key bound to the device before anything is stored. The
 receiver stores each (node, epoch) chain only in order, idempotently by
 (node_id, epoch, seq), and answers each chain's highest stored seq; the sender moves
 its cursor past what is acknowledged and sends the rest again.
@@ -69,6 +71,12 @@ class Push(BaseModel):
     )
     sent_at: AwareDatetime | None = Field(default=None, description="the sender's wall clock")
     clock_trusted: bool = True
+    signature: str | None = Field(
+        default=None,
+        max_length=100,
+        description="the sender's node key's Ed25519 signature (base64url) over each chain's "
+        "last event in the batch (edge.sync.proof.push_message); required",
+    )
     clock_step_seconds: float = Field(
         default=0.0,
         ge=-(10**9),

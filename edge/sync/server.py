@@ -7,6 +7,12 @@ with their device token (``campus-edge device add``); only its hash is kept, and
 revoked device is refused.
 
 Rules every store keeps:
+- every push is signed by the pushing node's key (``Push.signature``, over each
+  chain's last event in the batch: edge.sync.proof.push_message), checked with the
+  key bound to the device (pinned at ``campus-edge device add --node-key``, or bound
+  at its first hello) before anything is stored: a device with no key bound is
+  refused (403), a push unsigned or signed otherwise is refused whole (422, kept
+  aside), so a device token alone pushes nothing;
 - a kiosk may push only its own node's events (its device name is its node id); a
   hub (registered at central) pushes its campus's events;
 - every event is checked against a strict schema per kind (edge.sync.schema), and a
@@ -40,7 +46,7 @@ from edge.clock import Clock
 from edge.errors import AuthError, TapError
 from edge.events import Event
 from edge.ledger import Device
-from edge.sync import schema
+from edge.sync import proof, schema
 from edge.sync.protocol import Head, Hello, PullAnswer, Push, PushAnswer, RosterSnapshot
 from edge.taps import ChainBroken, Ingested
 
@@ -74,6 +80,10 @@ class SyncStore(Protocol):
 
     def bind_key(self, device: Device, node_id: str, key: str) -> None:
         """Register a device's node key on first use; AuthError (403) if another is bound."""
+        ...
+
+    def push_key(self, device: Device) -> str | None:
+        """Return the node key a device's pushes are signed with (None: none bound yet)."""
         ...
 
     def key_for(self, device: Device, node_id: str) -> tuple[bool, str | None]:
@@ -171,7 +181,10 @@ def add_sync_routes(
     peers.summary = store.quarantine_summary
     problems: dict[int | str, dict[str, Any]] = {
         401: {"description": "no or unknown device token"},
-        403: {"description": "events of another node, or a node key other than the one bound"},
+        403: {
+            "description": "events of another node, a node key other than the one bound, "
+            "or a push from a device with no node key bound"
+        },
         422: {"description": "a malformed or chain-breaking batch (quarantined)"},
     }
 
@@ -252,10 +265,6 @@ def add_sync_routes(
     def store_push(caller: Device, body: Push) -> Response:
         now = clock.now()
         peer = peers.get(caller)
-        peer.last_push, peer.waiting = now, body.waiting
-        peer.clock_trusted = body.clock_trusted
-        if body.sent_at is not None:
-            peer.clock_offset_ms = round((now - body.sent_at).total_seconds() * 1000)
         if len(body.events) > max_batch:
             raise TapError(f"a batch holds at most {max_batch} events; send fewer at a time")
         if caller.kind == "kiosk":
@@ -267,11 +276,35 @@ def add_sync_routes(
                     f"--node-id {caller.name}",
                     403,
                 )
-        if body.clock_step_seconds and body.clock_step_seconds != peer.clock_step_seconds:
-            store.note_clock_step(caller, body.clock_step_seconds)
-            peer.clock_step_seconds = body.clock_step_seconds
         events = [e.to_event() for e in body.events]
-        refused = schema.problems(events, now, lambda node_id: store.key_for(caller, node_id))
+        public = store.push_key(caller)
+        if public is None:
+            peer.refused = (
+                f"device '{caller.name}' has not said hello with its node key: update and "
+                f"restart the {caller.kind}"
+            )
+            raise AuthError(
+                f"this device has not said hello with its node key: update and restart the "
+                f"{caller.kind} (or register it with its key: campus-edge device add NAME "
+                "--node-key KEY)",
+                403,
+            )
+        # Only a push signed by the node's key speaks for the node: nothing else of an
+        # unsigned one is taken, not even how its clock or queue stands.
+        unsigned = proof.push_problem(events, body.signature, public)
+        if unsigned is None:
+            peer.last_push, peer.waiting = now, body.waiting
+            peer.clock_trusted = body.clock_trusted
+            if body.sent_at is not None:
+                peer.clock_offset_ms = round((now - body.sent_at).total_seconds() * 1000)
+            if body.clock_step_seconds and body.clock_step_seconds != peer.clock_step_seconds:
+                store.note_clock_step(caller, body.clock_step_seconds)
+                peer.clock_step_seconds = body.clock_step_seconds
+        refused = (
+            [unsigned]
+            if unsigned is not None
+            else schema.problems(events, now, lambda node_id: store.key_for(caller, node_id))
+        )
         try:
             if refused:
                 raise ChainBroken(refused)
