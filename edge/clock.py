@@ -132,6 +132,30 @@ class ManualClock:
         self._now += dt.timedelta(**delta)
 
 
+def within(
+    window: dt.timedelta,
+    since: dt.datetime,
+    since_reading: Reading | None,
+    moment: dt.datetime,
+    moment_reading: Reading | None,
+) -> bool:
+    """Tell whether ``moment`` lies within ``window`` after ``since``, by real time.
+
+    A wall clock may step (NTP, a kiosk following its hub, a Pi that booted with a
+    wrong date): two readings of one process's monotonic clock measure the time
+    between exactly; a start with no reading of this process lies at least this
+    process's age back (an earlier process, or a reading lost). Only without a
+    reading now does the wall clock decide. A pickup context, a handover offered and
+    a manual release waiting all close by it.
+    """
+    if moment_reading is not None:
+        if since_reading is not None and since_reading[0] == moment_reading[0]:
+            return 0 <= moment_reading[1] - since_reading[1] < window.total_seconds()
+        if moment_reading[1] >= window.total_seconds():
+            return False
+    return dt.timedelta(0) <= moment - since < window
+
+
 def reading(clock: object) -> Reading | None:
     """Return a clock's monotonic reading, or None if it has none."""
     monotonic = getattr(clock, "monotonic", None)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge import events as ev
+from edge.clock import Reading, within
 from edge.events import Event
 
 DELEGATE_GRANTED = "delegate_granted"
@@ -125,10 +126,11 @@ class ManualRelease:
     reason: str
     asked_at: dt.datetime
     asked_by: str = ""  # a staff id, or display:STATION for the pickup screen
+    asked_reading: Reading | None = None  # the node clock's monotonic reading then
 
-    def open_at(self, moment: dt.datetime) -> bool:
-        """Tell whether a staff tap at ``moment`` still signs this request."""
-        return dt.timedelta(0) <= moment - self.asked_at < MANUAL_WINDOW
+    def open_at(self, moment: dt.datetime, moment_reading: Reading | None = None) -> bool:
+        """Tell whether a staff tap at ``moment`` still signs this request (real time)."""
+        return within(MANUAL_WINDOW, self.asked_at, self.asked_reading, moment, moment_reading)
 
 
 class Unusable(ValueError):

@@ -325,13 +325,13 @@ def add_pickup_routes(
                 raise TapError(f"{roster.students[body.student_id].name} is not on campus", 409)
             now = node.clock.now()
             waiting = node.writer.pending.get(station)
-            if waiting is not None and waiting.open_at(now):
+            if waiting is not None and waiting.open_at(now, reading(node.clock)):
                 raise TapError(
                     f"a release of {_student_name(node, waiting.student_id)} is waiting for a "
                     f"staff card here until {_hms(node, waiting.asked_at + MANUAL_WINDOW)}: sign "
                     "it with a staff card, or cancel it first", 409)  # fmt: skip
             asked = ManualRelease(station, body.student_id, body.adult_kind, body.adult_id,
-                                  body.reason.strip(), now, asker)  # fmt: skip
+                                  body.reason.strip(), now, asker, reading(node.clock))  # fmt: skip
             node.writer.pending[station] = asked
         message = {"type": "manual_pending", "student_id": body.student_id,
                    "student": roster.students[body.student_id].name, "adult": name,
@@ -347,7 +347,7 @@ def add_pickup_routes(
         asker = screen_or_staff(request, station)
         with node.projection.lock:
             waiting = node.writer.pending.get(station)
-            if waiting is None or not waiting.open_at(node.clock.now()):
+            if waiting is None or not waiting.open_at(node.clock.now(), reading(node.clock)):
                 raise TapError("no release is waiting for a staff card here", 404)
             del node.writer.pending[station]
         message = {"type": "manual_cancelled", "student_id": waiting.student_id,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge import events as ev
+from edge.clock import Reading
 from edge.events import Event
 from edge.pickup import CODES as PICKUP_CODES
 from edge.pickup import PickupBook, Unusable, data_of, fold_book, text
@@ -46,6 +47,7 @@ class Context:
     code: str | None = None  # the one-time code that opened it
     valid: tuple[str, str] | None = None  # a pass's dates (from, to), as it carries them
     station: str = ""
+    event_id: str | None = None  # the tap that opened it (its reading: DayState.readings)
 
 
 @dataclass(frozen=True)
@@ -68,17 +70,27 @@ class DayState:
     the debounce compares with) is taken from that node's own events alone: a context
     or a tap synced from another node never opens a pickup here, never swallows a card
     here. Where and with whom children are is folded from every node's events.
+
+    ``readings`` maps the id of each of this node's taps made by this process to the
+    monotonic reading taken at the tap (clock.Reading). The ledger does not keep them,
+    so the Projection hands the same dict to every refold of the day: the debounce, a
+    pickup context, a handover offer close by real time (clock.within) however often
+    the day is refolded.
     """
 
-    def __init__(self, day: dt.date, local: str | None = None) -> None:
+    def __init__(
+        self, day: dt.date, local: str | None = None, readings: dict[str, Reading] | None = None
+    ) -> None:
         self.day = day
         self.local = local
+        self.readings: dict[str, Reading] = {} if readings is None else readings
         self.students: dict[str, Presence] = {}
         self.custodians: dict[str, tuple[str, dt.datetime]] = {}
         self.contexts: dict[str, Context] = {}
         # code -> (station, moment) of its first opening in key order: the one that counts
         self.codes_used: dict[str, tuple[str, dt.datetime]] = {}
         self.offers: dict[str, tuple[str, dt.datetime]] = {}  # group -> handing staff, when
+        self.offer_ids: dict[str, str] = {}  # group -> the id of the offering tap
         self.on_duty: tuple[str, dt.datetime] | None = None  # the last staff at a pickup point
         self.last_taps: dict[tuple[str, str], dt.datetime] = {}
         # (station, card) -> the monotonic reading of that last tap, when taken by this
@@ -102,16 +114,26 @@ class DayState:
             return  # a staff action changes no one's place, and does not order taps
         self.last_key = event.key
         mine = self.local is None or event.node_id == self.local
+        if mono is not None:
+            self.readings[event.event_id] = mono
         if mine and event.card is not None and event.kind in ev.TAP_KINDS and self._later(event):
             self.last_taps[(event.station, event.card)] = event.at
-            if mono is not None:
-                self.last_monos[(event.station, event.card)] = mono
+            taken = self.readings.get(event.event_id)
+            if taken is not None:
+                self.last_monos[(event.station, event.card)] = taken
             else:
                 self.last_monos.pop((event.station, event.card), None)
         try:
             self._apply(event, data_of(event), mine)
         except Unusable as err:
             self.skipped.append((event.event_id, f"{event.kind}: {err}"))
+
+    def reading_of(self, event_id: str | None) -> Reading | None:
+        """Return the monotonic reading of this node's tap ``event_id``, if this process made it.
+
+        None for a tap of an earlier process: clock.within then counts it as old.
+        """
+        return self.readings.get(event_id or "")
 
     def _later(self, event: Event) -> bool:
         """Tell whether a tap was made after the one last_taps holds for its card there."""
@@ -145,6 +167,7 @@ class DayState:
             self.offers.pop(group, None)
         elif kind == ev.HANDOVER_OFFERED and mine:
             self.offers[text(data, "group_id") or ""] = (sid, event.at)
+            self.offer_ids[text(data, "group_id") or ""] = event.event_id
         elif kind == ev.STAFF_ON_DUTY:
             self.on_duty = (sid, event.at)
         elif kind == ev.PICKUP_OPENED:
@@ -171,7 +194,7 @@ class DayState:
         self.contexts[event.station] = Context(
             sid, event.at, adult_kind, frozenset(only) if only is not None else None,
             text(data, "delegate_name", optional=True), code,
-            (valid[0], valid[1]) if valid else None, event.station,
+            (valid[0], valid[1]) if valid else None, event.station, event.event_id,
         )  # fmt: skip
 
     def state_of(self, roster: Roster, student_id: str) -> str | None:
@@ -220,13 +243,19 @@ def unusable_corrections(events: Iterable[Event]) -> list[tuple[str, str]]:
 
 
 def fold(
-    day: dt.date, events: Iterable[Event], *, presorted: bool = False, local: str | None = None
+    day: dt.date,
+    events: Iterable[Event],
+    *,
+    presorted: bool = False,
+    local: str | None = None,
+    readings: dict[str, Reading] | None = None,
 ) -> DayState:
     """Fold events of one day into a fresh DayState, in key order, corrections applied.
 
-    ``local``: the node whose taps the state will decide (see DayState).
+    ``local``: the node whose taps the state will decide; ``readings``: the monotonic
+    readings of its taps made by this process (see DayState).
     """
-    state = DayState(day, local)
+    state = DayState(day, local, readings)
     held = list(events)
     kept = effective(held)
     for event in kept if presorted else sorted(kept, key=lambda e: e.key):
@@ -253,20 +282,18 @@ class Projection:
         self._book: PickupBook | None = None
         self._days: OrderedDict[dt.date, DayState] = OrderedDict()
         self._facts: dict[tuple[int, int, dt.date], DayRoster] = {}
-        # The monotonic readings of a forgotten day's last taps, given back when it is
-        # refolded (the ledger does not keep them): (station, card) -> (at, reading).
-        self._monos: dict[dt.date, dict[tuple[str, str], tuple[dt.datetime, tuple[str, float]]]]
-        self._monos = {}
+        # The monotonic readings of this process's taps, by day and event id, handed to
+        # every fold of the day (the ledger does not keep them; see DayState).
+        self._readings: dict[dt.date, dict[str, Reading]] = {}
 
     def day(self, day: dt.date) -> DayState:
         """Return the live state of ``day``, folding it from the ledger on first use."""
         with self.lock:
             state = self._days.get(day)
             if state is None:
-                state = fold(day, self._load_day(day), presorted=True, local=self.local)
-                for key, (at, mono) in self._monos.pop(day, {}).items():
-                    if state.last_taps.get(key) == at:
-                        state.last_monos[key] = mono
+                readings = self._readings.setdefault(day, {})
+                state = fold(day, self._load_day(day), presorted=True, local=self.local,
+                             readings=readings)  # fmt: skip
                 self._days[day] = state
                 while len(self._days) > self.KEEP_DAYS:
                     self._days.popitem(last=False)
@@ -300,6 +327,10 @@ class Projection:
             self.forget(event.day)  # the corrected event is left out when refolded
             return
         with self.lock:
+            if mono is not None:
+                self._readings.setdefault(event.day, {})[event.event_id] = mono
+                for old in [d for d in self._readings if d < event.day - dt.timedelta(days=1)]:
+                    del self._readings[old]  # windows of seconds: yesterday's are enough
             state = self._days.get(event.day)
             if state is None:
                 return  # folded from the ledger, which holds the event, when first needed
@@ -307,9 +338,6 @@ class Projection:
                 state.apply(event, mono)
             else:
                 self.forget(event.day)  # refolded in key order when next needed
-                if mono is not None and event.card is not None:  # given back at the refold
-                    key = (event.station, event.card)
-                    self._monos.setdefault(event.day, {})[key] = (event.at, mono)
 
     def skipped(self, day: dt.date) -> list[tuple[str, str]]:
         """Return the events the fold of a day and the book could not apply: (id, why)."""
@@ -331,11 +359,7 @@ class Projection:
         """Drop the in-memory state of a day (or of all days) so it refolds from the ledger."""
         with self.lock:
             for gone in list(self._days) if day is None else [day]:
-                state = self._days.pop(gone, None)
-                if state is not None and state.last_monos:
-                    self._monos[gone] = {
-                        key: (state.last_taps[key], mono) for key, mono in state.last_monos.items()
-                    }
+                self._days.pop(gone, None)
             if day is None:
                 self._book = None
 

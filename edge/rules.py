@@ -20,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from edge import events as ev
+from edge.clock import within
 from edge.events import Decision, Tap
 from edge.passes import CARD_PREFIX as PASS_PREFIX
 from edge.passes import holds_on
@@ -311,8 +312,10 @@ def _two_party(
 ) -> Decision:
     """Hand a group over in two taps: the one who has it, then the one who takes it."""
     offer = state.offers.get(group_id)
-    if offer is not None and not dt.timedelta(0) <= tap.at - offer[1] < timing.handover:
-        offer = None
+    if offer is not None:
+        began = state.reading_of(state.offer_ids.get(group_id))
+        if not within(timing.handover, offer[1], began, tap.at, tap.mono):
+            offer = None  # real time decides: a clock stepped back reopens no offer
     if ident == holder:
         # The handing staff member counts the group and offers it for 60 s.
         return Decision(ev.ACCEPTED, ev.HANDOVER_OFFERED, "handover_offered", "staff", ident, data)
@@ -341,20 +344,22 @@ def _at_pickup(
             for sid, right in roster.children_of(ident)
             if right.allowed
         ]
-        replaced = state.contexts.get(tap.station)
+        replaced = _open_context(state, tap, timing)
         data: dict[str, object] = {"students": children}
-        if replaced and tap.at - replaced.at < timing.pickup_context:
+        if replaced:
             data["replaced_guardian"] = replaced.adult_id
         return Decision(ev.ACCEPTED, ev.PICKUP_OPENED, "pickup_opened", "guardian", ident, data)
 
     if kind == "staff":
-        if pending is not None and pending.station == tap.station and pending.open_at(tap.at):
+        if (
+            pending is not None
+            and pending.station == tap.station
+            and pending.open_at(tap.at, tap.mono)
+        ):
             return _manual_release(roster, state, book, pending, ident)
         return Decision(ev.ACCEPTED, ev.STAFF_ON_DUTY, "staff_on_duty", "staff", ident, {})
 
-    context = state.contexts.get(tap.station)
-    if context is not None and not dt.timedelta(0) <= tap.at - context.at < timing.pickup_context:
-        context = None
+    context = _open_context(state, tap, timing)
     if context is not None and context.only is not None:
         return _one_child(tap, roster, state, book, context, ident)
     guardian = context.adult_id if context else None
@@ -447,6 +452,20 @@ def _one_child(
         right = roster.pickup.get((ident, context.adult_id))
         released["relation"] = right.relation if right else None
     return Decision(ev.ACCEPTED, ev.RELEASED, "released", "student", ident, released)
+
+
+def _open_context(state: DayState, tap: Tap, timing: Timing) -> Context | None:
+    """Return the pickup context open at the tap's station, if it is still open.
+
+    It closes ``pickup_context`` after it opened in real time: a wall clock stepped
+    back (a Pi that booted hours fast and then followed its hub) brings no context
+    back to life when the clock reaches the moment it claimed again.
+    """
+    context = state.contexts.get(tap.station)
+    if context is None:
+        return None
+    began = state.reading_of(context.event_id)
+    return context if within(timing.pickup_context, context.at, began, tap.at, tap.mono) else None
 
 
 def _manual_release(
