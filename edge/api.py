@@ -51,6 +51,7 @@ SYNC_BODY = 8 * 1024 * 1024  # a push of 2,000 events is about 1.5 MB
 # Wrong codes never void anybody's valid code (SECURITY.md).
 SIGNIN_CALLER = (5, 600.0)
 SIGNIN_CAMPUS = (30, 60.0)
+PIN_FAILURES = (5, 600.0)  # wrong PINs per staff member in 10 minutes
 
 
 class SimTap(BaseModel):
@@ -477,6 +478,7 @@ def create_app(node: Node) -> FastAPI:
 
     signin_callers = Lockout(*SIGNIN_CALLER)
     signin_campus = Lockout(*SIGNIN_CAMPUS)
+    pin_failures = Lockout(*PIN_FAILURES)  # per staff member: a card is no secret
 
     @app.post(
         "/api/v1/signin",
@@ -486,7 +488,10 @@ def create_app(node: Node) -> FastAPI:
         """Trade the code a kiosk showed after a staff card tap for a staff token.
 
         Wrong codes lock out their caller (5 per 10 minutes) and, past 30 a minute on
-        the campus, pause sign-in by code for that minute; no valid code is voided.
+        the campus, pause sign-in by code for that minute; no valid code is voided. A
+        wrong PIN counts as a wrong code for its caller, and five wrong PINs for one
+        staff member lock their PIN for 10 minutes (a card can be copied; its PIN is
+        what stands between a copy and a grant).
         """
         mine = signin_callers.reserve(display.caller_key(request))
         if mine is None:
@@ -507,19 +512,28 @@ def create_app(node: Node) -> FastAPI:
         member = node.roster.staff.get(staff_id or "")
         if member is None:
             raise AuthError("that code is wrong or has expired: tap your staff card again")
-        signin_callers.release(mine)
-        signin_campus.release(campus)
+        signin_campus.release(campus)  # the code was right: the campus count is not touched
         scope = "view"
         if body.pin is not None:
             stored = node.ledger.pin_hash(member.staff_id)
             if stored is None:
+                signin_callers.release(mine)
                 raise AuthError(
                     "no PIN is set for you: ask the admin (campus-edge pin --staff "
                     f"{member.staff_id}), or sign in without one to view"
                 )
+            attempt = pin_failures.reserve(member.staff_id)
+            if attempt is None:
+                raise AuthError(
+                    "too many wrong PINs for you: wait 10 minutes, or sign in without the "
+                    "PIN to view; tell the admin if it was not you",
+                    429,
+                )
             if not auth.check_pin(stored, body.pin):
                 raise AuthError("that PIN is wrong: tap your staff card again")
+            pin_failures.release(attempt)
             scope = "full"
+        signin_callers.release(mine)
         token = auth.issue(
             node.secret, member.staff_id, member.role, node.clock.now(),
             node.settings.token_hours, scope,

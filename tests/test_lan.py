@@ -296,6 +296,42 @@ def test_wrong_sign_in_codes_lock_out_their_caller_and_never_void_anothers_code(
     assert mine.json()["staff_id"] == "L1"
 
 
+def test_wrong_pins_lock_out_their_caller_and_the_staff_members_pin(make_node) -> None:
+    # A card is no secret: with a copied admin card anyone gets code after code. Wrong
+    # PINs must count, per caller and per staff member, or 4 digits fall in minutes.
+    from edge import auth
+
+    node = make_node()
+    node.ledger.set_pin("A1", auth.hash_pin("4321"))
+    app = create_app(node)
+
+    def sign_in(client: tuple[str, int], pin: str) -> httpx.Response:
+        code = node.new_signin_code("A1")  # the copied card tapped at a kiosk again
+        return call(app, "POST", "/api/v1/signin", client=client, json={"code": code, "pin": pin})
+
+    one = ("192.168.1.66", 5000)
+    statuses = [sign_in(one, f"{guess:04d}").status_code for guess in range(8)]
+    assert statuses[:5] == [401] * 5
+    assert set(statuses[5:]) == {429}  # that caller is locked out
+    # From other addresses the staff member's PIN is locked after five wrong ones.
+    spread = [sign_in((f"192.168.2.{n}", 5000), f"{n + 10:04d}").status_code for n in range(5)]
+    assert spread == [429] * 5
+    right = sign_in(("192.168.3.1", 5000), "4321")
+    assert right.status_code == 429, right.text
+    assert "PIN" in right.json()["detail"]
+    viewing = call(app, "POST", "/api/v1/signin", client=("192.168.3.2", 5000),
+                   json={"code": node.new_signin_code("A1")})  # fmt: skip
+    assert viewing.status_code == 200  # viewing with the card alone still works
+    assert viewing.json()["scope"] == "view"
+    # The real admin, with the right PIN, on a fresh lockout window (10 minutes on).
+    other = make_node()
+    other.ledger.set_pin("A1", auth.hash_pin("4321"))
+    fresh = create_app(other)
+    good = call(fresh, "POST", "/api/v1/signin", client=("192.168.4.1", 5000),
+                json={"code": other.new_signin_code("A1"), "pin": "4321"})  # fmt: skip
+    assert good.json()["scope"] == "full"
+
+
 def test_many_callers_guessing_sign_in_codes_are_bounded_campus_wide(make_node) -> None:
     node = make_node()
     app = create_app(node)
