@@ -286,3 +286,39 @@ def test_a_hub_key_pinned_at_the_central_refuses_another_and_learns_its_node_at_
         signed = raw_push(central, token, events, proof.sign_push(hub_key, events))
         assert signed.status_code == 200, signed.text
     assert store.count_events(name) == 2
+
+
+def test_a_captured_push_cannot_be_sent_again_with_another_head(
+    hub: LiveServer, make_node: Callable[..., Node]
+) -> None:
+    # Someone who captured one signed push (sync without TLS) sends it again saying the
+    # kiosk's clock was 31 years off and 4 million events wait: the hub's corrected
+    # times of that kiosk's unsynchronized events would follow the forged step.
+    from edge.sync.hub import clock_steps
+
+    kiosk = make_node()
+    name = kiosk.ledger.node_id
+    token = hub.node.ledger.add_device(name)
+    events = taps(kiosk, CARD["S1"])
+    key = proof.load_key(kiosk.settings.data_dir)
+    with hub, httpx.Client(base_url=hub.url, timeout=10) as client:
+        sync = SyncClient(kiosk, hub.url, token)
+        sync._hello()
+        sync.stop()
+        body = {"events": [e.to_wire() for e in events], "signature": proof.sign_push(key, events)}
+        headers = {"authorization": f"Bearer {token}"}
+        assert client.post("/api/v1/sync/events", json=body, headers=headers).status_code == 200
+        forged = {**body, "clock_step_seconds": -999_999_999, "waiting": 4_000_000,
+                  "sent_at": "2000-01-01T00:00:00+00:00", "clock_trusted": False}  # fmt: skip
+        replayed = client.post("/api/v1/sync/events", json=forged, headers=headers)
+        assert replayed.status_code == 422, replayed.text
+        assert "sign" in replayed.json()["detail"]
+        assert name not in clock_steps(hub.node)
+        assert status_of(client, hub, name)["waiting"] != 4_000_000
+        # Signed as the kiosk says it stands, the same head is taken.
+        stands = proof.PushHead(3, local("15:31"), False, -42.0)
+        honest = {**body, "waiting": 3, "sent_at": local("15:31").isoformat(),
+                  "clock_trusted": False, "clock_step_seconds": -42.0,
+                  "signature": proof.sign_push(key, events, stands)}  # fmt: skip
+        assert client.post("/api/v1/sync/events", json=honest, headers=headers).status_code == 200
+        assert clock_steps(hub.node)[name].total_seconds() == -42.0

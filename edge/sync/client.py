@@ -275,13 +275,17 @@ class SyncClient:
 
     def _send(self, cursor: int, events: list[Event], encoded: bytes, waiting: int) -> int:
         """Send one batch; move the cursor past what the upstream acknowledged."""
+        stands = proof.PushHead(
+            waiting, self.node.clock.now(), bool(self.node.writer.clock_synced),
+            float(self.status.clock_step_seconds),
+        )  # fmt: skip
         head = orjson.dumps(
             {
-                "waiting": waiting,
-                "sent_at": self.node.clock.now().isoformat(),
-                "clock_trusted": bool(self.node.writer.clock_synced),
-                "clock_step_seconds": self.status.clock_step_seconds,
-                "signature": proof.sign_push(self._key, events),
+                "waiting": stands.waiting,
+                "sent_at": stands.sent_at.isoformat() if stands.sent_at else None,
+                "clock_trusted": stands.clock_trusted,
+                "clock_step_seconds": stands.clock_step_seconds,
+                "signature": proof.sign_push(self._key, events, stands),
             }
         )
         body = head[:-1] + b',"events":' + encoded + b"}"  # the events encoded beforehand

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from edge import events as ev
 from edge.auth import MAX_TOKEN_HOURS, Principal
-from edge.events import Event
+from edge.events import Event, utc_text
 
 DOMAIN = b"campus-edge action v1\x00"
 PUSH_DOMAIN = b"campus-edge push v1\x00"
@@ -161,28 +161,58 @@ def check(event: Event, roles: frozenset[str], public: str | None) -> str | None
     return None
 
 
-def push_message(events: list[Event]) -> bytes:
-    """Return what a push's signature covers: each chain's last event in the batch.
+@dataclasses.dataclass(frozen=True)
+class PushHead:
+    """How the sender says it stands in a push, signed with its events.
 
-    For every (node_id, epoch) chain of the batch, the last event's node, epoch, seq
-    and hash, sorted, one a line, under ``PUSH_DOMAIN`` (node ids and epochs hold no
-    space or newline). Each event's hash covers its predecessor's, and the receiver
-    takes a batch only when each chain's events in it lead up to that last one
-    unbroken (``push_problem``), so vouching for the last hash vouches for them all.
+    So a captured push cannot be sent again with another clock step or backlog shown
+    for the kiosk (the clock step corrects the times of its unsynchronized events).
+    """
+
+    waiting: int = 0
+    sent_at: dt.datetime | None = None
+    clock_trusted: bool = True
+    clock_step_seconds: float = 0.0
+
+    def text(self) -> str:
+        """Return the head as the signature covers it (one line, fixed form)."""
+        sent = "" if self.sent_at is None else utc_text(self.sent_at)
+        return (f"waiting={self.waiting} sent_at={sent} clock_trusted={int(self.clock_trusted)} "
+                f"clock_step_seconds={float(self.clock_step_seconds)!r}")  # fmt: skip
+
+
+def push_message(events: list[Event], head: PushHead = PushHead()) -> bytes:  # noqa: B008
+    """Return what a push's signature covers: its head and each chain's last event.
+
+    The head (``PushHead.text``) on the first line; then for every (node_id, epoch)
+    chain of the batch, the last event's node, epoch, seq and hash, sorted, one a
+    line, under ``PUSH_DOMAIN`` (node ids and epochs hold no space or newline). Each
+    event's hash covers its predecessor's, and the receiver takes a batch only when
+    each chain's events in it lead up to that last one unbroken (``push_problem``), so
+    vouching for the last hash vouches for them all.
     """
     last: dict[tuple[str, str], Event] = {}
     for event in events:
         last[(event.node_id, event.epoch)] = event
     lines = sorted(f"{e.node_id} {e.epoch} {e.seq} {e.stored_hash}" for e in last.values())
-    return PUSH_DOMAIN + "\n".join(lines).encode()
+    return PUSH_DOMAIN + "\n".join([head.text(), *lines]).encode()
 
 
-def sign_push(key: Ed25519PrivateKey, events: list[Event]) -> str:
-    """Return the signature a push of these events carries (base64url)."""
-    return _b64(key.sign(push_message(events)))
+def sign_push(
+    key: Ed25519PrivateKey,
+    events: list[Event],
+    head: PushHead = PushHead(),  # noqa: B008
+) -> str:
+    """Return the signature a push of these events, with this head, carries (base64url)."""
+    return _b64(key.sign(push_message(events, head)))
 
 
-def push_problem(events: list[Event], signature: str | None, public: str) -> str | None:
+def push_problem(
+    events: list[Event],
+    signature: str | None,
+    public: str,
+    head: PushHead = PushHead(),  # noqa: B008
+) -> str | None:
     """Return why a push is not signed by the node key ``public``, or None when it is.
 
     Besides the signature, each chain's events in the batch must lead up to its last
@@ -209,7 +239,7 @@ def push_problem(events: list[Event], signature: str | None, public: str) -> str
         last[(event.node_id, event.epoch)] = event
     try:
         key = Ed25519PublicKey.from_public_bytes(_unb64(public))
-        key.verify(_unb64(signature), push_message(events))
+        key.verify(_unb64(signature), push_message(events, head))
     except (ValueError, InvalidSignature):
         return "the push is not signed by the node key this device registered"
     return None

@@ -291,7 +291,10 @@ def add_sync_routes(
             )
         # Only a push signed by the node's key speaks for the node: nothing else of an
         # unsigned one is taken, not even how its clock or queue stands.
-        unsigned = proof.push_problem(events, body.signature, public)
+        stands = proof.PushHead(
+            body.waiting, body.sent_at, body.clock_trusted, body.clock_step_seconds
+        )  # the head is signed too: a captured push cannot be replayed with another
+        unsigned = proof.push_problem(events, body.signature, public, stands)
         if unsigned is None:
             peer.last_push, peer.waiting = now, body.waiting
             peer.clock_trusted = body.clock_trusted
