@@ -514,6 +514,18 @@ class Ledger:
             conn.execute("SELECT COALESCE(MAX(version), 0) FROM roster_versions").fetchone()[0]
         )
 
+    def roster_tag(self) -> str:
+        """Return what names the roster in force here: its version and content digest.
+
+        A downstream node keeps the tag of the roster it last took from this node and
+        asks with it (sync's ``have``): a number alone may collide with one of its own
+        imports, or start again on a re-installed hub. '' before the first import.
+        """
+        row = self._value_row(
+            "SELECT version, sha256 FROM roster_versions ORDER BY version DESC LIMIT 1", ()
+        )
+        return f"{row[0]}:{row[1]}" if row else ""
+
     def load_roster(self) -> Roster:
         """Return the roster in force (an empty one before the first import)."""
         conn = self.reader()
@@ -663,6 +675,10 @@ class Ledger:
             return int(conn.execute(sql, params).rowcount)
         finally:
             conn.close()
+
+    def _value_row(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """Return the first row, or None (this thread's reader)."""
+        return self.reader().execute(sql, params).fetchone()
 
     def _value(self, sql: str, params: tuple[Any, ...]) -> Any:
         """Return the first column of the first row, or None (this thread's reader)."""

@@ -279,3 +279,38 @@ def test_an_action_made_before_its_staff_member_left_still_syncs(
             leader = {"authorization": f"Bearer {hub.token('L1')}"}
             shown = at_hub.get("/api/v1/delegates", headers=leader).json()["delegates"]
             assert [d["grant_id"] for d in shown] == [made.json()["grant_id"]]
+
+
+def test_the_hubs_roster_reaches_a_kiosk_whose_own_roster_is_numbered_alike(
+    make_node: Callable[..., Node], tmp_path: Path
+) -> None:
+    # A kiosk set up on its own first imported a roster (its version 2). The hub then
+    # imports one that bars P1 from S1 (a court order), also its version 2. The hub's
+    # roster must reach the kiosk all the same: S1 is never released to P1 there.
+    from tests.test_sync_protocol import enroll
+
+    hub = LiveServer(make_node())
+    kiosk = make_node()
+    kiosk.ledger.save_roster(
+        roster_mod.load(roster_files.write(tmp_path / "own"), version=2), "usb"
+    )
+    token = enroll(hub.node, kiosk)
+    barred = roster_files.FILES["pickup.csv"].replace("S1,P1,母亲,1", "S1,P1,母亲,0")
+    bundle = roster_files.write(tmp_path / "barred", **{"pickup.csv": barred})
+    hub.node.ledger.save_roster(roster_mod.load(bundle, version=2), "court order")
+    with hub:
+        sync = SyncClient(kiosk, hub.url, token)
+        while sync.run_once():
+            pass
+        sync.run_once()
+        assert kiosk.roster.pickup[("S1", "P1")].allowed is False
+        kiosk.clock.advance(seconds=11)  # type: ignore[attr-defined]
+        for station, who in (("K1", "S1"), ("P1", "P1")):
+            kiosk.writer.submit_nowait(kiosk.writer.make_tap(station, CARD[who])).result(10)
+        left = kiosk.writer.submit_nowait(kiosk.writer.make_tap("P1", CARD["S1"])).result(10)
+        assert (left.event.outcome, left.event.code) == ("denied", "barred_guardian")
+        # Asked again with the tag it took, the kiosk is told nothing new.
+        before = kiosk.ledger.roster_version()
+        sync.run_once()
+        sync.stop()
+        assert kiosk.ledger.roster_version() == before

@@ -522,15 +522,21 @@ class CentralStore:
                     raise psycopg.Rollback()
         return counts
 
-    def roster(self, device: Device, since: int) -> RosterSnapshot | None:
-        """Return the campus's newest roster if it is newer than ``since``."""
+    def roster(self, device: Device, since: int, have: str | None = None) -> RosterSnapshot | None:
+        """Return the campus's newest roster unless the hub holds it (see LedgerStore.roster).
+
+        Its tag is ``central:VERSION``: the central numbers each campus's rosters once.
+        """
         with self.pool.connection() as conn:
             row = conn.execute(
                 "SELECT version, source, school_toml, tables FROM rosters WHERE campus = %s "
                 "ORDER BY version DESC LIMIT 1",
                 (device.name,),
             ).fetchone()
-        if row is None or row[0] <= since:
+        if row is None:
+            return None
+        tag = f"central:{row[0]}"
+        if tag == have if have is not None else row[0] <= since:
             return None
         tables = row[3]
         photos = sorted(
@@ -538,7 +544,12 @@ class CentralStore:
              if r.get("photo")}
         )  # fmt: skip
         return RosterSnapshot(
-            version=row[0], source=row[1], school_toml=row[2], tables=tables, photos=photos
+            version=row[0],
+            source=row[1],
+            school_toml=row[2],
+            tables=tables,
+            photos=photos,
+            tag=tag,
         )
 
     # -- reports ------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from edge.taps import TapResult
 log = logging.getLogger(__name__)
 
 PUSH_CURSOR, PULL_CURSOR = "sync.push_cursor", "sync.pull_cursor"
+UPSTREAM_ROSTER = "sync.upstream_roster"  # the tag of the roster last taken from upstream
 PUSH_BATCH, PULL_BATCH = 2000, 2000
 
 
@@ -217,8 +218,13 @@ class SyncClient:
         self._greeted = True
 
     def _roster(self) -> None:
+        # The upstream's roster wins over one imported here, or numbered like ours: ask
+        # with the tag of the one last taken from it ('' at first: take its roster).
         since = self.ledger.roster_version()
-        response = self._request("GET", "/api/v1/sync/roster", params={"since": since})
+        have = self.ledger.meta(UPSTREAM_ROSTER) or ""
+        response = self._request(
+            "GET", "/api/v1/sync/roster", params={"since": since, "have": have}
+        )
         if response.status_code == 204:
             return
         snapshot = RosterSnapshot.model_validate(response.json())
@@ -230,7 +236,12 @@ class SyncClient:
         roster = dataclasses.replace(roster, photos=photos)
         source = f"{self.status.upstream} ({snapshot.source})"
         version = self.ledger.save_roster(roster, source, version=snapshot.version)
-        self.node.writer.call(lambda conn: None).result(timeout=30)  # load it now
+        self.node.writer.call(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (UPSTREAM_ROSTER, snapshot.tag),
+            )
+        ).result(timeout=30)  # and the writer loads the new roster now
         log.info("roster version %s from %s now in force", version, self.status.upstream)
 
     def _photo(self, name: str) -> bytes:

@@ -142,20 +142,28 @@ class LedgerStore:
             return events, str(max(top, cursor))
         return events, str(events[-1].rowid)
 
-    def roster(self, device: Device, since: int) -> RosterSnapshot | None:
-        """Return the roster in force if it is newer than ``since``."""
-        if self.ledger.roster_version() <= since:
-            return None  # asked every round: answer without reading the tables
+    def roster(self, device: Device, since: int, have: str | None = None) -> RosterSnapshot | None:
+        """Return the roster in force unless the caller holds it.
+
+        With ``have`` (the tag of the roster the caller last took from here), whenever
+        the one in force here is another: a kiosk's own import numbered like ours, or a
+        re-installed hub counting from 1 again, never keeps a kiosk on an old roster.
+        Without it (an older caller), when newer than ``since``.
+        """
+        tag = self.ledger.roster_tag()  # asked every round: answer without reading tables
+        if not tag or (tag == have if have is not None else self.ledger.roster_version() <= since):
+            return None
         version, source, school_toml, tables = self.ledger.roster_snapshot()
-        if version <= since:
+        if version == 0:
             return None
         photos = sorted(
             {row["photo"] for name in ("students", "guardians") for row in tables.get(name, [])
              if row.get("photo")}
         )  # fmt: skip
         return RosterSnapshot(
-            version=version, source=source, school_toml=school_toml, tables=tables, photos=photos
-        )
+            version=version, source=source, school_toml=school_toml, tables=tables,
+            photos=photos, tag=self.ledger.roster_tag(),
+        )  # fmt: skip
 
     def photo(self, device: Device, name: str) -> bytes | None:
         """Return a roster photo by its content-addressed name."""

@@ -132,3 +132,9 @@ class RosterSnapshot(BaseModel):
     school_toml: str
     tables: dict[str, list[dict[str, Any]]]
     photos: list[str]
+    tag: str = Field(
+        default="",
+        max_length=120,
+        description="what names this roster at the sender (version and digest): the caller "
+        "sends it back as `have` to be told only of a roster other than the one it took",
+    )

@@ -98,8 +98,8 @@ class SyncStore(Protocol):
         """Return events after an opaque cursor, and the cursor after them."""
         ...
 
-    def roster(self, device: Device, since: int) -> RosterSnapshot | None:
-        """Return the roster in force if it is newer than ``since``."""
+    def roster(self, device: Device, since: int, have: str | None = None) -> RosterSnapshot | None:
+        """Return the roster in force if the caller does not hold it (see the route)."""
         ...
 
     def photo(self, device: Device, name: str) -> bytes | None:
@@ -346,9 +346,19 @@ def add_sync_routes(
     def roster(
         caller: Caller,
         since: Annotated[int, Query(ge=0, le=2**62, description="the caller's version")] = 0,
+        have: Annotated[
+            str | None,
+            Query(
+                max_length=120,
+                pattern=r"^[0-9A-Za-z:._-]*$",
+                description="the tag of the roster the caller last took from here ('' for "
+                "none): given, the roster in force comes whenever it is another one, whatever "
+                "the caller's own version; without it, when newer than `since`",
+            ),
+        ] = None,
     ) -> Response:
-        """Return the roster in force, if newer than the caller's."""
-        snapshot = store.roster(caller, since)
+        """Return the roster in force, if the caller does not hold it already."""
+        snapshot = store.roster(caller, since, have)
         if snapshot is None:
             return Response(status_code=204)
         return answer(snapshot)
