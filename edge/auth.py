@@ -24,6 +24,9 @@ from edge.errors import AuthError
 from edge.roster import Roster
 
 PREFIX = "ce1"
+# How far a node's clock may have stepped between a sign-in and what the token signs
+# (edge.sync.proof checks a staff proof's token times within it).
+CLOCK_SLACK = 3600.0
 MAX_TOKEN_HOURS = 168.0  # a week: the longest token a node issues (and a proof may claim)
 
 
@@ -105,6 +108,13 @@ def verify(
         raise AuthError("the token was not issued by this server")
     if now.timestamp() >= expires:
         raise AuthError("the token has expired: ask for a new one")
+    if issued > now.timestamp() + CLOCK_SLACK:
+        # Issued while this node's clock ran ahead (a Pi before NTP): what it signed now
+        # would carry a proof its hub refuses, and stall this node's sync for good.
+        raise AuthError(
+            "this sign-in was made while this kiosk's clock was wrong: tap your staff card "
+            "and sign in again"
+        )
     revoked = revoked_at(staff_id) if revoked_at else None
     if revoked is not None and issued <= revoked:
         raise AuthError("this token was revoked: sign in again (tap your card at a kiosk)")

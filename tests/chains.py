@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from edge.clock import to_millis
 from edge.events import Event
@@ -28,3 +29,18 @@ def chain(node_id: str, count: int, epoch: str = "e1", first: int = 1) -> Iterat
         previous = event.stored_hash or ""
         if seq >= first:
             yield event
+
+
+def staff_proof(node: Any, staff_id: str = "A1") -> Callable[[Event], Event]:
+    """Return what signs a staff action as made by ``staff_id`` through the API just now.
+
+    As the HTTP API does for a verified token (edge.sync.proof): the writer refuses a
+    staff action without it, since the campus hub would.
+    """
+    from edge.auth import Principal
+    from edge.sync import proof
+
+    member = node.roster.staff[staff_id]
+    now = node.clock.now().timestamp()
+    who = Principal(staff_id, member.role, member.name, "full", now - 60, now + 12 * 3600)
+    return proof.prover(who, node.settings.data_dir)

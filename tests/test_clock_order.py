@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from edge.clock import COUNTER_BITS, ManualClock, to_millis
 from edge.events import Event
@@ -22,6 +23,7 @@ from edge.node import Node
 from edge.pickup import DELEGATE_GRANTED, DELEGATE_REVOKED, PLAN_SET
 from edge.sync import schema
 from edge.sync.client import SyncClient
+from tests.chains import staff_proof
 from tests.conftest import LiveServer, local
 from tests.roster_files import CARD, TODAY
 
@@ -41,12 +43,16 @@ def test_a_plan_changed_after_a_restart_with_an_old_clock_wins(
     make_node: Callable[..., Node], tmp_path: Path
 ) -> None:
     node = make_node(data_dir=tmp_path / "k", clock=ManualClock(local("15:30")))
-    first: Event = node.writer.record_action(PLAN_SET, plan("17:00"), "A1").result(timeout=10)
+    first: Event = node.writer.record_action(
+        PLAN_SET, plan("17:00"), "A1", proof=staff_proof(node)
+    ).result(timeout=10)
     node.stop()
     # The Pi restarts without RTC: its clock says ten minutes earlier than the first plan.
     again = make_node(data_dir=tmp_path / "k", node_id=node.ledger.node_id,
                       clock=ManualClock(local("15:20")))  # fmt: skip
-    second: Event = again.writer.record_action(PLAN_SET, plan("17:30"), "A1").result(timeout=10)
+    second: Event = again.writer.record_action(
+        PLAN_SET, plan("17:30"), "A1", proof=staff_proof(again)
+    ).result(timeout=10)
     assert second.hlc > first.hlc
     assert again.projection.book.plans[("S1", TODAY)].batch == "17:30"
     again.projection.forget()  # and refolded from the ledger
@@ -61,14 +67,16 @@ def test_a_revoke_after_a_grant_from_a_hub_three_minutes_ahead_wins_everywhere(
 ) -> None:
     hub = make_node(node_id="hub", clock=ManualClock(local("15:33")))
     kiosk = make_node(node_id="gate", clock=ManualClock(local("15:30")))
-    granted: Event = hub.writer.record_action(DELEGATE_GRANTED, grant("D1"), "A1").result(10)
+    granted: Event = hub.writer.record_action(
+        DELEGATE_GRANTED, grant("D1"), "A1", proof=staff_proof(hub)
+    ).result(10)
     kiosk.writer.ingest(hub.ledger.events_after(0, 100)).result(timeout=10)
     assert kiosk.projection.book.delegate("D1", TODAY) is not None
     # A minute later by the kiosk's clock (still two minutes behind the grant's stamp).
     kiosk.clock.advance(minutes=1)  # type: ignore[attr-defined]
-    revoked: Event = kiosk.writer.record_action(DELEGATE_REVOKED, {"grant_id": "D1"}, "A1").result(
-        10
-    )
+    revoked: Event = kiosk.writer.record_action(
+        DELEGATE_REVOKED, {"grant_id": "D1"}, "A1", proof=staff_proof(kiosk)
+    ).result(10)
     assert revoked.hlc > granted.hlc
     hub.writer.ingest(kiosk.ledger.events_after(0, 100)).result(timeout=10)
     for node in (kiosk, hub):
@@ -80,7 +88,9 @@ def test_a_revoke_after_a_grant_from_a_hub_three_minutes_ahead_wins_everywhere(
 def test_a_tap_after_a_synced_action_sorts_after_it(make_node: Callable[..., Node]) -> None:
     hub = make_node(node_id="hub", clock=ManualClock(local("15:33")))
     kiosk = make_node(node_id="gate", clock=ManualClock(local("15:30")))
-    made: Event = hub.writer.record_action(PLAN_SET, plan("17:00"), "A1").result(timeout=10)
+    made: Event = hub.writer.record_action(
+        PLAN_SET, plan("17:00"), "A1", proof=staff_proof(hub)
+    ).result(timeout=10)
     kiosk.writer.ingest(hub.ledger.events_after(0, 100)).result(timeout=10)
     tapped = kiosk.simulated("K1").present(CARD["S2"]).result(timeout=5)  # type: ignore[union-attr]
     assert tapped.event.hlc > made.hlc
@@ -90,12 +100,16 @@ def test_an_operator_action_and_the_service_share_one_clock(make_node: Callable[
     # The CLI appends under the write lock; the service takes its stamp in (catch-up),
     # and the CLI starts from every stamp in the ledger, actions included.
     node = make_node(clock=ManualClock(local("15:30")))
-    first: Event = node.writer.record_action(PLAN_SET, plan("17:00"), "A1").result(timeout=10)
+    first: Event = node.writer.record_action(
+        PLAN_SET, plan("17:00"), "A1", proof=staff_proof(node)
+    ).result(timeout=10)
     cli = Ledger(node.settings.database, node.ledger.node_id, clock=node.clock)  # one machine
     cli_made = cli.append_action(PLAN_SET, plan("17:15"))
     assert cli_made.hlc > first.hlc
     node.clock.set(local("15:00"))  # type: ignore[attr-defined]
-    after: Event = node.writer.record_action(PLAN_SET, plan("17:30"), "A1").result(timeout=10)
+    after: Event = node.writer.record_action(
+        PLAN_SET, plan("17:30"), "A1", proof=staff_proof(node)
+    ).result(timeout=10)
     assert after.hlc > cli_made.hlc
     assert after.seq == cli_made.seq + 1
     node.projection.forget()
@@ -162,3 +176,60 @@ def test_an_event_claiming_a_trusted_clock_ten_days_ahead_is_refused(
     assert len(wrong) == 1
     assert "hlc" in wrong[0]
     assert forged.event_id in wrong[0]
+
+
+def test_a_sign_in_made_on_a_fast_clock_cannot_sign_an_action_the_hub_would_refuse(
+    make_node: Callable[..., Node],
+) -> None:
+    # A Pi booted 3 h fast; a teacher signs in; sync steps the clock back; she names a
+    # delegate. The action's proof would say a token issued 3 h from now: the hub would
+    # refuse it, and with it every later event of this kiosk, for good.
+    from tests.test_sync_protocol import enroll
+
+    clock = ManualClock(local("13:00") + dt.timedelta(hours=3))
+    kiosk = make_node(clock=clock)
+    hub = LiveServer(make_node(clock=ManualClock(local("13:00"))))
+    token = enroll(hub.node, kiosk)
+    with LiveServer(kiosk) as here, hub:
+        teacher = {"authorization": f"Bearer {here.token('T1')}"}  # on the fast clock
+        clock.step(hours=-3)  # follows the hub
+        clock.advance(seconds=60)
+        with httpx.Client(base_url=here.url, timeout=10) as client:
+            named = client.post("/api/v1/delegates", headers=teacher,
+                                json={"student_id": "S1", "name": "张阿姨",
+                                      "phone": "13900001111"})  # fmt: skip
+            assert named.status_code == 401, named.text
+            assert "sign in again" in named.json()["detail"]
+            again = {"authorization": f"Bearer {here.token('T1')}"}  # a new sign-in
+            named = client.post("/api/v1/delegates", headers=again,
+                                json={"student_id": "S1", "name": "张阿姨",
+                                      "phone": "13900001111"})  # fmt: skip
+            assert named.status_code == 201, named.text
+        kiosk.writer.submit_nowait(kiosk.writer.make_tap("K1", CARD["S1"])).result(10)
+        sync = SyncClient(kiosk, hub.url, token)
+        while sync.run_once():
+            pass
+        sync.stop()
+        assert sync.status.last_error is None
+        mine = kiosk.ledger.events_after(0, 100, only_node=kiosk.ledger.node_id)
+        held = hub.node.ledger.events_after(0, 100, only_node=kiosk.ledger.node_id)
+        assert [e.event_id for e in held] == [e.event_id for e in mine]
+
+
+def test_the_writer_refuses_a_staff_action_whose_proof_the_hub_would_refuse(
+    make_node: Callable[..., Node],
+) -> None:
+    from edge.auth import Principal
+    from edge.errors import TapError
+    from edge.sync import proof
+
+    node = make_node()
+    later = node.clock.now().timestamp() + 3 * 3600  # a token issued on a fast clock
+    who = Principal("A1", "admin", "王主任", "full", later, later + 3600)
+    with pytest.raises(TapError, match="campus hub") as refused:
+        node.writer.record_action(
+            PLAN_SET, plan("17:00"), "A1", proof=proof.prover(who, node.settings.data_dir)
+        ).result(10)
+    assert refused.value.status == 422
+    made = node.writer.record_action(PLAN_SET, plan("17:10"), "A1", proof=staff_proof(node))
+    assert made.result(10).seq == 1  # nothing was written before it, and no gap

@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 
 from edge.errors import StorageError
 from edge.pickup import PLAN_SET
+from tests.chains import staff_proof
 from tests.conftest import LiveServer, local
 from tests.roster_files import CARD, TODAY
 
@@ -120,11 +121,17 @@ def test_a_failed_commit_of_any_event_leaves_no_gap_in_the_chain(server: LiveSer
     with httpx.Client(base_url=server.url, timeout=10) as client:
         first = tap(client, 0)
         assert first.status_code == 200
-        writer.record_action(PLAN_SET, plan, "A1").result(timeout=10)
+        writer.record_action(PLAN_SET, plan, "A1", proof=staff_proof(server.node)).result(
+            timeout=10
+        )
         fail_at_commit(server)
         for attempt in (
-            lambda: writer.record_action(PLAN_SET, plan, "A1").result(timeout=10),
-            lambda: writer.correct(first.json()["event_id"], "T1", "wrong child").result(10),
+            lambda: writer.record_action(
+                PLAN_SET, plan, "A1", proof=staff_proof(server.node)
+            ).result(timeout=10),
+            lambda: writer.correct(
+                first.json()["event_id"], "T1", "wrong child", proof=staff_proof(server.node, "T1")
+            ).result(10),
         ):
             with pytest.raises(StorageError, match="FOREIGN KEY"):
                 attempt()
@@ -134,7 +141,9 @@ def test_a_failed_commit_of_any_event_leaves_no_gap_in_the_chain(server: LiveSer
         commit_again(server)
         again = tap(client, 2)
         assert again.status_code == 200, again.text
-        made = writer.record_action(PLAN_SET, plan, "A1").result(timeout=10)
+        made = writer.record_action(PLAN_SET, plan, "A1", proof=staff_proof(server.node)).result(
+            timeout=10
+        )
     ledger = server.node.ledger
     seqs = [e.seq for e in ledger.events_after(0, 100)]
     assert seqs == [1, 2, 3, 4]  # the tap, the plan, the tap again, the plan again

@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from edge import events as ev
-from edge.auth import MAX_TOKEN_HOURS, Principal
+from edge.auth import CLOCK_SLACK, MAX_TOKEN_HOURS, Principal
 from edge.events import Event, utc_text
 
 DOMAIN = b"campus-edge action v1\x00"
@@ -40,7 +40,7 @@ STAFF_ACTIONS = frozenset(
     {"delegate_granted", "delegate_revoked", "pickup_code_issued", "pass_issued",
      "pass_revoked", "plan_set"}
 )  # fmt: skip
-SLACK = 3600.0  # seconds a node's clock may have stepped between sign-in and action
+SLACK = CLOCK_SLACK  # seconds a node's clock may have stepped between sign-in and action
 # The longest token a node issues (campus-edge token --hours, token_hours): a proof
 # claiming a longer one is refused, so a stolen key cannot vouch for years ahead.
 MAX_TOKEN_SECONDS = MAX_TOKEN_HOURS * 3600
