@@ -263,7 +263,7 @@ def token(
     roster = ledger.load_roster()
     member = roster.staff.get(staff)
     if revoke:
-        ledger.revoke_staff(staff, dt.datetime.now(dt.UTC).timestamp())
+        ledger.revoke_staff(staff, ledger.clock.now().timestamp())  # the node's clock
         ledger.append_action("staff_tokens_revoked", {"staff_id": staff}, subject_id=staff)
         typer.echo(f"every token issued to {staff} until now is refused from now on", err=True)
         return
@@ -278,7 +278,8 @@ def token(
         return
     secret = auth.load_secret(settings.data_dir)
     lifetime = hours or settings.token_hours
-    issued = auth.issue(secret, member.staff_id, member.role, dt.datetime.now(dt.UTC), lifetime)
+    # On the node's clock, as its sign-ins: a token stamped ahead of it is refused there.
+    issued = auth.issue(secret, member.staff_id, member.role, ledger.clock.now(), lifetime)
     ledger.append_action(
         "staff_token_issued",
         {"staff_id": member.staff_id, "role": member.role, "hours": lifetime},
@@ -741,7 +742,7 @@ def demo(
     secret = auth.load_secret(settings.data_dir)
     leader = next(s for s in new.staff.values() if s.role == "duty_leader")
     admin = next(s for s in new.staff.values() if s.role == "admin")
-    now = dt.datetime.now(dt.UTC)
+    now = ledger.clock.now()  # the node's clock: its tokens are checked against it
     base = f"http://{host}:{port}"
     lines = [
         f"Demo campus: {len(new.students)} students, {len(new.groups)} groups, "

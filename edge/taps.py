@@ -529,12 +529,15 @@ class TapWriter:
         roster = self.roster
         refused: list[tuple[concurrent.futures.Future[TapResult], TapError]] = []
 
+        signed: dict[str, ManualRelease] = {}  # manual releases signed in this batch
+
         def record(conn: sqlite3.Connection) -> list[tuple[Any, TapResult]]:
             results: list[tuple[Any, TapResult]] = []
             refused.clear()
+            signed.clear()
             for tap, future in batch:
                 try:
-                    decision = self._decide(tap, roster)
+                    decision = self._decide(tap, roster, signed)
                     event = self._append(
                         conn, tap.at, None, tap.station, decision, tap.card, tap.uid,
                         mono=tap.mono,
@@ -567,6 +570,10 @@ class TapWriter:
                     log.exception("a fault listener failed")
             return
         self.commits += 1
+        with self.projection.lock:  # a signed request is done once its event is durable
+            for station, asked in signed.items():
+                if self.pending.get(station) is asked:
+                    del self.pending[station]
         for future, tap_error in refused:
             _settle(future, error=tap_error)
         for future, result in results:
@@ -574,8 +581,14 @@ class TapWriter:
         if results:
             self._tell([r for _, r in results])
 
-    def _decide(self, tap: Tap, roster: Roster) -> Decision:
-        """Decide one tap on the live picture; TapError if this tap alone cannot be."""
+    def _decide(
+        self, tap: Tap, roster: Roster, signed: dict[str, ManualRelease] | None = None
+    ) -> Decision:
+        """Decide one tap on the live picture; TapError if this tap alone cannot be.
+
+        ``signed`` collects the manual releases this batch signs (by station): they are
+        dropped from ``pending`` only after COMMIT, and no later tap signs one again.
+        """
         if tap.station not in roster.stations:
             raise TapError(
                 f"station '{tap.station}' is not in the roster (stations.csv) any more: a "
@@ -584,7 +597,8 @@ class TapWriter:
             )
         state = self.projection.day(roster.calendar.day_of(tap.at))
         book = self.projection.book
-        asked = self.pending.get(tap.station)
+        signed = {} if signed is None else signed
+        asked = None if tap.station in signed else self.pending.get(tap.station)
         try:
             decision = decide(tap, roster, state, self.timing, book, asked)
         except (sqlite3.Error, CampusEdgeError):
@@ -597,7 +611,7 @@ class TapWriter:
                 409,
             ) from err
         if asked is not None and decision.data.get("manual"):
-            del self.pending[tap.station]  # signed: done either way
+            signed[tap.station] = asked  # signed: done either way, once committed
         return decision
 
     def _catch_up(self, conn: sqlite3.Connection) -> bool:

@@ -22,6 +22,8 @@ _REFUSED = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u206
 
 def problem(text: str) -> str | None:
     """Return why ``text`` may not enter the ledger, or None when it may."""
+    if text and not text.strip():
+        return "is blank (spaces only)"
     found = _REFUSED.search(text)
     if found is None:
         return None

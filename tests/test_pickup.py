@@ -294,8 +294,8 @@ def test_two_kiosks_releasing_the_same_child_are_flagged_not_merged(make_node) -
 def test_todays_plan_is_shown_changes_until_the_cut_off_and_warns_when_departed_from(
     server: LiveServer, client: httpx.Client
 ) -> None:
-    teacher = staff(server, "T1")
     server.node.clock.set(local("13:00"))  # type: ignore[attr-defined]  # before the cut-off
+    teacher = staff(server, "T1")  # signed in then (a token from later is refused now)
     plan = {"batch": "17:00", "point": "P1", "mode": "guardian", "club_until": None}
     set_ = client.put("/api/v1/students/S1/plan", json=plan, headers=teacher)
     assert set_.status_code == 200, set_.text

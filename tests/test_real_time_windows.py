@@ -111,3 +111,32 @@ def test_a_manual_release_asked_on_a_wrong_clock_is_not_signed_hours_later(
                   "reason": "家长忘带卡"},
         )  # fmt: skip
         assert again.status_code == 200, again.text  # the old one is gone: a new one is taken
+
+
+def test_blank_text_is_refused_where_it_is_typed(make_node: Callable[..., Node]) -> None:
+    # Spaces pass a length check but are stored stripped: the signing tap would then be
+    # refused (a record the hub would refuse), and the waiting release lost with it.
+    gate = make_node()
+    assert tap(gate, "K1", "S1").code == "signed_in"
+    with LiveServer(gate) as server, httpx.Client(base_url=server.url, timeout=10) as screen:
+        asked = screen.post(
+            "/api/v1/stations/P1/manual-release",
+            json={"student_id": "S1", "adult_kind": "guardian", "adult_id": "P1",
+                  "reason": "   "},
+        )  # fmt: skip
+        assert asked.status_code == 422, asked.text
+        assert "blank" in asked.text
+        teacher = {"authorization": f"Bearer {server.token('T1')}"}
+        blank = {"student_id": "S1", "name": "  ", "phone": "13900001111"}
+        named = screen.post("/api/v1/delegates", headers=teacher, json=blank)
+        assert named.status_code == 422, named.text
+        assert "blank" in named.text
+        asked = screen.post(
+            "/api/v1/stations/P1/manual-release",
+            json={"student_id": "S1", "adult_kind": "guardian", "adult_id": "P1",
+                  "reason": "家长忘带卡"},
+        )  # fmt: skip
+        assert asked.status_code == 200, asked.text
+        signed = tap(gate, "P1", "GU")
+        assert signed.code == "released_manually"
+        assert "P1" not in gate.writer.pending  # done, once its event was committed
