@@ -479,25 +479,17 @@ def _manual_release(
     }  # fmt: skip
     if pending.asked_by:
         data["asked_by"] = pending.asked_by
-    refusal = None
+    lapse = _authority(pending.adult_kind, pending.adult_id, sid, roster, state, book)
+    if lapse is not None:
+        return _refused(sid, lapse, data)
     if pending.adult_kind == "delegate":
-        delegate = book.delegate(pending.adult_id, state.day)
-        if delegate is None or delegate.student_id != sid:
-            refusal = "delegate_expired"
-        else:
-            data |= {"delegate_id": delegate.grant_id, "delegate_name": delegate.name}
+        grant = book.delegate(pending.adult_id, state.day)
+        data |= {"delegate_id": pending.adult_id, "delegate_name": grant.name if grant else None}
     else:
         right = roster.pickup.get((sid, pending.adult_id))
-        if right is None or not right.allowed:
-            refusal = "barred_guardian" if right is not None else "unauthorized_pickup"
-        else:
-            data |= {"guardian_id": pending.adult_id, "relation": right.relation}
+        data |= {"guardian_id": pending.adult_id, "relation": right.relation if right else None}
     if state.students.get(sid) is None or state.students[sid].state != PRESENT:
-        refusal = refusal or "not_present"
-    if refusal is not None:
-        return Decision(ev.DENIED, ev.REFUSED, refusal, "student", sid,
-                        {**data, "reason": refusal,
-                         "alert": "loud" if refusal == "barred_guardian" else "alert"})  # fmt: skip
+        return _refused(sid, ("not_present", {}), data)
     return Decision(ev.ACCEPTED, ev.RELEASED, "released_manually", "student", sid, data)
 
 
