@@ -89,16 +89,14 @@ class DayState:
         self.contexts: dict[str, Context] = {}
         # code -> (station, moment) of its first opening in key order: the one that counts
         self.codes_used: dict[str, tuple[str, dt.datetime]] = {}
-        self.offers: dict[str, tuple[str, dt.datetime]] = {}  # group -> handing staff, when
-        self.offer_ids: dict[str, str] = {}  # group -> the id of the offering tap
+        # group -> (handing staff, when, the id of the offering tap)
+        self.offers: dict[str, tuple[str, dt.datetime, str]] = {}
         self.on_duty: tuple[str, dt.datetime] | None = None  # the last staff at a pickup point
         self.last_taps: dict[tuple[str, str], dt.datetime] = {}
-        # (station, card) -> the monotonic reading of that last tap, when taken by this
-        # process (clock.Reading): the debounce measures real time with it.
-        self.last_monos: dict[tuple[str, str], tuple[str, float]] = {}
-        # (station, card) -> (epoch, seq) of the tap last_taps holds: on this node the last
-        # tap is the one made last (seq), which a stepped-back clock may sort earlier.
-        self._last_made: dict[tuple[str, str], tuple[str, int]] = {}
+        # (station, card) -> (epoch, seq, event id) of the tap last_taps holds: on this node
+        # the last tap is the one made last (seq), which a stepped-back clock may sort
+        # earlier; its id finds its monotonic reading (``last_reading``).
+        self._last_made: dict[tuple[str, str], tuple[str, int, str]] = {}
         self.last_key: tuple[int, str, str, int] | None = None
         self.skipped: list[tuple[str, str]] = []  # (event id, why): events not applied
 
@@ -118,11 +116,6 @@ class DayState:
             self.readings[event.event_id] = mono
         if mine and event.card is not None and event.kind in ev.TAP_KINDS and self._later(event):
             self.last_taps[(event.station, event.card)] = event.at
-            taken = self.readings.get(event.event_id)
-            if taken is not None:
-                self.last_monos[(event.station, event.card)] = taken
-            else:
-                self.last_monos.pop((event.station, event.card), None)
         try:
             self._apply(event, data_of(event), mine)
         except Unusable as err:
@@ -135,9 +128,14 @@ class DayState:
         """
         return self.readings.get(event_id or "")
 
+    def last_reading(self, station: str, card: str) -> Reading | None:
+        """Return the monotonic reading of the last tap of ``card`` at ``station``, if any."""
+        last = self._last_made.get((station, card))
+        return self.readings.get(last[2]) if last is not None else None
+
     def _later(self, event: Event) -> bool:
         """Tell whether a tap was made after the one last_taps holds for its card there."""
-        key, made = (event.station, event.card or ""), (event.epoch, event.seq)
+        key, made = (event.station, event.card or ""), (event.epoch, event.seq, event.event_id)
         held = self._last_made.get(key)
         same_chain = self.local is not None and held is not None and held[0] == made[0]
         if same_chain and held is not None and made[1] < held[1]:
@@ -166,8 +164,7 @@ class DayState:
             self.custodians[group] = (sid, event.at)
             self.offers.pop(group, None)
         elif kind == ev.HANDOVER_OFFERED and mine:
-            self.offers[text(data, "group_id") or ""] = (sid, event.at)
-            self.offer_ids[text(data, "group_id") or ""] = event.event_id
+            self.offers[text(data, "group_id") or ""] = (sid, event.at, event.event_id)
         elif kind == ev.STAFF_ON_DUTY:
             self.on_duty = (sid, event.at)
         elif kind == ev.PICKUP_OPENED:

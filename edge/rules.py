@@ -89,7 +89,7 @@ def _debounced(tap: Tap, previous: dt.datetime, state: DayState, timing: Timing)
     ``timing.step_back``) counting as within the window.
     """
     window = timing.debounce.total_seconds()
-    before = state.last_monos.get((tap.station, tap.card))
+    before = state.last_reading(tap.station, tap.card)
     if tap.mono is not None and before is not None:
         if tap.mono[0] == before[0]:
             return tap.mono[1] - before[1] < window
@@ -313,7 +313,7 @@ def _two_party(
     """Hand a group over in two taps: the one who has it, then the one who takes it."""
     offer = state.offers.get(group_id)
     if offer is not None:
-        began = state.reading_of(state.offer_ids.get(group_id))
+        began = state.reading_of(offer[2])
         if not within(timing.handover, offer[1], began, tap.at, tap.mono):
             offer = None  # real time decides: a clock stepped back reopens no offer
     if ident == holder:
