@@ -356,28 +356,28 @@ class CentralStore:
         return {r[0]: r[1] for r in rows}
 
     def quarantine(self, device: Device, reason: str, body: bytes) -> None:
-        """Keep a refused batch aside."""
+        """Keep a refused batch aside (its body for the device's first BODIES_KEPT only)."""
+        from edge.sync.hub import BODIES_KEPT
+
         with self.pool.connection() as conn:
+            held = conn.execute(
+                "SELECT count(*) FROM quarantine WHERE device = %s AND body != ''",
+                (device.name,),
+            ).fetchone()
+            kept = held is not None and int(held[0]) < BODIES_KEPT
             conn.execute(
                 "INSERT INTO quarantine (device, reason, body) VALUES (%s, %s, %s)",
-                (device.name, reason, body.decode()),
+                (device.name, reason, body.decode() if kept else ""),
             )
 
     def quarantine_summary(self) -> dict[str, tuple[int, list[str]]]:
         """Return, per device, how many batches were kept aside and the latest reasons."""
-        from edge.sync.hub import summarize
+        from edge.sync.hub import QUARANTINE_COUNTS, QUARANTINE_LATEST, summarize
 
         with self.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT device, reason FROM (SELECT device, reason, id, row_number() OVER "
-                "(PARTITION BY device ORDER BY id DESC) AS n FROM quarantine) q "
-                "WHERE n <= 3 ORDER BY id DESC"
-            ).fetchall()
-            counts: dict[str, int] = {
-                str(r[0]): int(r[1])
-                for r in conn.execute("SELECT device, count(*) FROM quarantine GROUP BY device")
-            }
-        return {d: (counts[d], reasons) for d, (_, reasons) in summarize(rows).items()}
+            counts = conn.execute(QUARANTINE_COUNTS).fetchall()
+            latest = conn.execute(QUARANTINE_LATEST).fetchall()
+        return summarize(counts, latest)
 
     def bind_key(self, device: Device, node_id: str, key: str) -> None:
         """Register a hub's node key and node id on first use; AuthError if another is bound."""

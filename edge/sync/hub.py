@@ -23,6 +23,17 @@ from edge.taps import Ingested
 CLOCK_STEP = "clock_step."
 NODE_KEY = "node_key."  # meta key prefix: a device's node key, pinned or bound at first hello
 REASONS = 3  # the latest reasons the status shows per device
+# A refused batch's body (up to 8 MB) is kept for the engineer only for a device's first
+# BODIES_KEPT refusals: a token holder pushing junk again and again fills no SD card.
+BODIES_KEPT = 20
+SHOWN = 50  # the newest refusals /api/v1/sync/status lists
+# The same two queries on SQLite and PostgreSQL: refusals per device, latest reasons.
+QUARANTINE_COUNTS = "SELECT device, count(*) FROM quarantine GROUP BY device"
+QUARANTINE_LATEST = (
+    "SELECT device, reason FROM (SELECT device, reason, id, row_number() OVER "  # noqa: S608
+    f"(PARTITION BY device ORDER BY id DESC) AS n FROM quarantine) q WHERE n <= {REASONS} "
+    "ORDER BY id DESC"
+)
 _WAIT = 60.0  # seconds a push may wait for the writer (a kiosk retries after that)
 
 
@@ -59,21 +70,26 @@ class LedgerStore:
         ).result(timeout=_WAIT)
 
     def quarantine(self, device: Device, reason: str, body: bytes) -> None:
-        """Keep a refused batch aside (written by the writer thread)."""
+        """Keep a refused batch aside (written by the writer thread); see BODIES_KEPT."""
         now = dt.datetime.now(dt.UTC).isoformat()
-        self.node.writer.call(
-            lambda conn: conn.execute(
+
+        def keep(conn: Any) -> None:
+            held = conn.execute(
+                "SELECT count(*) FROM quarantine WHERE device = ? AND body != ''", (device.name,)
+            ).fetchone()[0]
+            conn.execute(
                 "INSERT INTO quarantine (received_at, device, reason, body) VALUES (?, ?, ?, ?)",
-                (now, device.name, reason, body.decode()),
+                (now, device.name, reason, body.decode() if held < BODIES_KEPT else ""),
             )
-        ).result(timeout=_WAIT)
+
+        self.node.writer.call(keep).result(timeout=_WAIT)
 
     def quarantine_summary(self) -> dict[str, tuple[int, list[str]]]:
         """Return, per device, how many batches were kept aside and the latest reasons."""
+        reader = self.ledger.reader()
         return summarize(
-            self.ledger.reader()
-            .execute("SELECT device, reason FROM quarantine ORDER BY id DESC")
-            .fetchall()
+            reader.execute(QUARANTINE_COUNTS).fetchall(),
+            reader.execute(QUARANTINE_LATEST).fetchall(),
         )
 
     def bind_key(self, device: Device, node_id: str, key: str) -> None:
@@ -213,9 +229,11 @@ def corrected_at(event: Event, steps: dict[str, dt.timedelta]) -> dt.datetime | 
 
 
 def quarantined(node: Node) -> list[dict[str, object]]:
-    """Return the refused batches kept aside, newest first (without their bodies)."""
+    """Return the newest refused batches kept aside (SHOWN at most), without their bodies."""
     rows = node.ledger.reader().execute(
-        "SELECT id, received_at, device, reason, length(body) FROM quarantine ORDER BY id DESC"
+        "SELECT id, received_at, device, reason, length(body) FROM quarantine "
+        "ORDER BY id DESC LIMIT ?",
+        (SHOWN,),
     )
     return [
         {"id": r[0], "received_at": r[1], "device": r[2], "reason": r[3], "bytes": r[4]}
@@ -223,10 +241,11 @@ def quarantined(node: Node) -> list[dict[str, object]]:
     ]
 
 
-def summarize(rows: list[tuple[str, str]]) -> dict[str, tuple[int, list[str]]]:
-    """Return per device (count, latest reasons) of quarantine rows given newest first."""
-    kept: dict[str, tuple[int, list[str]]] = {}
-    for device, reason in rows:
-        count, reasons = kept.get(device, (0, []))
-        kept[device] = (count + 1, reasons if len(reasons) >= REASONS else [*reasons, reason])
-    return kept
+def summarize(
+    counts: list[tuple[str, int]], latest: list[tuple[str, str]]
+) -> dict[str, tuple[int, list[str]]]:
+    """Return per device (refusals, latest reasons) from QUARANTINE_COUNTS and _LATEST rows."""
+    reasons: dict[str, list[str]] = {}
+    for device, reason in latest:
+        reasons.setdefault(str(device), []).append(str(reason))
+    return {str(d): (int(n), reasons.get(str(d), [])) for d, n in counts}
