@@ -212,25 +212,9 @@ def create_app(node: Node) -> FastAPI:
     ) -> auth.Principal:
         if credentials is None:
             raise AuthError("sign in first: this needs a staff token (Authorization: Bearer)")
-        return auth.verify(
-            node.secret, credentials.credentials, node.roster, node.clock.now(),
-            node.ledger.staff_revoked_at,
-        )  # fmt: skip
+        return node.staff_of(credentials.credentials)
 
     Staff = Annotated[auth.Principal, Depends(principal)]
-
-    def staff_if_any(request: Request) -> auth.Principal | None:
-        """Return who a valid bearer token speaks for; None without one or with a bad one."""
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given:
-            return None
-        try:
-            return auth.verify(
-                node.secret, given.strip(), node.roster, node.clock.now(),
-                node.ledger.staff_revoked_at,
-            )  # fmt: skip
-        except AuthError:
-            return None
 
     add_error_handlers(app)
 
@@ -304,9 +288,7 @@ def create_app(node: Node) -> FastAPI:
         if not (wanted and hmac.compare_digest(given.encode(), wanted.encode())):
             if credentials is None:
                 raise AuthError("this needs the metrics token or an admin token (Bearer)")
-            who = auth.verify(
-                node.secret, given, node.roster, node.clock.now(), node.ledger.staff_revoked_at
-            )
+            who = node.staff_of(given)
             auth.require(who, EVENTS_ROLES, full=True)
         return Response(
             node.metrics.render(node), media_type="text/plain; version=0.0.4; charset=utf-8"
@@ -420,7 +402,9 @@ def create_app(node: Node) -> FastAPI:
                 if custodian
                 else None,
             }
-            if display.is_display(request, node.secret, station) or staff_if_any(request):
+            if display.is_display(request, node.secret, station) or node.staff_if_any(
+                request.headers.get("authorization", "")
+            ):
                 room["plans"] = plans
         return _json(
             {
@@ -465,9 +449,7 @@ def create_app(node: Node) -> FastAPI:
         token: Annotated[str, Query(description="a staff token (EventSource sends no headers)")],
     ) -> StreamingResponse:
         """Stream every station's durable taps to the dashboard (Server-Sent Events)."""
-        who = auth.verify(
-            node.secret, token, node.roster, node.clock.now(), node.ledger.staff_revoked_at
-        )
+        who = node.staff_of(token)
         auth.require(who, PRESENCE_ROLES)
         subscriber = node.broadcast.subscribe(None)
         return StreamingResponse(

@@ -25,7 +25,7 @@ from edge.devices.registry import (
     parse_binding,
 )
 from edge.devices.sim import SimulatedReader
-from edge.errors import StorageError
+from edge.errors import AuthError, StorageError
 from edge.events import ACTION, PICKUP_OPENED, Tap
 from edge.ledger import Ledger
 from edge.live import Broadcast
@@ -86,6 +86,22 @@ class Node:
     def roster(self) -> Roster:
         """Return the roster in force."""
         return self.writer.roster
+
+    def staff_of(self, token: str) -> auth.Principal:
+        """Return who a staff bearer token speaks for now; AuthError (401) saying why not."""
+        return auth.verify(
+            self.secret, token, self.roster, self.clock.now(), self.ledger.staff_revoked_at
+        )
+
+    def staff_if_any(self, authorization: str) -> auth.Principal | None:
+        """Return who an ``Authorization: Bearer`` header speaks for; None if nobody valid."""
+        scheme, _, given = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            return None
+        try:
+            return self.staff_of(given.strip())
+        except AuthError:
+            return None
 
     def clock_trusted(self) -> bool:
         """Tell whether this machine's own clock is synchronized (or declared trusted).
