@@ -707,7 +707,7 @@ class Ledger:
                     clock_synced=clock_synchronized(),
                 )  # fmt: skip
                 # As the service's writer does: no record the campus hub would refuse.
-                wrong = schema.event_problem(event, now)
+                wrong = schema.own_problem(event, now)
                 if wrong is not None:
                     raise StorageError(f"the action could not be recorded: {wrong}")
                 self.insert_events(conn, [event])

@@ -104,7 +104,11 @@ def test_an_operator_action_and_the_service_share_one_clock(make_node: Callable[
         PLAN_SET, plan("17:00"), "A1", proof=staff_proof(node)
     ).result(timeout=10)
     cli = Ledger(node.settings.database, node.ledger.node_id, clock=node.clock)  # one machine
-    cli_made = cli.append_action(PLAN_SET, plan("17:15"))
+    from edge.errors import StorageError
+
+    with pytest.raises(StorageError, match="proof"):  # no writer makes what the hub refuses
+        cli.append_action(PLAN_SET, plan("17:15"))
+    cli_made = cli.append_action("device_registered", {"device": "K-9"})  # an operator's
     assert cli_made.hlc > first.hlc
     node.clock.set(local("15:00"))  # type: ignore[attr-defined]
     after: Event = node.writer.record_action(

@@ -215,6 +215,20 @@ def event_problem(event: Event, now: dt.datetime) -> str | None:
     return _kind_problem(event)
 
 
+def own_problem(event: Event, now: dt.datetime) -> str | None:
+    """Return why this node may not write an event of its own (its hub would refuse it).
+
+    The receiver's schema, and for a staff action the proof's rules (its signature is
+    the node's own). Every writer of a node asks before it writes (TapWriter, the CLI),
+    so no record of a node can stall its chain at its hub.
+    """
+    wrong = event_problem(event, now)
+    roles = proof.roles_for(event)
+    if wrong is None and roles is not None:
+        wrong = proof.check(event, roles, None)
+    return wrong
+
+
 def _kind_problem(event: Event) -> str | None:
     data = event.data
     fields: dict[str, Check] = {}
