@@ -50,11 +50,28 @@ def reimport(server: LiveServer, folder: Path, **files: str) -> None:
     server.node.ledger.save_roster(roster_mod.load(bundle, version=version), "test")
 
 
+# The roster swaps in while a code for P1 is out: P1 barred from S1, or P1 removed.
+LOST_AUTHORITY = pytest.mark.parametrize(
+    ("files", "refusal", "alert"),
+    [
+        ({"pickup.csv": BARRED_P1}, "barred_guardian", "loud"),
+        (WITHOUT_P1, "unauthorized_pickup", "alert"),
+    ],
+    ids=["barred", "removed"],
+)
+
+
 def issue_code(server: LiveServer, client: httpx.Client, sid: str, kind: str, adult: str) -> str:
     body = {"student_id": sid, "adult_kind": kind, "adult_id": adult}
     issued = client.post("/api/v1/pickup-codes", headers=staff(server, "A1"), json=body)
     assert issued.status_code == 201, issued.text
     return str(issued.json()["code"])
+
+
+def code_for_s1(server: LiveServer, client: httpx.Client) -> str:
+    """Sign S1 in and issue a one-time code for their mother P1; return the code."""
+    tap(client, "K1", "S1")
+    return issue_code(server, client, "S1", "guardian", "P1")
 
 
 def enter(client: httpx.Client, code: str) -> dict:
@@ -63,20 +80,12 @@ def enter(client: httpx.Client, code: str) -> dict:
     return reply.json()
 
 
-@pytest.mark.parametrize(
-    ("files", "refusal", "alert"),
-    [
-        ({"pickup.csv": BARRED_P1}, "barred_guardian", "loud"),
-        (WITHOUT_P1, "unauthorized_pickup", "alert"),
-    ],
-    ids=["barred", "removed"],
-)
+@LOST_AUTHORITY
 def test_a_code_opened_before_the_roster_barred_its_adult_releases_no_one(
     live: tuple[LiveServer, httpx.Client], tmp_path: Path, files: dict, refusal: str, alert: str
 ) -> None:
     server, client = live
-    tap(client, "K1", "S1")
-    code = issue_code(server, client, "S1", "guardian", "P1")
+    code = code_for_s1(server, client)
     assert enter(client, code)["code"] == "pickup_opened"
     reimport(server, tmp_path / "v2", **files)  # the court order arrives meanwhile
     refused = tap(client, "P1", "S1")
@@ -84,20 +93,12 @@ def test_a_code_opened_before_the_roster_barred_its_adult_releases_no_one(
     assert state_of(client, server, "S1")["state"] == "present"
 
 
-@pytest.mark.parametrize(
-    ("files", "refusal", "alert"),
-    [
-        ({"pickup.csv": BARRED_P1}, "barred_guardian", "loud"),
-        (WITHOUT_P1, "unauthorized_pickup", "alert"),
-    ],
-    ids=["barred", "removed"],
-)
+@LOST_AUTHORITY
 def test_a_code_whose_adult_lost_authority_is_refused_when_entered(
     live: tuple[LiveServer, httpx.Client], tmp_path: Path, files: dict, refusal: str, alert: str
 ) -> None:
     server, client = live
-    tap(client, "K1", "S1")
-    code = issue_code(server, client, "S1", "guardian", "P1")
+    code = code_for_s1(server, client)
     reimport(server, tmp_path / "v2", **files)
     entered = enter(client, code)
     assert (entered["outcome"], entered["code"], entered.get("alert")) == ("denied", refusal, alert)
@@ -161,6 +162,7 @@ def test_a_revocation_stamped_before_its_grant_still_wins() -> None:
     # The revoking kiosk's clock was behind the hub that granted: its stamp sorts first.
     grant = action("delegate_granted", GRANT, hlc=2_000, node="hub")
     revoke = action("delegate_revoked", {"grant_id": "D1"}, hlc=1_000, node="kiosk")
+    assert fold_book([grant]).delegate("D1", TODAY) is not None  # the grant alone holds
     for order in ([grant, revoke], [revoke, grant]):
         book = fold_book(order)
         assert book.delegate("D1", TODAY) is None
@@ -176,6 +178,8 @@ def test_a_grant_id_seen_again_neither_returns_nor_extends() -> None:
     revoke = action("delegate_revoked", {"grant_id": "D1"}, hlc=2_000, seq=2)
     longer = {**GRANT, "to": (TODAY + dt.timedelta(days=20)).isoformat()}
     again = action("delegate_granted", longer, hlc=3_000, seq=3)
+    assert fold_book([grant]).delegate("D1", TODAY) is not None  # each grant alone holds
+    assert fold_book([again]).delegate("D1", TODAY) is not None
     assert fold_book([grant, revoke, again]).delegate("D1", TODAY) is None
     # An expired grant stays expired: the same id with later dates is not a new grant.
     past = {**GRANT, "from": "2026-11-01", "to": "2026-11-02"}

@@ -16,6 +16,7 @@ import httpx
 
 from edge import reports
 from edge.clock import ManualClock
+from edge.events import Event
 from edge.node import Node
 from tests import roster_files
 from tests.conftest import LiveServer, local
@@ -46,6 +47,15 @@ def _presence(live: LiveServer, client: httpx.Client, day: dt.date) -> dict:
     return reply.json()
 
 
+def _tap_on_tuesday(node: Node, station: str, who: str, hhmm: str, kind: str) -> list[Event]:
+    """Tap ``who``'s card at ``station`` through the API; return Tuesday's ``kind`` events."""
+    with LiveServer(node) as live, httpx.Client(base_url=live.url) as client:
+        body = {"station": station, "uid": CARD[who], "at": local(hhmm, TUESDAY).isoformat()}
+        answer = client.post("/api/v1/sim/taps", json=body).json()
+        assert answer["outcome"] == "accepted"
+    return [e for e in node.ledger.events_of_day(TUESDAY) if e.kind == kind]
+
+
 def test_leave_on_a_day_not_enrolled_is_neither_listed_nor_counted(
     make_node: Callable[..., Node], tmp_path: Path
 ) -> None:
@@ -68,11 +78,7 @@ def test_a_child_on_leave_on_a_day_not_enrolled_is_listed_once_seen(
     make_node: Callable[..., Node], tmp_path: Path
 ) -> None:
     node = _node(make_node, tmp_path, local("16:00", TUESDAY))
-    with LiveServer(node) as live, httpx.Client(base_url=live.url) as client:
-        body = {"station": "K2", "uid": CARD["S5"], "at": local("16:01", TUESDAY).isoformat()}
-        answer = client.post("/api/v1/sim/taps", json=body).json()
-        assert answer["outcome"] == "accepted"
-    (signed,) = [e for e in node.ledger.events_of_day(TUESDAY) if e.kind == "signed_in"]
+    (signed,) = _tap_on_tuesday(node, "K2", "S5", "16:01", "signed_in")
     # The staff at the door still learn that the family said the child would be away.
     assert signed.code == "signed_in_on_leave"
     with LiveServer(node) as live, httpx.Client(base_url=live.url) as client:
@@ -84,11 +90,7 @@ def test_a_guardian_sees_no_leave_for_a_child_without_service_that_day(
     make_node: Callable[..., Node], tmp_path: Path
 ) -> None:
     node = _node(make_node, tmp_path, local("16:00", TUESDAY))
-    with LiveServer(node) as live, httpx.Client(base_url=live.url) as client:
-        body = {"station": "P1", "uid": CARD["P2"], "at": local("17:00", TUESDAY).isoformat()}
-        answer = client.post("/api/v1/sim/taps", json=body).json()
-        assert answer["outcome"] == "accepted"
-    (opened,) = [e for e in node.ledger.events_of_day(TUESDAY) if e.kind == "pickup_opened"]
+    (opened,) = _tap_on_tuesday(node, "P1", "P2", "17:00", "pickup_opened")
     states = {c["student_id"]: c["state"] for c in opened.data["students"]}
     assert states == {"S2": "on_leave", "S5": "not_enrolled_today"}
 

@@ -132,6 +132,7 @@ def test_a_tap_whose_data_a_screen_or_report_cannot_read_is_refused(
         record = client.get("/api/v1/reports/supervision", headers=leader,
                             params={"group": "G1", "date": TODAY.isoformat()})  # fmt: skip
         assert record.status_code == 200, record.text
+    assert hub.node.ledger.events_after(0, 100, only_node="kiosk-far") == []  # none stored
 
 
 def test_a_stamp_far_past_this_nodes_clock_is_kept_but_never_pins_it(

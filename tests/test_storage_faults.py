@@ -125,9 +125,10 @@ def test_a_failed_commit_of_any_event_leaves_no_gap_in_the_chain(server: LiveSer
             timeout=10
         )
         fail_at_commit(server)
+        lost = {**plan, "batch": "17:30"}  # a change whose COMMIT fails: it must leave no trace
         for attempt in (
             lambda: writer.record_action(
-                PLAN_SET, plan, "A1", proof=staff_proof(server.node)
+                PLAN_SET, lost, "A1", proof=staff_proof(server.node)
             ).result(timeout=10),
             lambda: writer.correct(
                 first.json()["event_id"], "T1", "wrong child", proof=staff_proof(server.node, "T1")
@@ -135,6 +136,7 @@ def test_a_failed_commit_of_any_event_leaves_no_gap_in_the_chain(server: LiveSer
         ):
             with pytest.raises(StorageError, match="FOREIGN KEY"):
                 attempt()
+        assert server.node.projection.book.plans[("S1", TODAY)].batch == "17:00"
         refused = tap(client, 1)
         assert refused.status_code == 503
         assert "FOREIGN KEY" in refused.json()["detail"]

@@ -25,6 +25,7 @@ from edge.sync.client import SyncClient
 from tests import roster_files
 from tests.conftest import LiveServer
 from tests.roster_files import CARD
+from tests.test_real_time_windows import ask_manual_release
 from tests.test_sync_protocol import enroll, push, taps
 
 
@@ -124,11 +125,7 @@ def test_a_nul_in_free_text_is_refused_at_the_hub_and_at_the_pickup_screen(
         assert reply.status_code == 422, reply.text
         assert "control character" in reply.json()["detail"]
         assert push(client, token, own, by=kiosk).status_code == 200  # the clean part goes in
-        asked = client.post(
-            "/api/v1/stations/P1/manual-release",
-            json={"student_id": "S1", "adult_kind": "guardian", "adult_id": "P1",
-                  "reason": "家长忘带\x00卡"},
-        )  # fmt: skip
+        asked = ask_manual_release(client, "家长忘带\x00卡")
         assert asked.status_code == 422, asked.text
         assert "control character" in asked.json()["detail"]
 
@@ -139,7 +136,6 @@ def test_a_device_token_alone_writes_no_delegate_and_no_correction(
     kiosk = make_node()
     name = kiosk.ledger.node_id
     token = hub.node.ledger.add_device(name)
-    SyncClient(kiosk, hub.url, token)  # not started: hello is said below
     own = taps(kiosk, CARD["S1"])
     attacker = Ed25519PrivateKey.generate()
     forged_proof = {"staff_id": "A1", "role": "admin", "scope": "full", "iat": 0,
@@ -170,33 +166,58 @@ def test_a_device_token_alone_writes_no_delegate_and_no_correction(
         assert quarantine_of(client, hub, name)["quarantined"] == len(attempts)
 
 
+def kiosk_of(hub: LiveServer, make_node: Callable[..., Node]) -> tuple[LiveServer, str]:
+    """Return a kiosk served live and its device token at the hub (its key bound at hello)."""
+    kiosk = LiveServer(make_node())
+    return kiosk, hub.node.ledger.add_device(kiosk.node.ledger.node_id)
+
+
+def name_delegate(
+    kiosk: LiveServer, client: httpx.Client, staff_id: str, student_id: str, name: str, phone: str
+) -> str:
+    """Name a delegate on the kiosk as staff member ``staff_id``; return the grant's id."""
+    signed_in = {"authorization": f"Bearer {kiosk.token(staff_id)}"}
+    body = {"student_id": student_id, "name": name, "phone": phone}
+    made = client.post("/api/v1/delegates", headers=signed_in, json=body)
+    assert made.status_code == 201, made.text
+    return str(made.json()["grant_id"])
+
+
+def sync_all(kiosk: LiveServer, hub: LiveServer, token: str) -> None:
+    """Sync the kiosk with the hub until nothing is left to send; no round may fail."""
+    sync = SyncClient(kiosk.node, hub.url, token)
+    while sync.run_once():
+        pass
+    sync.stop()
+    assert sync.status.last_error is None
+
+
+def delegates_at(client: httpx.Client, hub: LiveServer) -> list[str]:
+    """Return the ids of the delegates the hub lists to its duty leader."""
+    leader = {"authorization": f"Bearer {hub.token('L1')}"}
+    shown = client.get("/api/v1/delegates", headers=leader).json()["delegates"]
+    return [d["grant_id"] for d in shown]
+
+
 def test_staff_actions_made_on_a_kiosk_carry_their_proof_to_the_hub(
     hub: LiveServer, make_node: Callable[..., Node]
 ) -> None:
-    kiosk = LiveServer(make_node())
+    kiosk, token = kiosk_of(hub, make_node)
     name = kiosk.node.ledger.node_id
-    token = hub.node.ledger.add_device(name)
     with hub, kiosk, httpx.Client(base_url=kiosk.url, timeout=10) as at_kiosk:
-        teacher = {"authorization": f"Bearer {kiosk.token('T1')}"}
-        made = at_kiosk.post(
-            "/api/v1/delegates", headers=teacher,
-            json={"student_id": "S1", "name": "张阿姨", "phone": "13800001234"},
-        )  # fmt: skip
-        assert made.status_code == 201, made.text
+        grant_id = name_delegate(kiosk, at_kiosk, "T1", "S1", "张阿姨", "13800001234")
         signed_in = tap_at_hub(at_kiosk, CARD["S3"]).json()
+        teacher = {"authorization": f"Bearer {kiosk.token('T1')}"}
         fixed = at_kiosk.post(f"/api/v1/events/{signed_in['event_id']}/correct",
                               headers=teacher, json={"reason": "刷错了学生的卡"})  # fmt: skip
         assert fixed.status_code == 200, fixed.text
-        sync = SyncClient(kiosk.node, hub.url, token)
-        while sync.run_once():
-            pass
-        sync.stop()
-        assert sync.status.last_error is None
+        sync_all(kiosk, hub, token)
         with httpx.Client(base_url=hub.url, timeout=10) as at_hub:
-            headers = {"authorization": f"Bearer {hub.token('L1')}"}
-            shown = at_hub.get("/api/v1/delegates", headers=headers).json()["delegates"]
-            assert [d["grant_id"] for d in shown] == [made.json()["grant_id"]]
+            assert delegates_at(at_hub, hub) == [grant_id]
             assert quarantine_of(at_hub, hub, name)["quarantined"] == 0
+            held = {e.event_id for e in hub.node.ledger.events_after(0, 100, only_node=name)}
+            assert signed_in["event_id"] in held  # it reached the hub: its correction hides it
+            headers = {"authorization": f"Bearer {hub.token('L1')}"}
             picture = at_hub.get("/api/v1/presence", headers=headers).json()
             state = {s["student_id"]: s["state"] for s in picture["students"]}
             assert state.get("S3") != "present"  # the sign-in was corrected away
@@ -254,31 +275,19 @@ def test_an_action_made_before_its_staff_member_left_still_syncs(
     # 周老师 names a delegate on the kiosk while the LAN is down; by the time it comes
     # back the school has made her a guard. What she did as a teacher stands: refusing
     # it would stall the kiosk's chain at a lawful event for good.
-    kiosk = LiveServer(make_node())
+    kiosk, token = kiosk_of(hub, make_node)
     name = kiosk.node.ledger.node_id
-    token = hub.node.ledger.add_device(name)
     with hub, kiosk, httpx.Client(base_url=kiosk.url, timeout=10) as at_kiosk:
-        teacher = {"authorization": f"Bearer {kiosk.token('T2')}"}
-        made = at_kiosk.post(
-            "/api/v1/delegates", headers=teacher,
-            json={"student_id": "S2", "name": "李叔叔", "phone": "13800004321"},
-        )  # fmt: skip
-        assert made.status_code == 201, made.text
+        grant_id = name_delegate(kiosk, at_kiosk, "T2", "S2", "李叔叔", "13800004321")
         staff = roster_files.FILES["staff.csv"].replace("T2,周老师,teacher", "T2,周老师,guard")
         bundle = roster_files.write(tmp_path / "moved", **{"staff.csv": staff})
         version = hub.node.ledger.roster_version() + 1
         hub.node.ledger.save_roster(roster_mod.load(bundle, version=version), "test")
         assert tap_at_hub(at_kiosk, CARD["S3"]).status_code == 200
-        sync = SyncClient(kiosk.node, hub.url, token)
-        while sync.run_once():
-            pass
-        sync.stop()
-        assert sync.status.last_error is None
+        sync_all(kiosk, hub, token)
         with httpx.Client(base_url=hub.url, timeout=10) as at_hub:
             assert quarantine_of(at_hub, hub, name)["quarantined"] == 0
-            leader = {"authorization": f"Bearer {hub.token('L1')}"}
-            shown = at_hub.get("/api/v1/delegates", headers=leader).json()["delegates"]
-            assert [d["grant_id"] for d in shown] == [made.json()["grant_id"]]
+            assert delegates_at(at_hub, hub) == [grant_id]
 
 
 def test_the_hubs_roster_reaches_a_kiosk_whose_own_roster_is_numbered_alike(
