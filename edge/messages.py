@@ -87,6 +87,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "临时委托已过期或已撤销，不能接走",
         "The delegation has expired or was revoked: no release",
     ),
+    "clock_untrusted": (
+        "本机时间未校准，接送码、通行证和临时委托暂不能用：请用家长卡，或请值班老师联系",
+        "This kiosk's clock is not set yet: codes, passes and delegates cannot be checked; "
+        "use the guardian's card, or call the duty teacher",
+    ),
     "not_present": ("{student}不在校，无法放行", "{student} is not on campus: nothing to release"),
     "corrected": ("{staff}更正了一条记录：{reason}", "{staff} corrected a record: {reason}"),
 }

@@ -49,8 +49,14 @@ def decide(
     timing: Timing = Timing(),  # noqa: B008
     book: PickupBook | None = None,
     pending: ManualRelease | None = None,
+    clock_trusted: bool = True,
 ) -> Decision:
     """Decide what a tap means, without side effects.
+
+    ``clock_trusted`` False (a Pi not yet set by NTP nor following its hub: it may have
+    booted with yesterday's date) refuses the authority that holds only on some days,
+    a one-time code, a pass, a delegate's manual release: which day it is cannot be
+    told. A guardian's card, which holds every day, works as always.
 
     ``book`` holds delegates and one-time codes; ``pending`` a manual release asked on
     this station's screen, which a staff card signs.
@@ -61,6 +67,8 @@ def decide(
             ev.IGNORED, ev.DEBOUNCED, "debounced", data={"previous_at": previous.isoformat()}
         )
     book = book or PickupBook()
+    if not clock_trusted and tap.card.startswith((CODE_PREFIX, PASS_PREFIX)):
+        return _untrusted_clock(None)
     if tap.card.startswith(CODE_PREFIX):
         return _code(tap, roster, state, book)
     if tap.card.startswith(PASS_PREFIX):
@@ -73,6 +81,13 @@ def decide(
     station = roster.stations[tap.station]
     if station.role == "classroom":
         return _at_classroom(tap, roster, state, timing, station.group_id or "", kind, ident)
+    if (
+        not clock_trusted
+        and kind == "staff"
+        and pending is not None
+        and (pending.adult_kind == "delegate" and pending.station == tap.station)
+    ):
+        return _untrusted_clock(pending.student_id, manual=True)  # the request is used up
     decision = _at_pickup(tap, roster, state, timing, kind, ident, book, pending)
     if decision.kind in (ev.RELEASED, ev.LEFT_ALONE) and decision.subject_id:
         return _against_plan(decision, tap, roster, state, book)
@@ -96,6 +111,13 @@ def _debounced(tap: Tap, previous: dt.datetime, state: DayState, timing: Timing)
         if tap.mono[1] >= window:
             return False  # the last tap was before this process began, longer ago than that
     return -timing.step_back <= tap.at - previous < timing.debounce
+
+
+def _untrusted_clock(student_id: str | None, **extra: object) -> Decision:
+    """Refuse authority that holds only on some days: this node cannot tell which day it is."""
+    data = {"reason": "clock_untrusted", "alert": "alert", **extra}
+    subject = "student" if student_id else None
+    return Decision(ev.DENIED, ev.REFUSED, "clock_untrusted", subject, student_id, data)
 
 
 def _against_plan(

@@ -599,7 +599,9 @@ class TapWriter:
         signed = {} if signed is None else signed
         asked = None if tap.station in signed else self.pending.get(tap.station)
         try:
-            decision = decide(tap, roster, state, self.timing, book, asked)
+            decision = decide(
+                tap, roster, state, self.timing, book, asked, clock_trusted=self.clock_synced
+            )
         except (sqlite3.Error, CampusEdgeError):
             raise
         except Exception as err:

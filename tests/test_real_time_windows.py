@@ -28,6 +28,12 @@ def tap(node: Node, station: str, who: str) -> Event:
     return node.writer.submit_nowait(node.writer.make_tap(station, CARD[who])).result(10).event
 
 
+def ask_manual_release(screen: httpx.Client, reason: str = "家长忘带卡") -> httpx.Response:
+    """Ask P1's screen to release S1 to their mother P1 without a card (无卡接送)."""
+    body = {"student_id": "S1", "adult_kind": "guardian", "adult_id": "P1", "reason": reason}
+    return screen.post("/api/v1/stations/P1/manual-release", json=body)
+
+
 def untrusted(node: Node) -> None:
     node.writer._check_clock = lambda: False  # no NTP yet
     node.writer.clock_synced = False
@@ -62,8 +68,10 @@ def test_a_pickup_survives_refolds_from_synced_events_within_its_window(
     other = make_node()
     assert tap(gate, "K1", "S1").code == "signed_in"
     gate.clock.advance(seconds=300)  # type: ignore[attr-defined]  # the process is old now
-    assert tap(gate, "P1", "P1").code == "pickup_opened"
+    opened = tap(gate, "P1", "P1")
+    assert opened.code == "pickup_opened"
     early = tap(other, "K2", "S5")  # stamped before the mother's tap: sorts before it
+    assert early.hlc < opened.hlc
     gate.writer.ingest([early]).result(timeout=10)
     gate.projection.forget()
     gate.clock.advance(seconds=20)  # type: ignore[attr-defined]
@@ -95,21 +103,13 @@ def test_a_manual_release_asked_on_a_wrong_clock_is_not_signed_hours_later(
     assert tap(gate, "K1", "S1").code == "signed_in"
     clock.step(hours=3)  # the wall clock wrong, before it follows the hub
     with LiveServer(gate) as server, httpx.Client(base_url=server.url, timeout=10) as screen:
-        asked = screen.post(
-            "/api/v1/stations/P1/manual-release",
-            json={"student_id": "S1", "adult_kind": "guardian", "adult_id": "P1",
-                  "reason": "家长忘带卡"},
-        )  # fmt: skip
+        asked = ask_manual_release(screen)
         assert asked.status_code == 200, asked.text
         clock.step(hours=-3)  # follows the hub
         clock.advance(hours=3, seconds=20)
         on_duty = tap(gate, "P1", "GU")  # the guard goes on duty: she signs nothing
         assert on_duty.code == "staff_on_duty", on_duty
-        again = screen.post(
-            "/api/v1/stations/P1/manual-release",
-            json={"student_id": "S1", "adult_kind": "guardian", "adult_id": "P1",
-                  "reason": "家长忘带卡"},
-        )  # fmt: skip
+        again = ask_manual_release(screen)
         assert again.status_code == 200, again.text  # the old one is gone: a new one is taken
 
 
@@ -119,11 +119,7 @@ def test_blank_text_is_refused_where_it_is_typed(make_node: Callable[..., Node])
     gate = make_node()
     assert tap(gate, "K1", "S1").code == "signed_in"
     with LiveServer(gate) as server, httpx.Client(base_url=server.url, timeout=10) as screen:
-        asked = screen.post(
-            "/api/v1/stations/P1/manual-release",
-            json={"student_id": "S1", "adult_kind": "guardian", "adult_id": "P1",
-                  "reason": "   "},
-        )  # fmt: skip
+        asked = ask_manual_release(screen, "   ")
         assert asked.status_code == 422, asked.text
         assert "blank" in asked.text
         teacher = {"authorization": f"Bearer {server.token('T1')}"}
@@ -131,12 +127,33 @@ def test_blank_text_is_refused_where_it_is_typed(make_node: Callable[..., Node])
         named = screen.post("/api/v1/delegates", headers=teacher, json=blank)
         assert named.status_code == 422, named.text
         assert "blank" in named.text
-        asked = screen.post(
-            "/api/v1/stations/P1/manual-release",
-            json={"student_id": "S1", "adult_kind": "guardian", "adult_id": "P1",
-                  "reason": "家长忘带卡"},
-        )  # fmt: skip
+        asked = ask_manual_release(screen)
         assert asked.status_code == 200, asked.text
         signed = tap(gate, "P1", "GU")
         assert signed.code == "released_manually"
         assert "P1" not in gate.writer.pending  # done, once its event was committed
+
+
+def test_a_pi_that_booted_with_yesterdays_date_takes_no_codes_or_passes_until_set(
+    make_node: Callable[..., Node],
+) -> None:
+    # Yesterday's one-time code went unused. Today the gate Pi boots with yesterday's
+    # date (no RTC), before NTP or its hub have set it: it would take yesterday's code
+    # (and a one-day delegate's release, a pass that ran out yesterday) as today's.
+    clock = ManualClock(local("16:00") - dt.timedelta(days=1))
+    gate = make_node(clock=clock)
+    with LiveServer(gate) as server, httpx.Client(base_url=server.url, timeout=10) as screen:
+        admin = {"authorization": f"Bearer {server.token('A1')}"}
+        issued = screen.post("/api/v1/pickup-codes", headers=admin,
+                             json={"student_id": "S1", "adult_kind": "guardian",
+                                   "adult_id": "P1"})  # fmt: skip
+        assert issued.status_code == 201, issued.text
+        code = issued.json()["code"]
+        untrusted(gate)  # the next morning's boot: the same date, nothing has set it
+        assert tap(gate, "K1", "S1").code == "signed_in"
+        typed = screen.post("/api/v1/stations/P1/code", json={"code": code}).json()
+        assert (typed["outcome"], typed["code"]) == ("denied", "clock_untrusted")
+        assert "时间未校准" in typed["message"]
+        clock.advance(seconds=11)
+        assert tap(gate, "P1", "P1").code == "pickup_opened"  # a guardian's card still works
+        assert tap(gate, "P1", "S1").code == "released"
