@@ -28,13 +28,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge import demo, report_files, reports  # noqa: E402
-from edge import events as ev  # noqa: E402
-from edge import roster as roster_mod  # noqa: E402
+from edge import reports  # noqa: E402
+from edge.cli import demo  # noqa: E402
 from edge.clock import to_millis  # noqa: E402
-from edge.events import Event  # noqa: E402
-from edge.ledger import Ledger, transaction  # noqa: E402
-from edge.roster import Roster  # noqa: E402
+from edge.reports import files as report_files  # noqa: E402
+from edge.school import events as ev  # noqa: E402
+from edge.school import roster as roster_mod  # noqa: E402
+from edge.school.events import Event  # noqa: E402
+from edge.school.roster import Roster  # noqa: E402
+from edge.store.ledger import Ledger, transaction  # noqa: E402
 
 TERM = """
 [[term]]

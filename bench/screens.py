@@ -19,10 +19,10 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from edge import demo  # noqa: E402
-from edge import roster as roster_mod  # noqa: E402
-from edge.ledger import Ledger  # noqa: E402
 from edge.node import Node  # noqa: E402
+from edge.school import roster as roster_mod  # noqa: E402
 from edge.settings import Settings  # noqa: E402
+from edge.store.ledger import Ledger  # noqa: E402
 from tests.conftest import CHROMIUM, FLAGS, LiveServer  # noqa: E402
 
 MEASURE = """async ([station, uid, name]) => {

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from edge.node import Node
-    from edge.taps import TapResult
+    from edge.writer import TapResult
 
 
 class Metrics:

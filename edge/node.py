@@ -1,7 +1,7 @@
 """A running node: its ledger, live projection, tap writer and readers, built together.
 
 ``Node.open`` builds everything from settings with an injectable clock; ``start`` and
-``stop`` bring the writer and the readers up and down. The HTTP app (``edge.api``)
+``stop`` bring the writer and the readers up and down. The HTTP app (``edge.http.app``)
 takes a Node, so a test builds the real thing on a temporary directory.
 """
 
@@ -15,7 +15,6 @@ import threading
 import time
 from typing import Any
 
-from edge import auth, cards, passes
 from edge.clock import Clock, CorrectedClock, SystemClock, clock_synchronized
 from edge.devices.base import Reader, Sink
 from edge.devices.registry import (
@@ -26,16 +25,17 @@ from edge.devices.registry import (
 )
 from edge.devices.sim import SimulatedReader
 from edge.errors import AuthError, StorageError
-from edge.events import ACTION, PICKUP_OPENED, Tap
-from edge.ledger import Ledger
 from edge.live import Broadcast
 from edge.metrics import Metrics
 from edge.projection import PRESENT, Projection
-from edge.roster import Roster
-from edge.rules import Timing
+from edge.school import auth, cards, passes
+from edge.school.events import ACTION, PICKUP_OPENED, Tap
+from edge.school.roster import Roster
+from edge.school.rules import Timing
 from edge.settings import Settings
+from edge.store.ledger import Ledger
 from edge.sync.server import Peers
-from edge.taps import TapResult, TapWriter, WriterStopped
+from edge.writer import TapResult, TapWriter, WriterStopped
 
 log = logging.getLogger(__name__)
 UPSTREAM_PASS_KEY = "upstream_pass_key"  # noqa: S105 - a meta key: the hub's public pass key
@@ -286,7 +286,7 @@ class Node:
         """Return the staff id a valid code was issued to, once; None otherwise.
 
         Wrong codes are bounded per caller and per campus by the sign-in route
-        (edge.api); they never void another staff member's valid code.
+        (edge.http.app); they never void another staff member's valid code.
         """
         held = self.signin_codes.pop(code, None)
         if held is None or held[1] < time.monotonic():

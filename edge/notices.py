@@ -36,9 +36,9 @@ from typing import Any
 import httpx
 import orjson
 
-from edge import events as ev
-from edge.events import Event
 from edge.projection import PRESENT, late_stage
+from edge.school import events as ev
+from edge.school.events import Event
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge import events as ev
 from edge.clock import Reading
-from edge.events import Event
-from edge.pickup import CODES as PICKUP_CODES
-from edge.pickup import PickupBook, Unusable, data_of, fold_book, text
-from edge.roster import Roster
+from edge.school import events as ev
+from edge.school.events import Event
+from edge.school.pickup import CODES as PICKUP_CODES
+from edge.school.pickup import PickupBook, Unusable, data_of, fold_book, text
+from edge.school.roster import Roster
 
 PRESENT, RELEASED, LEFT_ALONE = "present", "released", "left_alone"
 EXPECTED, ON_LEAVE = "expected", "on_leave"

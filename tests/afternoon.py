@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from edge import cards
 from edge.clock import HybridLogicalClock
-from edge.events import Event, Tap
-from edge.pickup import PickupBook
 from edge.projection import DayState
-from edge.roster import Roster
-from edge.rules import Timing, decide
+from edge.school import cards
+from edge.school.events import Event, Tap
+from edge.school.pickup import PickupBook
+from edge.school.roster import Roster
+from edge.school.rules import Timing, decide
 
 
 class Afternoon:

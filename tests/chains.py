@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from edge.clock import to_millis
-from edge.events import Event
+from edge.school.events import Event
 
 START = dt.datetime(2026, 11, 23, 7, 30, tzinfo=dt.UTC)  # 15:30 in Shanghai
 
@@ -37,7 +37,7 @@ def staff_proof(node: Any, staff_id: str = "A1") -> Callable[[Event], Event]:
     As the HTTP API does for a verified token (edge.sync.proof): the writer refuses a
     staff action without it, since the campus hub would.
     """
-    from edge.auth import Principal
+    from edge.school.auth import Principal
     from edge.sync import proof
 
     member = node.roster.staff[staff_id]

@@ -14,13 +14,13 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from edge import auth
-from edge import roster as roster_mod
-from edge.api import create_app
 from edge.clock import ManualClock
-from edge.ledger import Ledger
+from edge.http.app import create_app
 from edge.node import Node
+from edge.school import auth
+from edge.school import roster as roster_mod
 from edge.settings import Settings
+from edge.store.ledger import Ledger
 from tests import roster_files
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from edge import demo
+from edge.cli import demo
 from tests.conftest import free_port, local
 from tests.roster_files import TODAY
 

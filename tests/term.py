@@ -295,7 +295,7 @@ late_after_minutes = 10
 
     def play(self, node: object, roster_dir: Path) -> None:
         """Tap the whole term through a node's writer, re-enrolling S05 after LOST."""
-        from edge import roster as roster_mod
+        from edge.school import roster as roster_mod
 
         writer = node.writer  # type: ignore[attr-defined]
         for day in self.days:
@@ -368,11 +368,11 @@ late_after_minutes = 10
 
 def played_node(root: Path) -> tuple[Term, object]:
     """Tap a whole generated term through a started in-process node; the caller stops it."""
-    from edge import roster as roster_mod
     from edge.clock import ManualClock
-    from edge.ledger import Ledger
     from edge.node import Node
+    from edge.school import roster as roster_mod
     from edge.settings import Settings
+    from edge.store.ledger import Ledger
 
     plan = Term()
     bundle = plan.write_roster(root / "roster")

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.routing import APIRoute
 from starlette.routing import Route
 
-from edge import auth
-from edge.api import create_app
+from edge.http.app import create_app
+from edge.school import auth
 from edge.sync import proof
 from edge.sync.hub import pin_key
 from tests.conftest import LiveServer

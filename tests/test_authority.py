@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge import roster as roster_mod
 from edge.clock import to_millis
-from edge.events import Event
-from edge.pickup import PickupBook, fold_book
+from edge.school import roster as roster_mod
+from edge.school.events import Event
+from edge.school.pickup import PickupBook, fold_book
 from tests import roster_files
 from tests.conftest import LiveServer, local
 from tests.roster_files import TODAY

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from edge import calendar
-from edge.calendar import CalendarError
+from edge.school import calendar
+from edge.school.calendar import CalendarError
 from tests.roster_files import FILES
 
 SCHOOL = calendar.parse(FILES["school.toml"])
@@ -99,8 +99,8 @@ def test_school_days_follow_terms_closed_days_and_make_up_days() -> None:
 
 
 def test_on_a_closed_day_nobody_is_expected_on_the_live_picture(tmp_path) -> None:
-    from edge import roster as roster_mod
     from edge.projection import DayState, picture
+    from edge.school import roster as roster_mod
     from tests import roster_files
 
     closed = FILES["school.toml"] + '[days]\nclosed = ["2026-11-23"]\n'
@@ -114,8 +114,8 @@ def test_on_a_closed_day_nobody_is_expected_on_the_live_picture(tmp_path) -> Non
 
 
 def test_a_group_start_that_is_not_a_time_is_refused(tmp_path) -> None:
-    from edge import roster as roster_mod
     from edge.errors import RosterError
+    from edge.school import roster as roster_mod
     from tests import roster_files
 
     groups = "group_id,name,kind,staff_id,room,开始时间\nG1,看护组,basic,T1,101,4pm\n"

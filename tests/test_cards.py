@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.cards import CardNumberError, normalize, roster_cell
+from edge.school.cards import CardNumberError, normalize, roster_cell
 
 
 @pytest.mark.parametrize(

@@ -21,12 +21,12 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.errors import StorageError
-from edge.events import Event
-from edge.ledger import Device
+from edge.school.events import Event
 from edge.settings import Settings
+from edge.store.ledger import Device
 from edge.sync import proof
 from edge.sync.central import CentralStore, create_central_app
-from edge.taps import ChainBroken
+from edge.writer import ChainBroken
 from tests import roster_files
 from tests.chains import chain
 from tests.conftest import ThreadedServer, free_port, local, wait_for
@@ -187,7 +187,7 @@ def test_an_unreachable_database_is_a_sentence_without_its_password() -> None:
 def test_the_central_purges_old_roster_versions_and_their_photos(
     store: CentralStore, database: str, tmp_path: Path
 ) -> None:
-    from edge import roster as roster_mod
+    from edge.school import roster as roster_mod
 
     campus = f"campus-{secrets.token_hex(3)}"
     first = roster_mod.load(roster_files.with_photos(tmp_path / "a"), version=0)

@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from edge.clock import COUNTER_BITS, ManualClock, to_millis
-from edge.events import Event
-from edge.ledger import Ledger
 from edge.node import Node
-from edge.pickup import DELEGATE_GRANTED, DELEGATE_REVOKED, PLAN_SET
+from edge.school.events import Event
+from edge.school.pickup import DELEGATE_GRANTED, DELEGATE_REVOKED, PLAN_SET
+from edge.store.ledger import Ledger
 from edge.sync import schema
 from edge.sync.client import SyncClient
 from tests.chains import staff_proof
@@ -223,8 +223,8 @@ def test_a_sign_in_made_on_a_fast_clock_cannot_sign_an_action_the_hub_would_refu
 def test_the_writer_refuses_a_staff_action_whose_proof_the_hub_would_refuse(
     make_node: Callable[..., Node],
 ) -> None:
-    from edge.auth import Principal
     from edge.errors import TapError
+    from edge.school.auth import Principal
     from edge.sync import proof
 
     node = make_node()

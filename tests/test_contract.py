@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from edge.api import create_app
-from edge.cli import app
-from edge.ledger import Ledger
+from edge.cli.app import app
+from edge.http.app import create_app
 from edge.node import Node
+from edge.store.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT.parent / "shared" / "CONTRACT.md"

@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge import roster as roster_mod
-from edge.ledger import Ledger
+from edge.school import roster as roster_mod
+from edge.store.ledger import Ledger
 from tests.conftest import local
 from tests.roster_files import TODAY
 from tests.services import Service, imported_campus

@@ -13,8 +13,9 @@ import io
 import httpx
 from openpyxl import load_workbook
 
-from edge import auth, report_files
 from edge.reports import Column, Report, Table
+from edge.reports import files as report_files
+from edge.school import auth
 from tests.conftest import LiveServer
 from tests.roster_files import CARD
 

@@ -15,11 +15,11 @@ from tests.conftest import LiveServer
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    from edge import roster as roster_mod
     from edge.clock import ManualClock
-    from edge.ledger import Ledger
     from edge.node import Node
+    from edge.school import roster as roster_mod
     from edge.settings import Settings
+    from edge.store.ledger import Ledger
     from tests import roster_files
     from tests.conftest import local
 

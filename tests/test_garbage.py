@@ -8,10 +8,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge import cards
-from edge import roster as roster_mod
 from edge.errors import RosterError
-from edge.ledger import Ledger
+from edge.school import cards
+from edge.school import roster as roster_mod
+from edge.store.ledger import Ledger
 from tests import roster_files
 
 card_text = st.one_of(

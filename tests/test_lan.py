@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from edge import auth
-from edge.api import create_app
 from edge.display import display_key
+from edge.http.app import create_app
 from edge.node import Node
+from edge.school import auth
 from tests.conftest import LiveServer, local
 from tests.roster_files import CARD, FILES
 from tests.test_access import DISPLAY, OPEN, POLICY
@@ -308,7 +308,7 @@ def test_wrong_sign_in_codes_lock_out_their_caller_and_never_void_anothers_code(
 def test_wrong_pins_lock_out_their_caller_and_the_staff_members_pin(make_node) -> None:
     # A card is no secret: with a copied admin card anyone gets code after code. Wrong
     # PINs must count, per caller and per staff member, or 4 digits fall in minutes.
-    from edge import auth
+    from edge.school import auth
 
     node = make_node()
     node.ledger.set_pin("A1", auth.hash_pin("4321"))

@@ -16,8 +16,8 @@ import httpx
 
 from edge import reports
 from edge.clock import ManualClock
-from edge.events import Event
 from edge.node import Node
+from edge.school.events import Event
 from tests import roster_files
 from tests.conftest import LiveServer, local
 from tests.roster_files import CARD, FILES, TODAY

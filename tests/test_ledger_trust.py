@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from edge.errors import StorageError
-from edge.ledger import Ledger
 from edge.node import Node
+from edge.store.ledger import Ledger
 from tests import roster_files
 from tests.conftest import local
 from tests.roster_files import CARD, UNKNOWN

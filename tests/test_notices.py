@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from edge import roster as roster_mod
 from edge.clock import ManualClock
-from edge.ledger import Ledger
 from edge.node import Node
+from edge.school import roster as roster_mod
 from edge.settings import Settings
+from edge.store.ledger import Ledger
 from tests import roster_files
 from tests.conftest import ThreadedServer, free_port, local, wait_for
 from tests.fault_proxy import read_body

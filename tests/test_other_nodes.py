@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge import cards
 from edge.clock import COUNTER_BITS, to_millis
-from edge.events import Event
 from edge.node import Node
+from edge.school import cards
+from edge.school.events import Event
 from edge.sync import proof, schema
 from edge.sync.hub import pin_key
 from tests.conftest import LiveServer, local

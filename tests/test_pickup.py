@@ -12,9 +12,10 @@ import time
 import httpx
 import pytest
 
-from edge import auth, reports
+from edge import reports
 from edge.node import Node
-from edge.taps import TapResult
+from edge.school import auth
+from edge.writer import TapResult
 from tests.conftest import LiveServer, local, wait_for
 from tests.roster_files import CARD
 

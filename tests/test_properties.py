@@ -10,13 +10,13 @@ import random
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from edge import cards
-from edge import roster as roster_mod
 from edge.clock import HybridLogicalClock
-from edge.events import Event, Tap
-from edge.pickup import fold_book
 from edge.projection import fold, picture
-from edge.rules import Timing, decide
+from edge.school import cards
+from edge.school import roster as roster_mod
+from edge.school.events import Event, Tap
+from edge.school.pickup import fold_book
+from edge.school.rules import Timing, decide
 from tests.afternoon import Afternoon
 from tests.conftest import local
 from tests.roster_files import CARD, FILES, TODAY, UNKNOWN

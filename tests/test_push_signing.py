@@ -17,9 +17,9 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.auth import Principal
-from edge.events import Event
 from edge.node import Node
+from edge.school.auth import Principal
+from edge.school.events import Event
 from edge.sync import proof
 from edge.sync.central import CentralStore
 from edge.sync.client import SyncClient

@@ -18,10 +18,12 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from edge import auth, report_files, reports
-from edge import roster as roster_mod
+from edge import reports
 from edge.errors import ReportError
 from edge.node import Node
+from edge.reports import files as report_files
+from edge.school import auth
+from edge.school import roster as roster_mod
 from tests import term as t
 from tests.conftest import LiveServer
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from edge import roster as roster_mod
 from edge.errors import RosterError
-from edge.ledger import Ledger
+from edge.school import roster as roster_mod
+from edge.store.ledger import Ledger
 from tests import roster_files
 from tests.roster_files import FILES
 

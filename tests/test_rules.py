@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from edge import roster as roster_mod
-from edge.events import Tap
-from edge.pickup import Code, Delegate, PickupBook
-from edge.roster import Roster
+from edge.school import roster as roster_mod
+from edge.school.events import Tap
+from edge.school.pickup import Code, Delegate, PickupBook
+from edge.school.roster import Roster
 from tests import roster_files
 from tests.afternoon import Afternoon
 from tests.conftest import local

@@ -224,7 +224,7 @@ def test_the_dashboard_shows_prints_and_downloads_reports(
 ) -> None:
     from openpyxl import load_workbook
 
-    from edge import auth
+    from edge.school import auth
 
     for station, who in (("K1", "S1"), ("K1", "T1"), ("P1", "P1"), ("P1", "S1")):
         tap(server, station, who)
@@ -268,7 +268,7 @@ def test_the_dashboard_shows_prints_and_downloads_reports(
 def test_the_guard_releases_a_child_to_a_delegate_without_a_card(
     server: LiveServer, page: Page
 ) -> None:
-    from edge import auth
+    from edge.school import auth
 
     tap(server, "K1", "S2")
     admin = auth.issue(server.node.secret, "A1", "admin", server.node.clock.now(), 12)

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from edge.errors import StorageError
-from edge.pickup import PLAN_SET
+from edge.school.pickup import PLAN_SET
 from tests.chains import staff_proof
 from tests.conftest import LiveServer, local
 from tests.roster_files import CARD, TODAY

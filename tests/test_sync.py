@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge import roster as roster_mod
+from edge.school import roster as roster_mod
 from tests import roster_files
 from tests.conftest import local, wait_for
 from tests.fault_proxy import FAULTS, FaultProxy

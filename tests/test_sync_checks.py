@@ -18,9 +18,9 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge import roster as roster_mod
-from edge.events import Event
 from edge.node import Node
+from edge.school import roster as roster_mod
+from edge.school.events import Event
 from edge.sync.client import SyncClient
 from tests import roster_files
 from tests.conftest import LiveServer
@@ -240,7 +240,7 @@ def test_a_kiosk_with_another_key_is_refused_until_registered_again(
 
 
 def test_a_proof_allows_the_roles_the_api_allows() -> None:
-    from edge import pickup_api
+    from edge.http import pickup as pickup_api
     from edge.sync import proof
 
     assert proof.GRANT_ROLES == pickup_api.GRANT_ROLES

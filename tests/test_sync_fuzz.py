@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge import pickup_api
 from edge.clock import to_millis
-from edge.events import Event
+from edge.http import pickup as pickup_api
 from edge.node import Node
+from edge.school.events import Event
 from edge.sync import proof
 from edge.sync.client import SyncClient
 from tests.conftest import LiveServer, local

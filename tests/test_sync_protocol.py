@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.events import Event
 from edge.node import Node
+from edge.school.events import Event
 from edge.sync import proof
 from edge.sync.client import SyncClient
 from edge.sync.hub import pin_key

@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge import doctor
-from edge import roster as roster_mod
+from edge.cli import doctor
 from edge.errors import StorageError, TapError
 from edge.node import Node
-from edge.taps import TapResult
+from edge.school import roster as roster_mod
+from edge.writer import TapResult
 from tests import roster_files
 from tests.conftest import LiveServer, local
 from tests.roster_files import CARD

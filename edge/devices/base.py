@@ -14,18 +14,18 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from edge.cards import Form
+from edge.backoff import Backoff
+from edge.school.cards import Form
 
 if TYPE_CHECKING:
     from edge.devices.feedback import Feedback
-    from edge.taps import TapResult
+    from edge.writer import TapResult
 
 log = logging.getLogger(__name__)
 
@@ -74,24 +74,6 @@ class Reader(Protocol):
     def stop(self) -> None:
         """Stop reading and release the device."""
         ...
-
-
-class Backoff:
-    """Delays for reopening a device: doubling from ``first`` up to ``cap``, jittered."""
-
-    def __init__(self, first: float = 0.5, cap: float = 30.0, jitter: float = 0.2) -> None:
-        self.first, self.cap, self.jitter = first, cap, jitter
-        self.attempt = 0
-
-    def next(self) -> float:
-        """Return the delay before the next attempt."""
-        delay = min(self.cap, self.first * 2**self.attempt)
-        self.attempt += 1
-        return delay * (1 + random.uniform(-self.jitter, self.jitter))
-
-    def reset(self) -> None:
-        """Start again from the first delay (after a success)."""
-        self.attempt = 0
 
 
 class CardHold:

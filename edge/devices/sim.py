@@ -10,12 +10,12 @@ import concurrent.futures
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from edge.cards import Form
 from edge.devices.base import ReaderHealth, Sink
 from edge.errors import StorageError
+from edge.school.cards import Form
 
 if TYPE_CHECKING:
-    from edge.taps import TapResult
+    from edge.writer import TapResult
 
 
 class SimulatedReader:

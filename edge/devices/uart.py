@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
 
-from edge.cards import Form
 from edge.devices.base import ReaderGone, ThreadedReader
+from edge.school.cards import Form
 
 log = logging.getLogger(__name__)
 

@@ -43,12 +43,12 @@ import orjson
 
 from edge.clock import SystemClock
 from edge.errors import AuthError, StorageError, TapError
-from edge.events import Chain, Event, check_chains
-from edge.ledger import Device
-from edge.roster import Roster
+from edge.school.events import Chain, Event, check_chains
+from edge.school.roster import Roster
 from edge.settings import Settings
+from edge.store.ledger import Device
 from edge.sync.protocol import RosterSnapshot
-from edge.taps import ChainBroken, Ingested
+from edge.writer import ChainBroken, Ingested
 
 log = logging.getLogger(__name__)
 
@@ -562,8 +562,8 @@ class CentralStore:
 
     def campus_roster(self, campus: str) -> Roster:
         """Return a campus's newest roster, built and checked as a node builds it."""
-        from edge import roster as roster_mod
         from edge.errors import ReportError
+        from edge.school import roster as roster_mod
 
         with self.pool.connection() as conn:
             row = conn.execute(
@@ -672,7 +672,7 @@ def create_central_app(store: CentralStore, settings: Settings) -> Any:
     """Build the central's HTTP app: health and the sync protocol."""
     from fastapi import FastAPI
 
-    from edge.api import SYNC_BODY, BodyLimit, add_error_handlers
+    from edge.http.responses import SYNC_BODY, BodyLimit, add_error_handlers
     from edge.sync.server import Peers, add_sync_routes
 
     app = FastAPI(title="campus-edge central", version="0.1.0",

@@ -28,16 +28,16 @@ from typing import Any
 import httpx
 import orjson
 
-from edge import roster as roster_mod
+from edge.backoff import Backoff
 from edge.clock import CorrectedClock
-from edge.devices.base import Backoff
 from edge.errors import CampusEdgeError
-from edge.events import Event
 from edge.node import UPSTREAM_PASS_KEY, Node
-from edge.pickup import DELEGATE_GRANTED
+from edge.school import roster as roster_mod
+from edge.school.events import Event
+from edge.school.pickup import DELEGATE_GRANTED
 from edge.sync import proof, schema
 from edge.sync.protocol import Hello, PullAnswer, PushAnswer, RosterSnapshot, WireEvent
-from edge.taps import TapResult
+from edge.writer import TapResult
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ import datetime as dt
 import json
 from typing import Any
 
-from edge import passes
 from edge.errors import AuthError, TapError
-from edge.events import Event
-from edge.ledger import Device, Ledger
 from edge.node import Node
+from edge.school import passes
+from edge.school.events import Event
+from edge.store.ledger import Device, Ledger
 from edge.sync.protocol import RosterSnapshot
-from edge.taps import Ingested
+from edge.writer import Ingested
 
 CLOCK_STEP = "clock_step."
 NODE_KEY = "node_key."  # meta key prefix: a device's node key, pinned or bound at first hello

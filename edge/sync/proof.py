@@ -18,21 +18,21 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from edge import events as ev
-from edge.auth import CLOCK_SLACK, MAX_TOKEN_HOURS, Principal
-from edge.events import Event, utc_text
+from edge.files import write_atomic
+from edge.school import events as ev
+from edge.school.auth import CLOCK_SLACK, MAX_TOKEN_HOURS, Principal
+from edge.school.events import Event, utc_text
 
 DOMAIN = b"campus-edge action v1\x00"
 PUSH_DOMAIN = b"campus-edge push v1\x00"
 KEY_FILE = "node.key"
-# Who may make each staff action: the same roles as edge.pickup_api's GRANT_ROLES and
+# Who may make each staff action: the same roles as edge.http.pickup's GRANT_ROLES and
 # CORRECT_ROLES (a test keeps them equal).
 GRANT_ROLES = frozenset({"teacher", "duty_leader", "admin"})
 CORRECT_ROLES = frozenset({"teacher", "guard", "duty_leader", "admin"})
@@ -62,11 +62,7 @@ def load_key(data_dir: Path) -> Ed25519PrivateKey:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         raw = Ed25519PrivateKey.generate().private_bytes_raw()
-        part = path.with_suffix(".part")
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(raw)
-        part.replace(path)
+        write_atomic(path, raw, mode=0o600)
     return Ed25519PrivateKey.from_private_bytes(path.read_bytes())
 
 
@@ -218,7 +214,7 @@ def push_problem(
     Besides the signature, each chain's events in the batch must lead up to its last
     one unbroken (the next seq, naming the hash of the one before): an event the
     signed last one does not descend from would go in unvouched. Each hash is checked
-    against its event's content by ``edge.events.check_chains`` before anything is
+    against its event's content by ``edge.school.events.check_chains`` before anything is
     stored.
     """
     if not signature:

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from edge.events import Event
+from edge.school.events import Event
 
 _ID = r"^[A-Za-z0-9._-]{1,64}$"
 

@@ -32,11 +32,11 @@ from typing import Any
 
 import orjson
 
-from edge import events as ev
 from edge import text
 from edge.clock import AHEAD, COUNTER_BITS, to_millis
-from edge.events import Event
-from edge.roster import PHOTO_NAME
+from edge.school import events as ev
+from edge.school.events import Event
+from edge.school.roster import PHOTO_NAME
 from edge.sync import proof
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)

@@ -40,15 +40,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
-from edge import roster as roster_mod
 from edge import text
 from edge.clock import Clock
 from edge.errors import AuthError, TapError
-from edge.events import Event
-from edge.ledger import Device
+from edge.school import roster as roster_mod
+from edge.school.events import Event
+from edge.store.ledger import Device
 from edge.sync import proof, schema
 from edge.sync.protocol import Head, Hello, PullAnswer, Push, PushAnswer, RosterSnapshot
-from edge.taps import ChainBroken, Ingested
+from edge.writer import ChainBroken, Ingested
 
 
 class SyncStore(Protocol):

@@ -15,7 +15,7 @@ import datetime as dt
 import random
 from pathlib import Path
 
-from edge.roster import Roster
+from edge.school.roster import Roster
 
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"

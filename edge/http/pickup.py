@@ -23,15 +23,18 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from edge import auth, display, passes
-from edge.api import Problem, _json
-from edge.calendar import CalendarError, parse_time
+from edge import display
 from edge.clock import reading
 from edge.errors import AuthError, TapError
-from edge.events import Event, Tap
+from edge.files import write_atomic
+from edge.http.responses import Problem, json_response
 from edge.lockout import Lockout
 from edge.node import Node
-from edge.pickup import (
+from edge.projection import PRESENT
+from edge.school import auth, passes
+from edge.school.calendar import CalendarError, parse_time
+from edge.school.events import Event, Tap
+from edge.school.pickup import (
     CODE_ISSUED,
     CODE_PREFIX,
     DELEGATE_GRANTED,
@@ -41,8 +44,7 @@ from edge.pickup import (
     PLAN_SET,
     ManualRelease,
 )
-from edge.projection import PRESENT
-from edge.roster import PHOTO_LIMIT, PHOTO_TYPES
+from edge.school.roster import PHOTO_LIMIT, PHOTO_TYPES
 from edge.sync import proof
 from edge.text import Clean
 
@@ -185,7 +187,7 @@ def add_pickup_routes(
         node.writer.record_action(DELEGATE_GRANTED, data, who.staff_id, proof=signed(who)).result(
             timeout=30
         )
-        return _json({**data, "by": who.staff_id}, 201)
+        return json_response({**data, "by": who.staff_id}, 201)
 
     @app.delete("/api/v1/delegates/{grant_id}", responses=answers, tags=["pickup"])
     def revoke(who: Staff, grant_id: str) -> Response:
@@ -197,7 +199,7 @@ def add_pickup_routes(
         node.writer.record_action(DELEGATE_REVOKED, data, who.staff_id, proof=signed(who)).result(
             timeout=30
         )
-        return _json({**data, "revoked_by": who.staff_id})
+        return json_response({**data, "revoked_by": who.staff_id})
 
     @app.get("/api/v1/delegates", responses=answers, tags=["pickup"])
     def delegates(
@@ -208,7 +210,7 @@ def add_pickup_routes(
         day = today()
         shown = [d.to_json() for d in node.projection.book.delegates.values()
                  if d.end >= day and (student is None or d.student_id == student)]  # fmt: skip
-        return _json({"delegates": sorted(shown, key=lambda d: (d["from"], d["name"]))})
+        return json_response({"delegates": sorted(shown, key=lambda d: (d["from"], d["name"]))})
 
     @app.post("/api/v1/pickup-codes", responses=answers, tags=["pickup"], status_code=201)
     def issue_code(who: Staff, body: CodeIn) -> Response:
@@ -238,7 +240,7 @@ def add_pickup_routes(
         node.writer.record_action(CODE_ISSUED, data, who.staff_id, proof=signed(who)).result(
             timeout=30
         )
-        return _json(data, 201)
+        return json_response(data, 201)
 
     @app.get("/api/v1/stations/{station}/adults", responses=answers, tags=["pickup"])
     def find_adults(
@@ -300,7 +302,7 @@ def add_pickup_routes(
                         "children": [{**child(grant.student_id), "relation": "临时委托",
                                       "allowed": True}],
                     })  # fmt: skip
-        return _json({"adults": found[:20]})
+        return json_response({"adults": found[:20]})
 
     @app.post("/api/v1/stations/{station}/manual-release", responses=answers, tags=["pickup"])
     def ask_manual_release(request: Request, station: str, body: ManualIn) -> Response:
@@ -336,7 +338,7 @@ def add_pickup_routes(
                    "student": roster.students[body.student_id].name, "adult": name,
                    "expires_at": (asked.asked_at + MANUAL_WINDOW).isoformat()}  # fmt: skip
         node.broadcast.publish(message, station=station)
-        return _json({**message, "asked_by": asker,
+        return json_response({**message, "asked_by": asker,
                       "waiting_for": "a staff card tapped at this pickup point"})  # fmt: skip
 
     @app.delete("/api/v1/stations/{station}/manual-release", responses=answers, tags=["pickup"])
@@ -352,7 +354,7 @@ def add_pickup_routes(
         message = {"type": "manual_cancelled", "student_id": waiting.student_id,
                    "student": _student_name(node, waiting.student_id)}  # fmt: skip
         node.broadcast.publish(message, station=station)
-        return _json({**message, "cancelled_by": asker})
+        return json_response({**message, "cancelled_by": asker})
 
     @app.post("/api/v1/stations/{station}/code", responses=answers, tags=["pickup"])
     async def enter_code(request: Request, station: str, body: CodeEntry) -> Response:
@@ -376,7 +378,7 @@ def add_pickup_routes(
             raise
         if result.event.code != "unknown_code":
             failures.release(ticket)
-        return _json(result.to_json())
+        return json_response(result.to_json())
 
     @app.post("/api/v1/passes", responses=answers, tags=["pickup"], status_code=201)
     def issue_pass(who: Staff, body: PassIn) -> Response:
@@ -399,7 +401,7 @@ def add_pickup_routes(
         node.writer.record_action(passes.ISSUED, data, who.staff_id, proof=signed(who)).result(
             timeout=30
         )
-        return _json({**data, "text": text}, 201)
+        return json_response({**data, "text": text}, 201)
 
     @app.delete("/api/v1/passes/{pass_id}", responses=answers, tags=["pickup"])
     def revoke_pass(who: Staff, pass_id: str) -> Response:
@@ -410,7 +412,7 @@ def add_pickup_routes(
         node.writer.record_action(
             PASS_REVOKED, {"pass_id": pass_id}, who.staff_id, proof=signed(who)
         ).result(30)
-        return _json({"pass_id": pass_id, "revoked_by": who.staff_id})
+        return json_response({"pass_id": pass_id, "revoked_by": who.staff_id})
 
     @app.put("/api/v1/students/{student_id}/plan", responses=answers, tags=["pickup"])
     def set_plan(who: Staff, student_id: str, body: PlanIn) -> Response:
@@ -444,7 +446,7 @@ def add_pickup_routes(
         node.writer.record_action(PLAN_SET, data, who.staff_id, proof=signed(who)).result(
             timeout=30
         )
-        return _json({**data, "by": who.staff_id})
+        return json_response({**data, "by": who.staff_id})
 
     @app.get("/api/v1/students/{student_id}/plan", responses=answers, tags=["pickup"])
     def get_plan(who: Staff, student_id: str, date: dt.date | None = None) -> Response:
@@ -453,7 +455,7 @@ def add_pickup_routes(
         if student_id not in node.roster.students:
             raise TapError(f"student '{student_id}' is not in the roster", 404)
         plan = node.projection.book.plans.get((student_id, date or today()))
-        return _json({"plan": plan.to_json() if plan else None})
+        return json_response({"plan": plan.to_json() if plan else None})
 
     @app.post("/api/v1/events/{event_id}/correct", responses=answers, tags=["pickup"])
     async def correct(who: Staff, event_id: str, body: CorrectionIn) -> Response:
@@ -461,7 +463,7 @@ def add_pickup_routes(
         auth.require(who, CORRECT_ROLES, full=True)
         future = node.writer.correct(event_id, who.staff_id, body.reason.strip(), proof=signed(who))
         event = await asyncio.wrap_future(future)
-        return _json({"id": event.event_id, **event.data, "by": who.staff_id})
+        return json_response({"id": event.event_id, **event.data, "by": who.staff_id})
 
 
 def _student_name(node: Node, student_id: str) -> str:
@@ -487,6 +489,5 @@ def _store_photo(node: Node, encoded: str) -> str:
     folder = node.ledger.photos
     folder.mkdir(exist_ok=True)
     if not (folder / name).exists():
-        (folder / f"{name}.part").write_bytes(data)
-        (folder / f"{name}.part").replace(folder / name)
+        write_atomic(folder / name, data)
     return name

@@ -29,12 +29,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from edge import events as ev
-from edge import messages
 from edge.errors import ReportError
-from edge.events import Event
 from edge.projection import PRESENT, DayState, effective
-from edge.roster import Roster
+from edge.school import events as ev
+from edge.school import messages
+from edge.school.events import Event
+from edge.school.roster import Roster
 
 Progress = Callable[[int, int, dt.date], None]
 NAMES = ("attendance", "workload", "supervision", "timeline", "parents")

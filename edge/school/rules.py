@@ -19,14 +19,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from edge import events as ev
 from edge.clock import within
-from edge.events import Decision, Tap
-from edge.passes import CARD_PREFIX as PASS_PREFIX
-from edge.passes import holds_on
-from edge.pickup import CODE_PREFIX, ManualRelease, PickupBook
 from edge.projection import ON_LEAVE, PRESENT, Context, DayState
-from edge.roster import Roster
+from edge.school import events as ev
+from edge.school.events import Decision, Tap
+from edge.school.passes import CARD_PREFIX as PASS_PREFIX
+from edge.school.passes import holds_on
+from edge.school.pickup import CODE_PREFIX, ManualRelease, PickupBook
+from edge.school.roster import Roster
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.errors import AuthError
-from edge.roster import Roster
+from edge.school.roster import Roster
 
 PREFIX = "ce1"
 # How far a node's clock may have stepped between a sign-in and what the token signs

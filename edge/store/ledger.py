@@ -31,7 +31,6 @@ from typing import Any
 
 import sqlite_utils
 
-from edge import roster as roster_mod
 from edge.clock import (
     MAX_STAMP,
     Clock,
@@ -41,8 +40,10 @@ from edge.clock import (
     clock_synchronized,
 )
 from edge.errors import StorageError
-from edge.events import ROW_COLUMNS, SELECT_COLUMNS, Event, Tail, action, utc_text
-from edge.roster import Roster
+from edge.files import write_atomic
+from edge.school import roster as roster_mod
+from edge.school.events import ROW_COLUMNS, SELECT_COLUMNS, Event, Tail, action, utc_text
+from edge.school.roster import Roster
 from edge.sync import schema
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -278,7 +279,7 @@ class Ledger:
 
     def pickup_actions(self) -> Iterator[Event]:
         """Yield the actions the pickup book folds (delegates, codes), in fold order."""
-        from edge.pickup import CODES
+        from edge.school.pickup import CODES
 
         conn = connect(self.path)
         conn.row_factory = None
@@ -575,8 +576,7 @@ class Ledger:
         self.photos.mkdir(exist_ok=True)
         for photo, data in roster.photos.items():
             if not (self.photos / photo).exists():
-                (self.photos / f"{photo}.part").write_bytes(data)
-                (self.photos / f"{photo}.part").replace(self.photos / photo)
+                write_atomic(self.photos / photo, data)
         conn = connect(self.path)
         db = sqlite_utils.Database(conn)
         try:
@@ -611,7 +611,7 @@ class Ledger:
                     ),
                 )
             # A photo the new roster no longer names starts its retention period now
-            # (its file's time says since when; edge.retention purges it later).
+            # (its file's time says since when; edge.store.retention purges it later).
             for dropped in before - _photos_named(conn):
                 if (self.photos / dropped).is_file():
                     os.utime(self.photos / dropped)

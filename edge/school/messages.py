@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge.roster import Roster
+from edge.school.roster import Roster
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     "signed_in": ("{student}，签到成功：{group}", "{student} signed in to {group}"),

@@ -18,24 +18,24 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import AwareDatetime, BaseModel, Field
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from edge import auth, display
-from edge import roster as roster_mod
-from edge.errors import AuthError, ReportError, StorageError, TapError
-from edge.events import SELECT_COLUMNS, Event
+from edge import display
+from edge.errors import AuthError, ReportError, TapError
+from edge.http.deps import STAFF_ERRORS, Staff, bearer, principal
+from edge.http.responses import SYNC_BODY, BodyLimit, Problem, add_error_handlers, json_response
 from edge.lockout import Lockout
 from edge.node import Node
 from edge.projection import fold, picture
+from edge.school import auth
+from edge.school import roster as roster_mod
+from edge.school.events import SELECT_COLUMNS, Event
 from edge.sync.hub import LedgerStore, clock_steps, corrected_at, quarantined
 from edge.sync.server import add_sync_routes
-from edge.taps import TapResult, check_moment
+from edge.writer import TapResult, check_moment
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,6 @@ PAY_ROLES = frozenset({"duty_leader", "admin"})  # attendance and workload: fees
 RECORD_ROLES = frozenset({"teacher", "duty_leader", "admin"})  # a group's supervision record
 ALL_STAFF = frozenset(roster_mod.ROLES)
 EVENTS_ROLES = frozenset({"admin"})
-SYNC_BODY = 8 * 1024 * 1024  # a push of 2,000 events is about 1.5 MB
 # Sign-in codes are six digits, live 60 s and are used once. A caller (an address, an
 # IPv6 /64) gets 5 wrong codes per 10 minutes; the node as a whole 30 in any minute, so
 # no code meets more than 30 wrong guesses in its life (a chance of 3 in 100,000).
@@ -94,103 +93,9 @@ class TapAnswer(BaseModel):
     warning: str | None = None
 
 
-class Problem(BaseModel):
-    """An error answer: ``detail`` is a sentence saying what is wrong."""
-
-    detail: str
-
-
-class BodyLimit:
-    """Refuse request bodies larger than the limit with 413, before the app sees them.
-
-    A declared Content-Length is checked first; a chunked body (no length) is read up
-    to the limit and refused as soon as it passes it, then replayed to the app.
-    """
-
-    def __init__(self, app: ASGIApp, limit: int, paths: dict[str, int] | None = None) -> None:
-        self.app = app
-        self.limit = limit
-        self.paths = paths or {}  # larger limits for some paths (sync batches)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check the body's size, then pass the request on."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.paths.get(scope["path"], self.limit)
-        too_large = JSONResponse({"detail": f"the request body is larger than {limit} bytes"}, 413)
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            if declared.isdigit() and int(declared) > limit:
-                await too_large(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
-            return
-        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        received: list[Message] = []
-        size = 0
-        while True:
-            message = await receive()
-            received.append(message)
-            size += len(message.get("body", b""))
-            if size > limit:
-                await too_large(scope, receive, send)
-                return
-            if message["type"] != "http.request" or not message.get("more_body"):
-                break
-
-        async def replay() -> Message:
-            return received.pop(0) if received else await receive()
-
-        await self.app(scope, replay, send)
-
-
 def _disk(node: Node) -> dict[str, Any]:
     free_mb = shutil.disk_usage(node.settings.data_dir).free // (1024 * 1024)
     return {"free_mb": free_mb, "low": free_mb < 2 * node.settings.min_free_mb}
-
-
-def _json(content: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
-
-
-def add_error_handlers(app: FastAPI) -> None:
-    """Answer every error a client can cause with its status and a sentence in ``detail``."""
-
-    @app.exception_handler(AuthError)
-    async def _auth_error(request: Request, exc: AuthError) -> Response:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse({"detail": str(exc)}, exc.status, headers=headers)
-
-    @app.exception_handler(TapError)
-    async def _tap_error(request: Request, exc: TapError) -> Response:
-        return JSONResponse({"detail": str(exc)}, exc.status)
-
-    @app.exception_handler(ReportError)
-    async def _report_error(request: Request, exc: ReportError) -> Response:
-        return JSONResponse({"detail": str(exc)}, exc.status)
-
-    @app.exception_handler(StorageError)
-    async def _storage_error(request: Request, exc: StorageError) -> Response:
-        return JSONResponse({"detail": str(exc)}, 503)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        problems = []
-        for error in exc.errors():
-            if error.get("type") == "json_invalid":
-                where = (error.get("loc") or ("", "?"))[-1]  # pydantic's JSON mode gives no loc
-                reason = error.get("ctx", {}).get("error", "broken")
-                problems.append(
-                    f"the body is not valid JSON ({reason}"
-                    + (f" near character {where})" if isinstance(where, int) else ")")
-                )
-                continue
-            where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
-            problems.append(f"{where}: {error.get('msg', 'is not valid')}")
-        return JSONResponse({"detail": "; ".join(problems) or "the request is not valid"}, 422)
 
 
 def create_app(node: Node) -> FastAPI:
@@ -200,21 +105,8 @@ def create_app(node: Node) -> FastAPI:
         version="0.1.0",
         description="After-school custody chain at the gate: taps, presence, events.",
     )
-    bearer = HTTPBearer(auto_error=False)
-    responses: dict[int | str, dict[str, Any]] = {
-        401: {"model": Problem},
-        403: {"model": Problem},
-        422: {"model": Problem},
-    }
-
-    def principal(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> auth.Principal:
-        if credentials is None:
-            raise AuthError("sign in first: this needs a staff token (Authorization: Bearer)")
-        return node.staff_of(credentials.credentials)
-
-    Staff = Annotated[auth.Principal, Depends(principal)]
+    app.state.node = node
+    responses = STAFF_ERRORS
 
     add_error_handlers(app)
 
@@ -223,7 +115,7 @@ def create_app(node: Node) -> FastAPI:
         """Tell whether the node runs, what it is, and how its readers are (503: writer dead)."""
         roster = node.roster
         dead = node.writer.dead  # taps are not recorded: 503, status writer_dead, why
-        return _json(
+        return json_response(
             {
                 "status": "writer_dead" if dead else "ok",
                 **({"detail": dead} if dead else {}),
@@ -270,7 +162,7 @@ def create_app(node: Node) -> FastAPI:
                     f"station '{body.station}' has a real reader, not a simulated one", 409
                 )
             result = await asyncio.wrap_future(reader.present(body.uid, body.at))
-            return _json(result.to_json("en" if lang == "en" else "zh"))
+            return json_response(result.to_json("en" if lang == "en" else "zh"))
 
     behind = dt.timedelta(minutes=node.settings.behind_minutes)
     add_sync_routes(app, LedgerStore(node), node.clock, node.peers)
@@ -304,7 +196,7 @@ def create_app(node: Node) -> FastAPI:
         """
         auth.require(who, PRESENCE_ROLES)
         now = node.clock.now()
-        return _json(
+        return json_response(
             {
                 "node_id": node.ledger.node_id,
                 "role": node.settings.role,
@@ -338,9 +230,9 @@ def create_app(node: Node) -> FastAPI:
             with node.projection.lock:
                 state = node.projection.day(date)
                 facts = node.projection.facts(roster, date)
-                return _json(picture(roster, state, node.clock.now(), facts))
+                return json_response(picture(roster, state, node.clock.now(), facts))
         state = fold(date, node.ledger.iter_day(date, until=at), presorted=True)
-        return _json(picture(roster, state, at))  # fresh facts: keep the live cache live
+        return json_response(picture(roster, state, at))  # fresh facts: keep the live cache live
 
     @app.get("/api/v1/events", responses=responses)
     def events(
@@ -362,7 +254,7 @@ def create_app(node: Node) -> FastAPI:
             if corrected is not None:
                 entry["at_corrected"] = corrected.isoformat()
             shown.append(entry)
-        return _json({"events": shown, "next": cursor})
+        return json_response({"events": shown, "next": cursor})
 
     @app.get("/api/v1/stations/{station}", responses={404: {"model": Problem}})
     async def station_status(request: Request, station: str) -> Response:
@@ -406,7 +298,7 @@ def create_app(node: Node) -> FastAPI:
                 request.headers.get("authorization", "")
             ):
                 room["plans"] = plans
-        return _json(
+        return json_response(
             {
                 "station_id": place.station_id,
                 "name": place.name,
@@ -525,7 +417,7 @@ def create_app(node: Node) -> FastAPI:
             {"via": "kiosk code", "role": member.role, "scope": scope},
             member.staff_id,
         ).result(timeout=30)  # recorded before the token is handed over
-        return _json(
+        return json_response(
             {"token": token, "staff_id": member.staff_id, "name": member.name,
              "role": member.role, "scope": scope}
         )  # fmt: skip
@@ -542,7 +434,7 @@ def create_app(node: Node) -> FastAPI:
         ``unreadable`` lists the events of the day (and pickup actions) the fold could
         not apply and skipped, with why: a person must look at them.
         """
-        from edge import conflicts as conflicts_mod
+        from edge.school import conflicts as conflicts_mod
 
         auth.require(who, PRESENCE_ROLES)
         roster = node.roster
@@ -561,7 +453,9 @@ def create_app(node: Node) -> FastAPI:
             item["name"] = student.name if student else item["subject_id"]
         unreadable = [{"id": event_id, "reason": why}
                       for event_id, why in node.projection.skipped(day)]  # fmt: skip
-        return _json({"date": day.isoformat(), "conflicts": found, "unreadable": unreadable})
+        return json_response(
+            {"date": day.isoformat(), "conflicts": found, "unreadable": unreadable}
+        )
 
     @app.get(
         "/api/v1/students/{student_id}/timeline", responses={**responses, 404: {"model": Problem}}
@@ -610,7 +504,7 @@ def create_app(node: Node) -> FastAPI:
                 }
             )
         student = roster.students[student_id]
-        return _json(
+        return json_response(
             {
                 "student_id": student_id,
                 "name": student.name,
@@ -621,7 +515,7 @@ def create_app(node: Node) -> FastAPI:
         )
 
     add_report_routes(app, node, principal, responses)
-    from edge.pickup_api import add_pickup_routes  # it builds on this module's models
+    from edge.http.pickup import add_pickup_routes  # it builds on this module's models
 
     add_pickup_routes(app, node, principal, responses)
 
@@ -697,7 +591,8 @@ def add_report_routes(
     responses: dict[int | str, dict[str, Any]],
 ) -> None:
     """Serve the reports of edge.reports as JSON, CSV, Excel or a printable page."""
-    from edge import report_files, reports
+    from edge import reports
+    from edge.reports import files as report_files
 
     Staff = Annotated[auth.Principal, Depends(principal)]
     files: dict[str, Any] = {
@@ -716,7 +611,7 @@ def add_report_routes(
         source = reports.LedgerSource(node.ledger, node.roster)
         made = reports.make(name, source, now=node.clock.now(), **asked)
         if fmt == "json":
-            return _json(made.to_json())
+            return json_response(made.to_json())
         shown = {k: str(v) for k, v in asked.items() if v is not None}
         node.writer.record_action(
             "report_exported", {"report": name, "format": fmt, **shown}, who.staff_id

@@ -19,8 +19,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.ledger import Ledger
-from edge.roster import PHOTO_NAME
+from edge.school.roster import PHOTO_NAME
+from edge.store.ledger import Ledger
 
 
 @dataclass

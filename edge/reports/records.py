@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import TapError
-from edge.events import SELECT_COLUMNS, Event
-from edge.ledger import Ledger
-from edge.roster import Roster
+from edge.school.events import SELECT_COLUMNS, Event
+from edge.school.roster import Roster
+from edge.store.ledger import Ledger
 
 
 def child_record(ledger: Ledger, roster: Roster, student_id: str) -> dict[str, Any]:

@@ -42,7 +42,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from edge import cards, messages, passes
 from edge.clock import (
     AHEAD,
     COUNTER_BITS,
@@ -54,7 +53,9 @@ from edge.clock import (
     to_millis,
 )
 from edge.errors import CampusEdgeError, StorageError, TapError
-from edge.events import (
+from edge.projection import Projection, late_stage
+from edge.school import cards, messages, passes
+from edge.school.events import (
     ACCEPTED,
     CORRECTABLE,
     CORRECTED,
@@ -67,11 +68,10 @@ from edge.events import (
     action,
     check_chains,
 )
-from edge.ledger import Ledger, transaction
-from edge.pickup import ManualRelease
-from edge.projection import Projection, late_stage
-from edge.roster import Roster
-from edge.rules import Timing, decide
+from edge.school.pickup import ManualRelease
+from edge.school.roster import Roster
+from edge.school.rules import Timing, decide
+from edge.store.ledger import Ledger, transaction
 from edge.sync import schema
 
 log = logging.getLogger(__name__)

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge import calendar as calendar_mod
 from edge import text as text_rules
-from edge.calendar import Calendar, CalendarError
-from edge.cards import ByteOrder, CardNumberError, CellKind, normalize, roster_cell
 from edge.errors import RosterError
+from edge.school import calendar as calendar_mod
+from edge.school.calendar import Calendar, CalendarError
+from edge.school.cards import ByteOrder, CardNumberError, CellKind, normalize, roster_cell
 
 Progress = Callable[[str, int, int], None]
 Table = list[dict[str, str]]

@@ -31,9 +31,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge import events as ev
 from edge.clock import Reading, within
-from edge.events import Event
+from edge.school import events as ev
+from edge.school.events import Event
 
 DELEGATE_GRANTED = "delegate_granted"
 DELEGATE_REVOKED = "delegate_revoked"

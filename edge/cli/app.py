@@ -15,12 +15,13 @@ from typing import Annotated, Any
 
 import typer
 
-from edge import auth
-from edge import roster as roster_mod
 from edge.clock import CorrectedClock, SystemClock
 from edge.errors import CampusEdgeError, RosterError
-from edge.ledger import Ledger
+from edge.files import write_atomic
+from edge.school import auth
+from edge.school import roster as roster_mod
 from edge.settings import Settings
+from edge.store.ledger import Ledger
 
 app = typer.Typer(
     help="campus-edge: after-school custody chain at the school gate.",
@@ -205,7 +206,7 @@ def run(settings: Settings) -> None:
     import uvicorn
 
     from edge import systemd
-    from edge.api import create_app
+    from edge.http.app import create_app
     from edge.node import Node
 
     systemd.configure_logging()
@@ -344,7 +345,7 @@ def purge(
     data_dir: DataDir = None,
 ) -> None:
     """Remove personal data kept past retention: departed children's photos; old rosters."""
-    from edge import retention
+    from edge.store import retention
 
     settings = _settings(data_dir)
     keep = settings.retention_days if days is None else days
@@ -385,7 +386,7 @@ def export_child(
     """Write everything held about one child (a parent's request) into a new folder."""
     import json
 
-    from edge.records import child_record, copy_photos
+    from edge.reports.records import child_record, copy_photos
 
     if output.exists():
         _fail(f"{output} exists already; choose a new folder")
@@ -437,7 +438,7 @@ def doctor(
     data_dir: DataDir = None,
 ) -> None:
     """Check readers, clock, disk, database and the hub; say what to fix (exit 1 on a fault)."""
-    from edge import doctor as doctor_mod
+    from edge.cli import doctor as doctor_mod
 
     settings = _settings(data_dir)
     findings = doctor_mod.run(settings)
@@ -529,8 +530,9 @@ def report(
     """Make a report from the ledger; without --out, print one table as CSV."""
     import orjson
 
-    from edge import report_files, reports
+    from edge import reports
     from edge.errors import ReportError
+    from edge.reports import files as report_files
 
     fmt = (out.suffix.lstrip(".").lower() if out else "csv") or "csv"
     if fmt not in report_files.FORMATS:
@@ -596,9 +598,7 @@ def report(
     else:
         files[out] = orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2)
     for path, data in files.items():
-        part = path.with_name(path.name + ".part")
-        part.write_bytes(data)
-        part.replace(path)  # a file appears whole or not at all
+        write_atomic(path, data)  # a file appears whole or not at all
         typer.echo(f"Wrote {path} ({len(data) // 1024 + 1} KB)")
     details = {"report": name, "files": [str(p) for p in files], **{
         k: str(v) for k, v in asked.items() if v is not None and k != "progress"}}  # fmt: skip
@@ -729,7 +729,7 @@ def demo(
     data_dir: DataDir = None,
 ) -> None:
     """Build a demo campus (roster, simulated readers) and serve it."""
-    from edge import demo as demo_mod
+    from edge.cli import demo as demo_mod
 
     settings = _settings(
         data_dir or Path(".demo"), host=host, port=port, simulate=True, node_id="demo-kiosk"

@@ -1,0 +1,1 @@
+"""HTTP, thin: the app factory, one router per resource, responses, staff auth."""

@@ -1,0 +1,47 @@
+"""What a route may ask FastAPI for: the running node, and the staff member calling.
+
+Routers never close over a Node: ``create_app`` puts it on ``app.state.node`` and a
+route asks for it with ``NodeDep``. A route that needs a signed-in staff member asks
+for ``Staff``; a bad or missing token is a 401 with a sentence saying why.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from edge.errors import AuthError
+from edge.http.responses import Problem
+from edge.node import Node
+from edge.school import auth
+
+bearer = HTTPBearer(auto_error=False)
+
+# The error answers every staff route documents in the OpenAPI schema.
+STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem},
+    403: {"model": Problem},
+    422: {"model": Problem},
+}
+
+
+def node_of(request: Request) -> Node:
+    """Return the node this app serves."""
+    node: Node = request.app.state.node
+    return node
+
+
+def principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> auth.Principal:
+    """Return the staff member whose bearer token came with the request."""
+    if credentials is None:
+        raise AuthError("sign in first: this needs a staff token (Authorization: Bearer)")
+    return node_of(request).staff_of(credentials.credentials)
+
+
+NodeDep = Annotated[Node, Depends(node_of)]
+Staff = Annotated[auth.Principal, Depends(principal)]

@@ -1,0 +1,1 @@
+"""The only SQL on a node: the ledger, rosters and photos, access, meta."""
