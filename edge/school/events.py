@@ -27,7 +27,7 @@ from edge.clock import HybridLogicalClock
 
 ACCEPTED, DENIED, IGNORED = "accepted", "denied", "ignored"
 
-# Event kinds. Tap kinds come from rules.decide; the state they change is in projection.
+# Event kinds. Tap kinds come from rules.decide; the state they change is in fold.
 SIGNED_IN = "signed_in"  # student signed in to a group (or moved there)
 CUSTODY_TAKEN = "custody_taken"  # staff took custody of a group, with a head count
 PICKUP_OPENED = "pickup_opened"  # guardian opened a pickup context at a station
