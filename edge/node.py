@@ -27,9 +27,10 @@ from edge.devices.sim import SimulatedReader
 from edge.errors import AuthError, StorageError
 from edge.live import Broadcast
 from edge.metrics import Metrics
-from edge.projection import PRESENT, Projection
+from edge.projection import Projection
 from edge.school import auth, cards, passes
 from edge.school.events import ACTION, PICKUP_OPENED, Tap
+from edge.school.fold import PRESENT
 from edge.school.roster import Roster
 from edge.school.rules import Timing
 from edge.settings import Settings

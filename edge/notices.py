@@ -36,9 +36,10 @@ from typing import Any
 import httpx
 import orjson
 
-from edge.projection import PRESENT, late_stage
 from edge.school import events as ev
 from edge.school.events import Event
+from edge.school.fold import PRESENT
+from edge.school.rules import late_stage
 
 log = logging.getLogger(__name__)
 

@@ -53,7 +53,7 @@ from edge.clock import (
     to_millis,
 )
 from edge.errors import CampusEdgeError, StorageError, TapError
-from edge.projection import Projection, late_stage
+from edge.projection import Projection
 from edge.school import cards, messages, passes
 from edge.school.events import (
     ACCEPTED,
@@ -70,7 +70,7 @@ from edge.school.events import (
 )
 from edge.school.pickup import ManualRelease
 from edge.school.roster import Roster
-from edge.school.rules import Timing, decide
+from edge.school.rules import Timing, decide, late_stage
 from edge.store.ledger import Ledger, transaction
 from edge.sync import schema
 

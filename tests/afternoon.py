@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from edge.clock import HybridLogicalClock
-from edge.projection import DayState
 from edge.school import cards
 from edge.school.events import Event, Tap
+from edge.school.fold import DayState
 from edge.school.pickup import PickupBook
 from edge.school.roster import Roster
 from edge.school.rules import Timing, decide

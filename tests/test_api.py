@@ -10,7 +10,8 @@ import pytest
 
 from edge.clock import ManualClock
 from edge.node import Node
-from edge.projection import fold, picture
+from edge.projection import picture
+from edge.school.fold import fold
 from tests.conftest import LiveServer, local
 from tests.roster_files import CARD, TODAY, UNKNOWN
 

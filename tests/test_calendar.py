@@ -99,8 +99,9 @@ def test_school_days_follow_terms_closed_days_and_make_up_days() -> None:
 
 
 def test_on_a_closed_day_nobody_is_expected_on_the_live_picture(tmp_path) -> None:
-    from edge.projection import DayState, picture
+    from edge.projection import picture
     from edge.school import roster as roster_mod
+    from edge.school.fold import DayState
     from tests import roster_files
 
     closed = FILES["school.toml"] + '[days]\nclosed = ["2026-11-23"]\n'

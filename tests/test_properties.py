@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from edge.clock import HybridLogicalClock
-from edge.projection import fold, picture
+from edge.projection import picture
 from edge.school import cards
 from edge.school import roster as roster_mod
 from edge.school.events import Event, Tap
+from edge.school.fold import fold
 from edge.school.pickup import fold_book
 from edge.school.rules import Timing, decide
 from tests.afternoon import Afternoon

@@ -2,11 +2,13 @@
 
 A driver turns card reads into calls of its ``sink``: ``sink(uid, form, at)`` queues
 a tap for the driver's station and returns a future that resolves once the tap's
-event is durable, so feedback (a beep, an LED) comes only after the commit. A driver
-reports its health at any time without blocking, and runs in its own thread: a
-reader that hangs, is unplugged or throws never blocks another station or the
-service. ``ThreadedReader`` gives drivers that loop: open the device, read until it
-fails, close, wait with jittered exponential backoff, open again.
+event is durable, so feedback (a beep, an LED) comes only after the commit. The node
+gives each driver its sink; of what the future resolves to, a driver reads only what
+``Durable`` names (the recorded event's outcome and alert): devices know nothing of
+the writer behind the sink. A driver reports its health at any time without blocking,
+and runs in its own thread: a reader that hangs, is unplugged or throws never blocks
+another station or the service. ``ThreadedReader`` gives drivers that loop: open the
+device, read until it fails, close, wait with jittered exponential backoff, open again.
 """
 
 from __future__ import annotations
@@ -16,20 +18,43 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from edge.backoff import Backoff
+from edge.devices.feedback import Feedback
 from edge.school.cards import Form
-
-if TYPE_CHECKING:
-    from edge.devices.feedback import Feedback
-    from edge.writer import TapResult
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[str, Form, "dt.datetime | None"], "concurrent.futures.Future[TapResult]"]
+
+class Recorded(Protocol):
+    """The event a durable tap recorded, as far as a reader's feedback reads it."""
+
+    @property
+    def outcome(self) -> str:
+        """Return accepted, denied or ignored."""
+        ...
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        """Return the event's details (``alert`` among them)."""
+        ...
+
+
+class Durable(Protocol):
+    """What a sink's future resolves to: a durable tap, with the event it recorded."""
+
+    @property
+    def event(self) -> Recorded:
+        """Return the event the tap recorded."""
+        ...
+
+
+# sink(uid, form, at): queue a tap; the future resolves to a Durable once it is stored.
+# Its result type is the node's own (a driver passes it on, reading it as a Durable).
+Sink = Callable[[str, Form, dt.datetime | None], concurrent.futures.Future[Any]]
 
 
 @dataclass
@@ -201,11 +226,11 @@ class ThreadedReader:
             log.warning("%s: read %r refused: %s", self.station, uid, err)
             return False
 
-        def done(f: concurrent.futures.Future[TapResult]) -> None:
+        def done(f: concurrent.futures.Future[Any]) -> None:
             self.health.extra["last_tap_ms"] = round((time.perf_counter() - started) * 1000, 2)
             if self.feedback is not None and f.exception() is None:
-                result = f.result()
-                self.feedback.signal(result.event.outcome, result.event.data.get("alert"))
+                durable: Durable = f.result()
+                self.feedback.signal(durable.event.outcome, durable.event.data.get("alert"))
 
         future.add_done_callback(done)
         return True

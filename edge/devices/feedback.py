@@ -9,8 +9,6 @@ errors: a broken buzzer must never stop a tap.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -36,13 +34,6 @@ class Feedback(Protocol):
         ...
 
 
-class NoFeedback:
-    """For readers without a buzzer: the screen says it all."""
-
-    def signal(self, outcome: str, alert: str | None = None) -> None:
-        """Do nothing."""
-
-
 class Acr122Feedback:
     """The ACR122U's own buzzer and red LED, through nfcpy's driver for it."""
 
@@ -60,28 +51,3 @@ class Acr122Feedback:
             chipset.set_buzzer_and_led_to_default()
         except Exception as err:
             log.warning("ACR122U buzzer: %s", err)
-
-
-class GpioBuzzer:
-    """A buzzer on a Raspberry Pi GPIO pin (gpiozero), beeped off the reader's thread."""
-
-    def __init__(self, pin: int) -> None:
-        from gpiozero import Buzzer  # an optional library: only on a Pi
-
-        self._buzzer = Buzzer(pin)
-
-    def signal(self, outcome: str, alert: str | None = None) -> None:
-        """Beep the outcome's pattern in a short-lived thread."""
-        beeps = pattern(outcome, alert)
-        if beeps:
-            threading.Thread(target=self._play, args=(beeps,), daemon=True).start()
-
-    def _play(self, beeps: tuple[float, ...]) -> None:
-        try:
-            for length in beeps:
-                self._buzzer.on()
-                time.sleep(length)
-                self._buzzer.off()
-                time.sleep(0.08)
-        except Exception as err:
-            log.warning("GPIO buzzer: %s", err)

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import Any
 
 from edge.devices.base import ReaderHealth, Sink
 from edge.errors import StorageError
 from edge.school.cards import Form
-
-if TYPE_CHECKING:
-    from edge.writer import TapResult
 
 
 class SimulatedReader:
@@ -38,8 +35,11 @@ class SimulatedReader:
 
     def present(
         self, uid: str, at: dt.datetime | None = None, form: Form = "auto"
-    ) -> concurrent.futures.Future[TapResult]:
-        """Present a card, as if laid on the reader; the future resolves when durable."""
+    ) -> concurrent.futures.Future[Any]:
+        """Present a card, as if laid on the reader; the future resolves when durable.
+
+        It resolves to what the node's sink gives (a Durable: the node's tap result).
+        """
         if self._sink is None:
             raise StorageError(f"the simulated reader at {self.station} is not started")
         future = self._sink(uid, form, at)

@@ -29,10 +29,11 @@ from edge.http.deps import STAFF_ERRORS, Staff, bearer, principal
 from edge.http.responses import SYNC_BODY, BodyLimit, Problem, add_error_handlers, json_response
 from edge.lockout import Lockout
 from edge.node import Node
-from edge.projection import fold, picture
+from edge.projection import picture
 from edge.school import auth
 from edge.school import roster as roster_mod
 from edge.school.events import SELECT_COLUMNS, Event
+from edge.school.fold import fold
 from edge.sync.hub import LedgerStore, clock_steps, corrected_at, quarantined
 from edge.sync.server import add_sync_routes
 from edge.writer import TapResult, check_moment

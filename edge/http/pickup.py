@@ -30,10 +30,10 @@ from edge.files import write_atomic
 from edge.http.responses import Problem, json_response
 from edge.lockout import Lockout
 from edge.node import Node
-from edge.projection import PRESENT
 from edge.school import auth, passes
 from edge.school.calendar import CalendarError, parse_time
 from edge.school.events import Event, Tap
+from edge.school.fold import PRESENT
 from edge.school.pickup import (
     CODE_ISSUED,
     CODE_PREFIX,

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from edge.errors import ReportError
-from edge.projection import PRESENT, DayState, effective
 from edge.school import events as ev
 from edge.school import messages
 from edge.school.events import Event
+from edge.school.fold import PRESENT, DayState, effective
 from edge.school.roster import Roster
 
 Progress = Callable[[int, int, dt.date], None]

@@ -195,8 +195,39 @@ def parse(text: str) -> Calendar:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise CalendarError(f"school.toml is not valid TOML: {err}") from err
+    seasons = _seasons(data.get("service_end", []))
+    dismissal = _dismissal(data.get("dismissal") or {})
+    terms = _terms(data.get("term", []))
+    closed, makeup = _school_days(data.get("days") or {})
+    service = data.get("service") or {}
+    late_after, two_party, late_call, late_custody = _service(service)
+    weights = _weights(data.get("workload") or {})
+    byte_order, card_form = _card_settings(data)
+    return Calendar(
+        timezone=str(data.get("timezone", "Asia/Shanghai")),
+        seasons=seasons,
+        dismissal=dismissal,
+        card_byte_order=byte_order,
+        card_form=card_form,
+        terms=terms,
+        closed=closed,
+        makeup=makeup,
+        service_start=parse_time(service.get("start", "15:30"), "[service] start"),
+        late_after=late_after,
+        lunch_before=parse_time(service.get("lunch_before", "14:00"), "[service] lunch_before"),
+        weights=weights,
+        two_party_handover=two_party,
+        late_call=late_call,
+        late_custody=late_custody,
+        late_custodian=str(service.get("late_custodian", "")),
+        plan_cutoff=parse_time(service.get("plan_cutoff", "14:00"), "[service] plan_cutoff"),
+    )
+
+
+def _seasons(entries: list[object]) -> tuple[Season, ...]:
+    """Read the ``[[service_end]]`` seasons, in file order."""
     seasons = []
-    for index, entry in enumerate(data.get("service_end", []), start=1):
+    for index, entry in enumerate(entries, start=1):
         where = f"service_end #{index}"
         if not isinstance(entry, dict) or not {"from", "to", "end"} <= entry.keys():
             raise CalendarError(f"{where}: needs from, to and end")
@@ -207,8 +238,13 @@ def parse(text: str) -> Calendar:
                 parse_time(entry["end"], where),
             )
         )
+    return tuple(seasons)
+
+
+def _dismissal(table: dict[str, object]) -> tuple[tuple[int, int, tuple[dt.time, ...]], ...]:
+    """Read the ``[dismissal]`` batches: grades (like "1-2") to their times."""
     dismissal = []
-    for grades, times in (data.get("dismissal") or {}).items():
+    for grades, times in table.items():
         where = f"dismissal '{grades}'"
         match = _GRADES.match(str(grades))
         if not match:
@@ -218,8 +254,13 @@ def parse(text: str) -> Calendar:
         if not isinstance(times, list):
             raise CalendarError(f'{where}: needs a list of times like ["16:00", "17:00"]')
         dismissal.append((low, high, tuple(sorted(parse_time(t, where) for t in times))))
+    return tuple(dismissal)
+
+
+def _terms(entries: list[object]) -> tuple[Term, ...]:
+    """Read the ``[[term]]`` tables: each named once, none ending before it starts."""
     terms: list[Term] = []
-    for index, entry in enumerate(data.get("term", []), start=1):
+    for index, entry in enumerate(entries, start=1):
         where = f"term #{index}"
         if not isinstance(entry, dict) or not {"name", "from", "to"} <= entry.keys():
             raise CalendarError(f'{where}: needs name, from and to (from = "2026-09-01")')
@@ -229,7 +270,11 @@ def parse(text: str) -> Calendar:
         if any(t.name == str(entry["name"]) for t in terms):
             raise CalendarError(f"{where}: the name '{entry['name']}' is used twice")
         terms.append(Term(str(entry["name"]), start, end))
-    days = data.get("days") or {}
+    return tuple(terms)
+
+
+def _school_days(days: object) -> tuple[frozenset[dt.date], tuple[tuple[dt.date, int], ...]]:
+    """Read ``[days]``: the closed days and the make-up days with the weekday they follow."""
     if not isinstance(days, dict):
         raise CalendarError("[days] must be a table with closed and makeup")
     closed: set[dt.date] = set()
@@ -241,7 +286,15 @@ def parse(text: str) -> Calendar:
         if not isinstance(weekday, int) or not 1 <= weekday <= 7:
             raise CalendarError(f"{where}: the weekday it follows is written 1 (Monday) to 7")
         makeup.append((_parse_date(text, where), weekday))
-    service = data.get("service") or {}
+    return frozenset(closed), tuple(makeup)
+
+
+def _service(service: object) -> tuple[dt.timedelta, bool, dt.timedelta, dt.timedelta]:
+    """Read ``[service]``'s numbers: lateness grace, two-party handover, late escalation.
+
+    Returns (late_after, two_party_handover, late_call, late_custody); the times of
+    day in ``[service]`` are read where the Calendar is built.
+    """
     if not isinstance(service, dict):
         raise CalendarError(
             "[service] must be a table with start, late_after_minutes, lunch_before"
@@ -260,13 +313,24 @@ def parse(text: str) -> Calendar:
         late[key] = dt.timedelta(minutes=value)
     if late["late_custody_minutes"] < late["late_call_minutes"]:
         raise CalendarError("[service] late_custody_minutes must not come before late_call_minutes")
+    return (dt.timedelta(minutes=late_after), two_party, late["late_call_minutes"],
+            late["late_custody_minutes"])  # fmt: skip
+
+
+def _weights(workload: dict[str, object]) -> tuple[tuple[str, float], ...]:
+    """Read ``[workload]``: the pay units of a session's status, over DOMAIN.md's defaults."""
     weights = dict(DEFAULT_WEIGHTS)
-    for status, value in (data.get("workload") or {}).items():
+    for status, value in workload.items():
         if status not in weights:
             raise CalendarError(f"[workload] '{status}' is not one of {', '.join(DEFAULT_WEIGHTS)}")
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise CalendarError(f"[workload] {status} must be a number of units like 0.5")
         weights[status] = float(value)
+    return tuple(weights.items())
+
+
+def _card_settings(data: dict[str, object]) -> tuple[str, str]:
+    """Read how card numbers are written: ``card_byte_order`` and ``card_form``."""
     byte_order = str(data.get("card_byte_order", "little"))
     if byte_order not in ("little", "big"):
         raise CalendarError(f'card_byte_order \'{byte_order}\' must be "little" or "big"')
@@ -276,22 +340,4 @@ def parse(text: str) -> Calendar:
             f"card_form '{card_form}' must be \"hex\" (card numbers in the roster files "
             'are UIDs as a reader shows them) or "decimal" (the numbers printed on cards)'
         )
-    return Calendar(
-        timezone=str(data.get("timezone", "Asia/Shanghai")),
-        seasons=tuple(seasons),
-        dismissal=tuple(dismissal),
-        card_byte_order=byte_order,
-        card_form=card_form,
-        terms=tuple(terms),
-        closed=frozenset(closed),
-        makeup=tuple(makeup),
-        service_start=parse_time(service.get("start", "15:30"), "[service] start"),
-        late_after=dt.timedelta(minutes=late_after),
-        lunch_before=parse_time(service.get("lunch_before", "14:00"), "[service] lunch_before"),
-        weights=tuple(weights.items()),
-        two_party_handover=two_party,
-        late_call=late["late_call_minutes"],
-        late_custody=late["late_custody_minutes"],
-        late_custodian=str(service.get("late_custodian", "")),
-        plan_cutoff=parse_time(service.get("plan_cutoff", "14:00"), "[service] plan_cutoff"),
-    )
+    return byte_order, str(card_form)

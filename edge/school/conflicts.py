@@ -13,9 +13,9 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from edge.projection import effective
 from edge.school import events as ev
 from edge.school.events import Event
+from edge.school.fold import effective
 
 SAME_MOMENT = dt.timedelta(seconds=60)
 _LEAVES = (ev.RELEASED, ev.LEFT_ALONE)

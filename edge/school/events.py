@@ -7,7 +7,9 @@ whatever order they arrived in (DESIGN.md, Time).
 ``Tail.next`` is the one place an event of this node is made: tap, staff action,
 correction or escalation alike, it is stamped by the node's one HLC, numbered, chained
 to the one before and hashed there. Every event, made here or received, moves that
-HLC, so whatever is made after it sorts after it, whatever the wall clock says.
+HLC, so whatever is made after it sorts after it, whatever the wall clock says. An
+event read back or received is rebuilt by ``Event.from_row`` (a ledger row) or
+``Event.from_fields`` (a checked wire event, a central row), never field by field.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +27,7 @@ from edge.clock import HybridLogicalClock
 
 ACCEPTED, DENIED, IGNORED = "accepted", "denied", "ignored"
 
-# Event kinds. Tap kinds come from rules.decide; the state they change is in projection.
+# Event kinds. Tap kinds come from rules.decide; the state they change is in fold.
 SIGNED_IN = "signed_in"  # student signed in to a group (or moved there)
 CUSTODY_TAKEN = "custody_taken"  # staff took custody of a group, with a head count
 PICKUP_OPENED = "pickup_opened"  # guardian opened a pickup context at a station
@@ -170,6 +172,23 @@ class Event:
             orjson.loads(data), roster_version, bool(clock_synced), prev_hash, hash_, rowid,
         )  # fmt: skip
 
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Event:
+        """Build an Event received in typed form, from its fields by name.
+
+        What a checked wire event (edge.sync.protocol) or a central row holds: ``at`` an
+        aware datetime, ``day`` a date, ``data`` a dict, and ``hash`` the hash it was
+        stored with (checked on ingest, not here). Any other key (the wire's ``id``) is
+        left aside: the id follows from node, epoch and seq.
+        """
+        return cls(
+            fields["node_id"], fields["epoch"], int(fields["seq"]), int(fields["hlc"]),
+            fields["at"], fields["day"], fields["station"], fields["kind"], fields["outcome"],
+            fields["code"], fields["card"], fields["uid"], fields["subject_kind"],
+            fields["subject_id"], fields["data"], fields["roster_version"],
+            bool(fields["clock_synced"]), fields["prev_hash"], fields["hash"],
+        )  # fmt: skip
+
     def to_json(self) -> dict[str, Any]:
         """Return the event as the HTTP API shows it."""
         return {
@@ -199,19 +218,6 @@ class Event:
         wire["prev_hash"] = self.prev_hash
         wire["hash"] = self.stored_hash if self.stored_hash is not None else self.content_hash()
         return wire
-
-    @classmethod
-    def from_wire(cls, wire: dict[str, Any]) -> Event:
-        """Build an Event from its sync form (checked by edge.sync.protocol first)."""
-        at = wire["at"]
-        return cls(
-            wire["node_id"], wire["epoch"], wire["seq"], wire["hlc"],
-            at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(at),
-            dt.date.fromisoformat(str(wire["day"])), wire["station"], wire["kind"],
-            wire["outcome"], wire["code"], wire["card"], wire["uid"], wire["subject_kind"],
-            wire["subject_id"], wire["data"], wire["roster_version"], wire["clock_synced"],
-            wire["prev_hash"], wire["hash"],
-        )  # fmt: skip
 
 
 Chain = tuple[str, str]  # (node_id, epoch): one hash chain

@@ -12,6 +12,8 @@ CONTRACT.md's table "What a tap does", row by row, in that order:
    student whom that guardian may collect is released to them; otherwise a
    walk-alone student leaves alone; otherwise the tap is refused, loudly when the
    open context's guardian is barred from that child (pickup.csv allowed = 0).
+
+``late_stage`` says how far the late pickups of a day have escalated at a moment.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from edge.clock import within
-from edge.projection import ON_LEAVE, PRESENT, Context, DayState
 from edge.school import events as ev
+from edge.school.calendar import Calendar
 from edge.school.events import Decision, Tap
+from edge.school.fold import ON_LEAVE, PRESENT, Context, DayState
 from edge.school.passes import CARD_PREFIX as PASS_PREFIX
 from edge.school.passes import holds_on
 from edge.school.pickup import CODE_PREFIX, ManualRelease, PickupBook
@@ -518,3 +521,19 @@ def _manual_release(
 def _group_of(state: DayState, student_id: str) -> str | None:
     presence = state.students.get(student_id)
     return presence.group_id if presence is not None and presence.state == PRESENT else None
+
+
+def late_stage(calendar: Calendar, service_end: dt.datetime, moment: dt.datetime) -> int:
+    """Return how far late pickups have escalated at a moment (DOMAIN.md, the afternoon).
+
+    0 before the service end; 1 from it (the duty leader gets the list); 2 from
+    ``late_call`` after it (the list shows guardians' phones to call); 3 from
+    ``late_custody`` after it (the children still here pass to the gate guard).
+    """
+    if moment < service_end:
+        return 0
+    if moment < service_end + calendar.late_call:
+        return 1
+    if moment < service_end + calendar.late_custody:
+        return 2
+    return 3
