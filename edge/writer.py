@@ -54,7 +54,7 @@ from edge.clock import (
 )
 from edge.errors import CampusEdgeError, StorageError, TapError
 from edge.projection import Projection, late_stage
-from edge.school import cards, messages, passes
+from edge.school import cards, messages, passes, schema
 from edge.school.events import (
     ACCEPTED,
     CORRECTABLE,
@@ -72,7 +72,6 @@ from edge.school.pickup import ManualRelease
 from edge.school.roster import Roster
 from edge.school.rules import Timing, decide
 from edge.store.ledger import Ledger, transaction
-from edge.sync import schema
 
 log = logging.getLogger(__name__)
 Listener = Callable[[list["TapResult"]], None]

@@ -37,8 +37,8 @@ def staff_proof(node: Any, staff_id: str = "A1") -> Callable[[Event], Event]:
     As the HTTP API does for a verified token (edge.sync.proof): the writer refuses a
     staff action without it, since the campus hub would.
     """
+    from edge.school import proof
     from edge.school.auth import Principal
-    from edge.sync import proof
 
     member = node.roster.staff[staff_id]
     now = node.clock.now().timestamp()

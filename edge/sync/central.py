@@ -14,14 +14,14 @@ Storage decisions:
   transaction that took position 10 may commit after one that took 11. Rows are
   served only from transactions older than the oldest one still running
   (``pg_snapshot_xmin``), in (xid, position) order, so no late commit is skipped.
-- Every pushed event is checked first (edge.sync.schema); a batch the database still
+- Every pushed event is checked first (edge.school.schema); a batch the database still
   refuses (a value PostgreSQL cannot hold) is refused like a broken chain, kept aside
   with its reason and answered 422, never a 500 the hub would retry forever.
-- Every push is signed with the hub's node key (edge.sync.proof.push_message), bound
+- Every push is signed with the hub's node key (edge.school.proof.push_message), bound
   with its node id at its first hello (or pinned at ``device add --hub --node-key``,
   its node id then learnt at its first hello); a hub that has not said hello pushes
   nothing, and a push unsigned or signed otherwise is refused whole and kept aside.
-- Staff proofs (edge.sync.proof): a hub binds its node key and node id at its first
+- Staff proofs (edge.school.proof): a hub binds its node key and node id at its first
   hello; the proofs of the hub's own actions are checked with that key. Events of the
   hub's kiosks, relayed, carry proofs the hub checked with each kiosk's key when they
   arrived there; the central checks their form but trusts the hub for the signature

@@ -3,7 +3,7 @@
 One thread per node, looping: roster down (when the upstream has a newer version),
 own events up (a kiosk pushes its own; a hub pushes everything it holds), the
 campus's events down (kiosks only). Each push is signed with this node's key
-(``node.key``, the one its hello registers; edge.sync.proof.sign_push). Cursors live
+(``node.key``, the one its hello registers; edge.school.proof.sign_push). Cursors live
 in the ledger's meta table and move only after the upstream acknowledged (push) or the
 events are committed here (pull, in the same transaction), so a kill at any moment
 repeats work, never loses it.
@@ -32,10 +32,10 @@ from edge.backoff import Backoff
 from edge.clock import CorrectedClock
 from edge.errors import CampusEdgeError
 from edge.node import UPSTREAM_PASS_KEY, Node
+from edge.school import proof, schema
 from edge.school import roster as roster_mod
 from edge.school.events import Event
 from edge.school.pickup import DELEGATE_GRANTED
-from edge.sync import proof, schema
 from edge.sync.protocol import Hello, PullAnswer, PushAnswer, RosterSnapshot, WireEvent
 from edge.writer import TapResult
 

@@ -1,7 +1,7 @@
 """The sync protocol, the same at every level (kiosk -> hub -> central): its messages.
 
 Push: ``POST /api/v1/sync/events`` with a batch of events in ledger order, signed by
-the sender's node key (``signature``; edge.sync.proof.push_message says over what),
+the sender's node key (``signature``; edge.school.proof.push_message says over what),
 checked with the key bound to the device before anything is stored. The
 receiver stores each (node, epoch) chain only in order, idempotently by
 (node_id, epoch, seq), and answers each chain's highest stored seq; the sender moves
@@ -75,7 +75,7 @@ class Push(BaseModel):
         default=None,
         max_length=100,
         description="the sender's node key's Ed25519 signature (base64url) over each chain's "
-        "last event in the batch (edge.sync.proof.push_message); required",
+        "last event in the batch (edge.school.proof.push_message); required",
     )
     clock_step_seconds: float = Field(
         default=0.0,

@@ -8,16 +8,16 @@ revoked device is refused.
 
 Rules every store keeps:
 - every push is signed by the pushing node's key (``Push.signature``, over each
-  chain's last event in the batch: edge.sync.proof.push_message), checked with the
+  chain's last event in the batch: edge.school.proof.push_message), checked with the
   key bound to the device (pinned at ``campus-edge device add --node-key``, or bound
   at its first hello) before anything is stored: a device with no key bound is
   refused (403), a push unsigned or signed otherwise is refused whole (422, kept
   aside), so a device token alone pushes nothing;
 - a kiosk may push only its own node's events (its device name is its node id); a
   hub (registered at central) pushes its campus's events;
-- every event is checked against a strict schema per kind (edge.sync.schema), and a
+- every event is checked against a strict schema per kind (edge.school.schema), and a
   staff action that changes authority or history must carry the proof of the staff
-  member who made it, signed with the sending node's key (edge.sync.proof), which the
+  member who made it, signed with the sending node's key (edge.school.proof), which the
   device registers in its hello (bound on first use; another key later is refused);
 - a batch that fails those checks, would break a chain (changed content, a fork), or
   that the database refuses is refused as a whole with 422 and kept aside in a
@@ -43,10 +43,10 @@ from pydantic import ValidationError
 from edge import text
 from edge.clock import Clock
 from edge.errors import AuthError, TapError
+from edge.school import proof, schema
 from edge.school import roster as roster_mod
 from edge.school.events import Event
 from edge.store.ledger import Device
-from edge.sync import proof, schema
 from edge.sync.protocol import Head, Hello, PullAnswer, Push, PushAnswer, RosterSnapshot
 from edge.writer import ChainBroken, Ingested
 
