@@ -107,7 +107,7 @@ if [ "$uninstall" -eq 1 ]; then
   rm -f "$prefix$unit_dir/campus-edge.service" "$prefix$unit_dir/campus-edge-hub.service" \
         "$prefix$unit_dir/campus-edge-backup.service" "$prefix$unit_dir/campus-edge-backup.timer" \
         "$prefix$user_unit_dir/campus-edge-kiosk.service" \
-        "$prefix/etc/udev/rules.d/60-campus-edge.school.rules" \
+        "$prefix/etc/udev/rules.d/60-campus-edge.rules" \
         "$prefix/etc/modprobe.d/campus-edge-nfc-blacklist.conf" \
         "$prefix/etc/systemd/journald.conf.d/campus-edge.conf"
   rm -rf "$(dirname "$venv")"
@@ -179,7 +179,7 @@ if [ -z "$prefix" ]; then
 fi
 
 log "reader permissions, the kernel's NFC modules, a bounded journal"
-place 60-campus-edge.school.rules /etc/udev/rules.d/60-campus-edge.school.rules
+place 60-campus-edge.rules /etc/udev/rules.d/60-campus-edge.rules
 place campus-edge-nfc-blacklist.conf /etc/modprobe.d/campus-edge-nfc-blacklist.conf
 place journald-campus-edge.conf /etc/systemd/journald.conf.d/campus-edge.conf
 system udevadm control --reload

@@ -73,7 +73,7 @@ def test_install_upgrade_and_uninstall_in_a_throwaway_root(tmp_path: Path) -> No
     assert f"ReadWritePaths={data}" in service
     kiosk = root / "etc/systemd/user/campus-edge-kiosk.service"
     assert "http://127.0.0.1:8080/kiosk/K1" in kiosk.read_text()
-    assert (root / "etc/udev/rules.d/60-campus-edge.school.rules").exists()
+    assert (root / "etc/udev/rules.d/60-campus-edge.rules").exists()
     assert (
         "blacklist pn533_usb"
         in (root / "etc/modprobe.d/campus-edge-nfc-blacklist.conf").read_text()
@@ -108,7 +108,7 @@ def test_install_upgrade_and_uninstall_in_a_throwaway_root(tmp_path: Path) -> No
     install("--prefix", str(root), "--uninstall")
     assert not (units / "campus-edge.service").exists()
     assert not kiosk.exists()
-    assert not (root / "etc/udev/rules.d/60-campus-edge.school.rules").exists()
+    assert not (root / "etc/udev/rules.d/60-campus-edge.rules").exists()
     assert not venv.exists()
     assert (data / "campus-edge.db").exists()  # the ledger stays
     install("--prefix", str(root), "--uninstall", "--purge")

@@ -167,7 +167,7 @@ def serve(
         database_url=database,
     )
     if settings.role == "central":
-        from edge.sync.central import serve_central
+        from edge.http.central import serve_central
 
         try:
             serve_central(settings)
