@@ -55,7 +55,7 @@ def create_central_app(store: CentralStore, settings: Settings) -> FastAPI:
     app.state.central = store
     app.state.settings = settings
     add_error_handlers(app)
-    app.include_router(router)
+    app.router.routes.extend(router.routes)  # as add_sync_routes does: app.routes lists it
     add_sync_routes(app, store, SystemClock(), Peers())
     app.add_middleware(
         BodyLimit, limit=settings.max_body_bytes, paths={"/api/v1/sync/events": SYNC_BODY}

@@ -196,7 +196,8 @@ def add_sync_routes(
     """Serve the sync endpoints (CONTRACT.md, Sync) on an app, over a store."""
     peers.summary = store.quarantine_summary
     app.state.sync_receiver = Receiver(store, clock, peers, max_batch)
-    app.include_router(router)
+    # The routes themselves, not include_router's one lazy entry: app.routes lists them.
+    app.router.routes.extend(router.routes)
     _publish_push_schema(app)
 
 

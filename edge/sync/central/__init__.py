@@ -4,6 +4,10 @@ Campus hubs push their campus's events here (each hub is a device of kind "hub",
 and its device name is its campus) and pull their roster from here. Nothing here
 decides taps: the central keeps the district's record.
 
+``store.CentralStore`` holds every SQL statement of the central, ``migrations`` its
+schema, ``rows`` how an event is a row; its HTTP app and serve loop are
+edge.http.central (``campus-edge serve --role central``).
+
 Storage decisions:
 - Own migrations, each in one transaction under an advisory lock, recorded in
   ``ce_migrations``; events are append-only (a trigger refuses UPDATE and DELETE).

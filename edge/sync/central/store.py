@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import hashlib
+import os
 import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
 
-from edge.errors import AuthError, StorageError
+from edge.errors import AuthError, ReportError, StorageError
+from edge.school import roster as roster_mod
 from edge.school.events import Chain, Event, check_chains
 from edge.school.roster import Roster
 from edge.store.ledger import Device
@@ -84,9 +87,6 @@ class CentralStore:
 
     def record_action(self, code: str, data: dict[str, Any]) -> None:
         """Keep an operator's action on the central (append-only), with who ran it."""
-        import getpass
-        import os
-
         who = os.environ.get("SUDO_USER") or getpass.getuser()
         with self.pool.connection() as conn:
             conn.execute(
@@ -417,9 +417,6 @@ class CentralStore:
 
     def campus_roster(self, campus: str) -> Roster:
         """Return a campus's newest roster, built and checked as a node builds it."""
-        from edge.errors import ReportError
-        from edge.school import roster as roster_mod
-
         with self.pool.connection() as conn:
             row = conn.execute(
                 "SELECT version, school_toml, tables FROM rosters WHERE campus = %s "
