@@ -138,3 +138,11 @@ class RosterSnapshot(BaseModel):
         description="what names this roster at the sender (version and digest): the caller "
         "sends it back as `have` to be told only of a roster other than the one it took",
     )
+
+
+def photo_names(tables: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Return the photos a roster's students and guardians name, sorted, once each."""
+    return sorted(
+        {row["photo"] for name in ("students", "guardians") for row in tables.get(name, [])
+         if row.get("photo")}
+    )  # fmt: skip

@@ -19,7 +19,7 @@ from edge.school.roster import Roster
 from edge.store.ledger import Device
 from edge.sync.central.migrations import migrate
 from edge.sync.central.rows import COPY_COLUMNS, SELECT_COLUMNS, copy_row, event_of, parse_cursor
-from edge.sync.protocol import RosterSnapshot
+from edge.sync.protocol import RosterSnapshot, photo_names
 from edge.writer import ChainBroken, Ingested
 
 
@@ -382,30 +382,25 @@ class CentralStore:
 
         Its tag is ``central:VERSION``: the central numbers each campus's rosters once.
         """
+        row = self._newest_roster(device.name)
+        if row is None:
+            return None
+        version, source, school_toml, tables = row
+        tag = f"central:{version}"
+        if tag == have if have is not None else version <= since:
+            return None
+        return RosterSnapshot(version=version, source=source, school_toml=school_toml,
+                              tables=tables, photos=photo_names(tables), tag=tag)  # fmt: skip
+
+    def _newest_roster(self, campus: str) -> tuple[int, str, str, dict[str, Any]] | None:
+        """Return a campus's newest (version, source, school_toml, tables), if any."""
         with self.pool.connection() as conn:
             row = conn.execute(
                 "SELECT version, source, school_toml, tables FROM rosters WHERE campus = %s "
                 "ORDER BY version DESC LIMIT 1",
-                (device.name,),
+                (campus,),
             ).fetchone()
-        if row is None:
-            return None
-        tag = f"central:{row[0]}"
-        if tag == have if have is not None else row[0] <= since:
-            return None
-        tables = row[3]
-        photos = sorted(
-            {r["photo"] for name in ("students", "guardians") for r in tables.get(name, [])
-             if r.get("photo")}
-        )  # fmt: skip
-        return RosterSnapshot(
-            version=row[0],
-            source=row[1],
-            school_toml=row[2],
-            tables=tables,
-            photos=photos,
-            tag=tag,
-        )
+        return (int(row[0]), str(row[1]), str(row[2]), row[3]) if row else None
 
     # -- reports ------------------------------------------------------------------------
 
@@ -417,16 +412,12 @@ class CentralStore:
 
     def campus_roster(self, campus: str) -> Roster:
         """Return a campus's newest roster, built and checked as a node builds it."""
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT version, school_toml, tables FROM rosters WHERE campus = %s "
-                "ORDER BY version DESC LIMIT 1",
-                (campus,),
-            ).fetchone()
+        row = self._newest_roster(campus)
         if row is None:
             known = ", ".join(self.campuses()) or "none yet"
             raise ReportError(f"the central holds no roster of campus '{campus}' ({known})", 404)
-        return roster_mod.build(row[2], row[1], row[0])
+        version, _, school_toml, tables = row
+        return roster_mod.build(tables, school_toml, version)
 
     def campus_events(
         self, campus: str, start: dt.date, end: dt.date, kinds: Iterable[str] | None = None
