@@ -33,12 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 from edge import demo  # noqa: E402
 from edge.node import Node  # noqa: E402
+from edge.school import proof  # noqa: E402
 from edge.school import roster as roster_mod  # noqa: E402
 from edge.school.events import ROW_COLUMNS  # noqa: E402
 from edge.settings import Settings  # noqa: E402
 from edge.store.ledger import Ledger, transaction  # noqa: E402
-from edge.sync import proof  # noqa: E402
-from edge.sync.central import _COPY_COLUMNS, CentralStore, _copy_row  # noqa: E402
+from edge.sync.central import CentralStore  # noqa: E402
+from edge.sync.central.rows import COPY_COLUMNS, copy_row  # noqa: E402
 from edge.sync.client import SyncClient  # noqa: E402
 from tests.chains import chain  # noqa: E402
 from tests.roster_files import TODAY  # noqa: E402
@@ -165,9 +166,9 @@ def central(folder: Path, pushers: int, per_pusher: int) -> None:
         assert store.count_events() == total
         with psycopg.connect(url) as conn:
             conn.execute("CREATE TABLE bare (LIKE events INCLUDING DEFAULTS)")
-            rows = [_copy_row("x", e) for c in chains for e in c]
+            rows = [copy_row("x", e) for c in chains for e in c]
             begin = time.perf_counter()
-            with conn.cursor() as cur, cur.copy(f"COPY bare ({_COPY_COLUMNS}) FROM STDIN") as cp:
+            with conn.cursor() as cur, cur.copy(f"COPY bare ({COPY_COLUMNS}) FROM STDIN") as cp:
                 for row in rows:
                     cp.write_row(row)
             conn.commit()

@@ -32,7 +32,7 @@ _COUNTER_MASK = (1 << COUNTER_BITS) - 1
 # stamp taken in from beyond it would pin every later stamp there (and past SQLite's
 # 64-bit INTEGER in the end). Such a stamp never moves a clock.
 MAX_STAMP = int(dt.datetime(2100, 1, 1, tzinfo=dt.UTC).timestamp() * 1000) << COUNTER_BITS
-# How far an event's moment may lie past a receiver's clock (edge.sync.schema).
+# How far an event's moment may lie past a receiver's clock (edge.school.schema).
 AHEAD = dt.timedelta(days=1)
 # How far another node's stamp may run past this node's wall clock and still be taken
 # into its HLC. Clocks on a campus agree within seconds (NTP, or a kiosk following its

@@ -35,11 +35,11 @@ from edge.school.roster import Roster
 from edge.school.rules import Timing
 from edge.settings import Settings
 from edge.store.ledger import Ledger
+from edge.sync.client import UPSTREAM_PASS_KEY
 from edge.sync.server import Peers
 from edge.writer import TapResult, TapWriter, WriterStopped
 
 log = logging.getLogger(__name__)
-UPSTREAM_PASS_KEY = "upstream_pass_key"  # noqa: S105 - a meta key: the hub's public pass key
 
 
 class Node:

@@ -4,7 +4,7 @@ A ledger keeps text for years and hands it to PostgreSQL, spreadsheets and scree
 so text is refused when it holds a control character (NUL, escape, line breaks and
 the other C0/C1 codes), an unpaired surrogate, or a bidirectional override (which
 would show a name backwards). The same rule holds where text is typed (the HTTP API,
-``Clean``) and where a synced event arrives (edge.sync.schema).
+``Clean``) and where a synced event arrives (edge.school.schema).
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ from edge.clock import (
 )
 from edge.errors import CampusEdgeError, StorageError, TapError
 from edge.projection import Projection
-from edge.school import cards, messages, passes
+from edge.school import cards, messages, passes, schema
 from edge.school.events import (
     ACCEPTED,
     CORRECTABLE,
@@ -72,7 +72,6 @@ from edge.school.pickup import ManualRelease
 from edge.school.roster import Roster
 from edge.school.rules import Timing, decide, late_stage
 from edge.store.ledger import Ledger, transaction
-from edge.sync import schema
 
 log = logging.getLogger(__name__)
 Listener = Callable[[list["TapResult"]], None]
@@ -642,7 +641,7 @@ class TapWriter:
     ) -> concurrent.futures.Future[Event]:
         """Append a staff action to the ledger (resolved after COMMIT); see events.ACTION.
 
-        ``proof`` signs the event for the staff member who made it (edge.sync.proof).
+        ``proof`` signs the event for the staff member who made it (edge.school.proof).
         """
 
         def append(conn: sqlite3.Connection) -> Event:
@@ -765,7 +764,7 @@ class TapWriter:
         # stamp that will run more than a day past its moment (this clock was days
         # ahead, and our own order is never undone), is not one this node's clock can
         # vouch for: it is marked so, as an untrusted clock's, which a receiver takes
-        # ahead of its own clock (edge.sync.schema) without following it.
+        # ahead of its own clock (edge.school.schema) without following it.
         vouched = (
             self.clock_synced and at <= now + AHEAD
             and self._tail.hlc.last < to_millis(at + AHEAD) << COUNTER_BITS
@@ -776,7 +775,7 @@ class TapWriter:
             roster_version=roster.version, clock_synced=vouched, sign=proof,
         )  # fmt: skip
         # What this node writes, its hub must take: the receiver's schema is checked here
-        # too, so no event of ours can stall our chain at the hub (edge.sync.schema).
+        # too, so no event of ours can stall our chain at the hub (edge.school.schema).
         wrong = schema.own_problem(event, now)
         if wrong is not None:
             self._tail.reset(mark)

@@ -34,11 +34,11 @@ def chain(node_id: str, count: int, epoch: str = "e1", first: int = 1) -> Iterat
 def staff_proof(node: Any, staff_id: str = "A1") -> Callable[[Event], Event]:
     """Return what signs a staff action as made by ``staff_id`` through the API just now.
 
-    As the HTTP API does for a verified token (edge.sync.proof): the writer refuses a
+    As the HTTP API does for a verified token (edge.school.proof): the writer refuses a
     staff action without it, since the campus hub would.
     """
+    from edge.school import proof
     from edge.school.auth import Principal
-    from edge.sync import proof
 
     member = node.roster.staff[staff_id]
     now = node.clock.now().timestamp()

@@ -17,8 +17,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Route
 
 from edge.http.app import create_app
-from edge.school import auth
-from edge.sync import proof
+from edge.school import auth, proof
 from edge.sync.hub import pin_key
 from tests.conftest import LiveServer
 

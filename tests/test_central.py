@@ -21,11 +21,12 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.errors import StorageError
+from edge.http.central import create_central_app
+from edge.school import proof
 from edge.school.events import Event
 from edge.settings import Settings
 from edge.store.ledger import Device
-from edge.sync import proof
-from edge.sync.central import CentralStore, create_central_app
+from edge.sync.central import CentralStore
 from edge.writer import ChainBroken
 from tests import roster_files
 from tests.chains import chain

@@ -18,10 +18,10 @@ import pytest
 
 from edge.clock import COUNTER_BITS, ManualClock, to_millis
 from edge.node import Node
+from edge.school import schema
 from edge.school.events import Event
 from edge.school.pickup import DELEGATE_GRANTED, DELEGATE_REVOKED, PLAN_SET
 from edge.store.ledger import Ledger
-from edge.sync import schema
 from edge.sync.client import SyncClient
 from tests.chains import staff_proof
 from tests.conftest import LiveServer, local
@@ -224,8 +224,8 @@ def test_the_writer_refuses_a_staff_action_whose_proof_the_hub_would_refuse(
     make_node: Callable[..., Node],
 ) -> None:
     from edge.errors import TapError
+    from edge.school import proof
     from edge.school.auth import Principal
-    from edge.sync import proof
 
     node = make_node()
     later = node.clock.now().timestamp() + 3 * 3600  # a token issued on a fast clock

@@ -19,9 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.clock import COUNTER_BITS, to_millis
 from edge.node import Node
-from edge.school import cards
+from edge.school import cards, proof, schema
 from edge.school.events import Event
-from edge.sync import proof, schema
 from edge.sync.hub import pin_key
 from tests.conftest import LiveServer, local
 from tests.roster_files import CARD, TODAY

@@ -18,9 +18,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.node import Node
+from edge.school import proof
 from edge.school.auth import Principal
 from edge.school.events import Event
-from edge.sync import proof
 from edge.sync.central import CentralStore
 from edge.sync.client import SyncClient
 from tests.chains import chain as made_chain

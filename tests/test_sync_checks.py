@@ -241,7 +241,7 @@ def test_a_kiosk_with_another_key_is_refused_until_registered_again(
 
 def test_a_proof_allows_the_roles_the_api_allows() -> None:
     from edge.http import pickup as pickup_api
-    from edge.sync import proof
+    from edge.school import proof
 
     assert proof.GRANT_ROLES == pickup_api.GRANT_ROLES
     assert proof.CORRECT_ROLES == pickup_api.CORRECT_ROLES

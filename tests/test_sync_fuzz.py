@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from edge.clock import to_millis
 from edge.http import pickup as pickup_api
 from edge.node import Node
+from edge.school import proof
 from edge.school.events import Event
-from edge.sync import proof
 from edge.sync.client import SyncClient
 from tests.conftest import LiveServer, local
 from tests.roster_files import CARD, TODAY

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from edge.node import Node
+from edge.school import proof
 from edge.school.events import Event
-from edge.sync import proof
 from edge.sync.client import SyncClient
 from edge.sync.hub import pin_key
 from tests.conftest import LiveServer, local

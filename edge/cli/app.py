@@ -167,7 +167,7 @@ def serve(
         database_url=database,
     )
     if settings.role == "central":
-        from edge.sync.central import serve_central
+        from edge.http.central import serve_central
 
         try:
             serve_central(settings)
@@ -641,8 +641,8 @@ def device_add(
     data_dir: DataDir = None,
 ) -> None:
     """Register a kiosk with this hub (or a hub with the central); print its token once."""
+    from edge.school import proof
     from edge.sync import hub as hub_mod
-    from edge.sync import proof
 
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", name):
         _fail(f"'{name}' is not a device name: use letters, digits, '-', '_' and '.'")
@@ -715,7 +715,7 @@ def device_list(database: Database = None, data_dir: DataDir = None) -> None:
 @app.command("node-key")
 def node_key(data_dir: DataDir = None) -> None:
     """Print this node's public key (made on first use), to pin it when registering it."""
-    from edge.sync import proof
+    from edge.school import proof
 
     settings = _settings(data_dir)
     typer.echo(proof.public_text(proof.load_key(settings.data_dir)))

@@ -30,7 +30,7 @@ from edge.files import write_atomic
 from edge.http.responses import Problem, json_response
 from edge.lockout import Lockout
 from edge.node import Node
-from edge.school import auth, passes
+from edge.school import auth, passes, proof
 from edge.school.calendar import CalendarError, parse_time
 from edge.school.events import Event, Tap
 from edge.school.fold import PRESENT
@@ -45,7 +45,6 @@ from edge.school.pickup import (
     ManualRelease,
 )
 from edge.school.roster import PHOTO_LIMIT, PHOTO_TYPES
-from edge.sync import proof
 from edge.text import Clean
 
 GRANT_ROLES = frozenset({"teacher", "duty_leader", "admin"})

@@ -25,7 +25,7 @@ from edge.school.roster import Roster
 
 PREFIX = "ce1"
 # How far a node's clock may have stepped between a sign-in and what the token signs
-# (edge.sync.proof checks a staff proof's token times within it).
+# (edge.school.proof checks a staff proof's token times within it).
 CLOCK_SLACK = 3600.0
 MAX_TOKEN_HOURS = 168.0  # a week: the longest token a node issues (and a proof may claim)
 

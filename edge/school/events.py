@@ -250,7 +250,7 @@ class Tail:
     ) -> Event:  # fmt: skip
         """Make (stamp, number, chain and hash) this node's next event; move past it.
 
-        ``sign`` (a staff action's proof, edge.sync.proof) returns the event signed and
+        ``sign`` (a staff action's proof, edge.school.proof) returns the event signed and
         hashed again; the chain moves past the signed event.
         """
         event = Event(

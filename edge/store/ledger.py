@@ -42,9 +42,9 @@ from edge.clock import (
 from edge.errors import StorageError
 from edge.files import write_atomic
 from edge.school import roster as roster_mod
+from edge.school import schema
 from edge.school.events import ROW_COLUMNS, SELECT_COLUMNS, Event, Tail, action, utc_text
 from edge.school.roster import Roster
-from edge.sync import schema
 
 MIGRATIONS: list[tuple[str, str]] = [
     (

@@ -3,7 +3,7 @@
 One thread per node, looping: roster down (when the upstream has a newer version),
 own events up (a kiosk pushes its own; a hub pushes everything it holds), the
 campus's events down (kiosks only). Each push is signed with this node's key
-(``node.key``, the one its hello registers; edge.sync.proof.sign_push). Cursors live
+(``node.key``, the one its hello registers; edge.school.proof.sign_push). Cursors live
 in the ledger's meta table and move only after the upstream acknowledged (push) or the
 events are committed here (pull, in the same transaction), so a kill at any moment
 repeats work, never loses it.
@@ -23,27 +23,43 @@ import json
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
 
 from edge.backoff import Backoff
-from edge.clock import CorrectedClock
+from edge.clock import Clock, CorrectedClock
 from edge.errors import CampusEdgeError
-from edge.node import UPSTREAM_PASS_KEY, Node
+from edge.files import write_atomic
+from edge.school import proof, schema
 from edge.school import roster as roster_mod
 from edge.school.events import Event
 from edge.school.pickup import DELEGATE_GRANTED
-from edge.sync import proof, schema
+from edge.settings import Settings
+from edge.store.ledger import Ledger
 from edge.sync.protocol import Hello, PullAnswer, PushAnswer, RosterSnapshot, WireEvent
-from edge.writer import TapResult
+from edge.writer import TapResult, TapWriter
 
 log = logging.getLogger(__name__)
 
 PUSH_CURSOR, PULL_CURSOR = "sync.push_cursor", "sync.pull_cursor"
 UPSTREAM_ROSTER = "sync.upstream_roster"  # the tag of the roster last taken from upstream
+UPSTREAM_PASS_KEY = "upstream_pass_key"  # noqa: S105 - the hub's public pass key
 PUSH_BATCH, PULL_BATCH = 2000, 2000
+
+
+class SyncedNode(Protocol):
+    """What the client needs of the node it keeps in step (edge.node.Node is one)."""
+
+    settings: Settings
+    clock: Clock
+    ledger: Ledger
+    writer: TapWriter
+
+    def clock_trusted(self) -> bool:
+        """Tell whether this machine's own clock is synchronized (or declared trusted)."""
+        ...
 
 
 class SyncRefused(CampusEdgeError):
@@ -86,7 +102,7 @@ class SyncClient:
 
     def __init__(
         self,
-        node: Node,
+        node: SyncedNode,
         upstream: str,
         token: str,
         interval: float = 2.0,
@@ -370,8 +386,7 @@ class SyncClient:
                 log.warning("delegation photo %s not fetched: %s", name, err)
                 continue
             self.ledger.photos.mkdir(exist_ok=True)
-            (self.ledger.photos / f"{name}.part").write_bytes(data)
-            (self.ledger.photos / f"{name}.part").replace(target)
+            write_atomic(target, data)
 
 
 def _server_now(response: httpx.Response) -> dt.datetime | None:

@@ -1,7 +1,7 @@
 """The sync protocol, the same at every level (kiosk -> hub -> central): its messages.
 
 Push: ``POST /api/v1/sync/events`` with a batch of events in ledger order, signed by
-the sender's node key (``signature``; edge.sync.proof.push_message says over what),
+the sender's node key (``signature``; edge.school.proof.push_message says over what),
 checked with the key bound to the device before anything is stored. The
 receiver stores each (node, epoch) chain only in order, idempotently by
 (node_id, epoch, seq), and answers each chain's highest stored seq; the sender moves
@@ -54,12 +54,7 @@ class WireEvent(BaseModel):
 
     def to_event(self) -> Event:
         """Return the ledger's Event (its hash is checked on ingest, not here)."""
-        return Event(
-            self.node_id, self.epoch, self.seq, self.hlc, self.at, self.day, self.station,
-            self.kind, self.outcome, self.code, self.card, self.uid, self.subject_kind,
-            self.subject_id, self.data, self.roster_version, self.clock_synced, self.prev_hash,
-            self.hash,
-        )  # fmt: skip
+        return Event.from_fields(dict(self))
 
 
 class Push(BaseModel):
@@ -75,7 +70,7 @@ class Push(BaseModel):
         default=None,
         max_length=100,
         description="the sender's node key's Ed25519 signature (base64url) over each chain's "
-        "last event in the batch (edge.sync.proof.push_message); required",
+        "last event in the batch (edge.school.proof.push_message); required",
     )
     clock_step_seconds: float = Field(
         default=0.0,
@@ -138,3 +133,11 @@ class RosterSnapshot(BaseModel):
         description="what names this roster at the sender (version and digest): the caller "
         "sends it back as `have` to be told only of a roster other than the one it took",
     )
+
+
+def photo_names(tables: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Return the photos a roster's students and guardians name, sorted, once each."""
+    return sorted(
+        {row["photo"] for name in ("students", "guardians") for row in tables.get(name, [])
+         if row.get("photo")}
+    )  # fmt: skip

@@ -140,7 +140,7 @@ class _Checker:
         """Return a row's id: present, usable in an event, and on no earlier row."""
         value = self.required(file, row, column)
         # An id is written into every event about its holder, and the campus hub takes
-        # no event whose ids are longer or hold control characters (edge.sync.schema).
+        # no event whose ids are longer or hold control characters (edge.school.schema).
         wrong = text_rules.problem(value) or (
             f"is {len(value)} characters long; ids have at most 64" if len(value) > 64 else None
         )

@@ -1,172 +1,26 @@
-"""The district central: the same sync protocol, stored in PostgreSQL (psycopg 3).
-
-Campus hubs push their campus's events here (each hub is a device of kind "hub",
-and its device name is its campus) and pull their roster from here. Nothing here
-decides taps: the central keeps the district's record.
-
-Storage decisions:
-- Own migrations, each in one transaction under an advisory lock, recorded in
-  ``ce_migrations``; events are append-only (a trigger refuses UPDATE and DELETE).
-- Ingest: one transaction per push. The batch's chains are locked (``chains`` rows,
-  FOR UPDATE, in a fixed order so concurrent pushers never deadlock), checked with
-  the same ``check_chains`` as every node, then written with COPY.
-- Pull cursor: (transaction id, position). A bigserial is not in commit order: a
-  transaction that took position 10 may commit after one that took 11. Rows are
-  served only from transactions older than the oldest one still running
-  (``pg_snapshot_xmin``), in (xid, position) order, so no late commit is skipped.
-- Every pushed event is checked first (edge.sync.schema); a batch the database still
-  refuses (a value PostgreSQL cannot hold) is refused like a broken chain, kept aside
-  with its reason and answered 422, never a 500 the hub would retry forever.
-- Every push is signed with the hub's node key (edge.sync.proof.push_message), bound
-  with its node id at its first hello (or pinned at ``device add --hub --node-key``,
-  its node id then learnt at its first hello); a hub that has not said hello pushes
-  nothing, and a push unsigned or signed otherwise is refused whole and kept aside.
-- Staff proofs (edge.sync.proof): a hub binds its node key and node id at its first
-  hello; the proofs of the hub's own actions are checked with that key. Events of the
-  hub's kiosks, relayed, carry proofs the hub checked with each kiosk's key when they
-  arrived there; the central checks their form but trusts the hub for the signature
-  (it learns no kiosk keys), and nothing flows from the central down to any node.
-- Events are indexed by (campus, day) for the district's reports; partitioning by
-  day is the next step at 20 million events a day, and needs no change here.
-"""
+"""The central's store: every SQL statement of the district central (PostgreSQL)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import hashlib
-import logging
+import os
 import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
 
-from edge.clock import SystemClock
-from edge.errors import AuthError, StorageError, TapError
+from edge.errors import AuthError, ReportError, StorageError
+from edge.school import roster as roster_mod
 from edge.school.events import Chain, Event, check_chains
 from edge.school.roster import Roster
-from edge.settings import Settings
 from edge.store.ledger import Device
-from edge.sync.protocol import RosterSnapshot
+from edge.sync.central.migrations import migrate
+from edge.sync.central.rows import COPY_COLUMNS, SELECT_COLUMNS, copy_row, event_of, parse_cursor
+from edge.sync.protocol import RosterSnapshot, photo_names
 from edge.writer import ChainBroken, Ingested
-
-log = logging.getLogger(__name__)
-
-MIGRATIONS: list[tuple[str, str]] = [
-    (
-        "0001_central",
-        """
-        CREATE TABLE devices (
-            name text PRIMARY KEY,
-            kind text NOT NULL,
-            token_sha256 text NOT NULL UNIQUE,
-            created_at timestamptz NOT NULL DEFAULT now(),
-            revoked_at timestamptz
-        );
-        CREATE TABLE chains (
-            node_id text NOT NULL,
-            epoch text NOT NULL,
-            campus text NOT NULL,
-            head_seq bigint NOT NULL,
-            head_hash text NOT NULL,
-            PRIMARY KEY (node_id, epoch)
-        );
-        CREATE TABLE events (
-            pos bigserial NOT NULL,
-            tx xid8 NOT NULL DEFAULT pg_current_xact_id(),
-            campus text NOT NULL,
-            id text NOT NULL,
-            node_id text NOT NULL,
-            epoch text NOT NULL,
-            seq bigint NOT NULL,
-            hlc bigint NOT NULL,
-            at timestamptz NOT NULL,
-            day date NOT NULL,
-            station text NOT NULL,
-            kind text NOT NULL,
-            outcome text NOT NULL,
-            code text NOT NULL,
-            card text,
-            uid text,
-            subject_kind text,
-            subject_id text,
-            data jsonb NOT NULL,
-            roster_version integer NOT NULL,
-            clock_synced boolean NOT NULL,
-            prev_hash text NOT NULL,
-            hash text NOT NULL,
-            received_at timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (node_id, epoch, seq)
-        );
-        CREATE INDEX events_campus_day ON events (campus, day, hlc);
-        CREATE INDEX events_campus_pull ON events (campus, tx, pos);
-        CREATE FUNCTION ce_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN RAISE EXCEPTION 'the events table is append-only'; END $$;
-        CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
-            FOR EACH ROW EXECUTE FUNCTION ce_append_only();
-        CREATE TABLE quarantine (
-            id bigserial PRIMARY KEY,
-            received_at timestamptz NOT NULL DEFAULT now(),
-            device text NOT NULL,
-            reason text NOT NULL,
-            body text NOT NULL
-        );
-        CREATE TABLE rosters (
-            campus text NOT NULL,
-            version integer NOT NULL,
-            source text NOT NULL,
-            school_toml text NOT NULL,
-            tables jsonb NOT NULL,
-            imported_at timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (campus, version)
-        );
-        CREATE TABLE photos (name text PRIMARY KEY, data bytea NOT NULL);
-        """,
-    ),
-    (
-        "0002_actions",
-        """
-        CREATE TABLE actions (
-            id bigserial PRIMARY KEY,
-            at timestamptz NOT NULL DEFAULT now(),
-            by text NOT NULL,
-            code text NOT NULL,
-            data jsonb NOT NULL
-        );
-        CREATE TRIGGER actions_append_only BEFORE UPDATE OR DELETE ON actions
-            FOR EACH ROW EXECUTE FUNCTION ce_append_only();
-        """,
-    ),
-    (
-        "0003_node_keys",
-        """
-        CREATE TABLE node_keys (
-            device text PRIMARY KEY,
-            device_created text NOT NULL,
-            node_id text NOT NULL,
-            key text NOT NULL,
-            bound_at timestamptz NOT NULL DEFAULT now()
-        );
-        """,
-    ),
-    (
-        "0004_pinned_keys",
-        """
-        ALTER TABLE node_keys ALTER COLUMN node_id DROP NOT NULL;
-        ALTER TABLE node_keys ADD COLUMN pinned boolean NOT NULL DEFAULT false;
-        """,
-    ),
-]
-
-_COPY_COLUMNS = (
-    "campus, id, node_id, epoch, seq, hlc, at, day, station, kind, outcome, code, card, uid, "
-    "subject_kind, subject_id, data, roster_version, clock_synced, prev_hash, hash"
-)
-_SELECT = (
-    "tx::text, pos, node_id, epoch, seq, hlc, at, day, station, kind, outcome, code, card, uid, "
-    "subject_kind, subject_id, data, roster_version, clock_synced, prev_hash, hash"
-)
-_LOCK_MIGRATIONS = 7_304_221  # pg_advisory_xact_lock key: one migrator at a time
 
 
 def _connect_error(url: str, err: Exception) -> StorageError:
@@ -233,9 +87,6 @@ class CentralStore:
 
     def record_action(self, code: str, data: dict[str, Any]) -> None:
         """Keep an operator's action on the central (append-only), with who ran it."""
-        import getpass
-        import os
-
         who = os.environ.get("SUDO_USER") or getpass.getuser()
         with self.pool.connection() as conn:
             conn.execute(
@@ -280,6 +131,10 @@ class CentralStore:
     def node_info(self) -> tuple[str, str, int]:
         """Return (node_id, role, roster version): the central keeps no roster of its own."""
         return self.node_id, "central", 0
+
+    def pass_key(self) -> None:
+        """Return no pass key: the central signs no pickup passes."""
+        return None
 
     # -- events ---------------------------------------------------------------------
 
@@ -329,11 +184,11 @@ class CentralStore:
                 with (
                     conn.cursor() as cur,
                     cur.copy(
-                        f"COPY events ({_COPY_COLUMNS}) FROM STDIN"  # noqa: S608 - constants
+                        f"COPY events ({COPY_COLUMNS}) FROM STDIN"  # noqa: S608 - constants
                     ) as copy,
                 ):
                     for event in check.stored:
-                        copy.write_row(_copy_row(campus, event))
+                        copy.write_row(copy_row(campus, event))
                     # The chain heads move in the same transaction as the rows.
                 with conn.cursor() as cur:
                     cur.executemany(
@@ -448,16 +303,16 @@ class CentralStore:
 
     def pull(self, device: Device, after: str, limit: int) -> tuple[list[Event], str]:
         """Return the device's campus's events after a (xid, position) cursor."""
-        tx, pos = _cursor(after)
+        tx, pos = parse_cursor(after)
         with self.pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT {_SELECT} FROM events "  # noqa: S608 - constants
+                f"SELECT {SELECT_COLUMNS} FROM events "  # noqa: S608 - constants
                 "WHERE campus = %s AND (tx, pos) > (%s::xid8, %s) "
                 "AND tx < pg_snapshot_xmin(pg_current_snapshot()) "
                 "ORDER BY tx, pos LIMIT %s",
                 (device.name, tx, pos, limit),
             ).fetchall()
-        events = [_event(r[2:]) for r in rows]
+        events = [event_of(r[2:]) for r in rows]
         cursor = f"{rows[-1][0]}:{rows[-1][1]}" if rows else after
         return events, cursor
 
@@ -527,30 +382,25 @@ class CentralStore:
 
         Its tag is ``central:VERSION``: the central numbers each campus's rosters once.
         """
+        row = self._newest_roster(device.name)
+        if row is None:
+            return None
+        version, source, school_toml, tables = row
+        tag = f"central:{version}"
+        if tag == have if have is not None else version <= since:
+            return None
+        return RosterSnapshot(version=version, source=source, school_toml=school_toml,
+                              tables=tables, photos=photo_names(tables), tag=tag)  # fmt: skip
+
+    def _newest_roster(self, campus: str) -> tuple[int, str, str, dict[str, Any]] | None:
+        """Return a campus's newest (version, source, school_toml, tables), if any."""
         with self.pool.connection() as conn:
             row = conn.execute(
                 "SELECT version, source, school_toml, tables FROM rosters WHERE campus = %s "
                 "ORDER BY version DESC LIMIT 1",
-                (device.name,),
+                (campus,),
             ).fetchone()
-        if row is None:
-            return None
-        tag = f"central:{row[0]}"
-        if tag == have if have is not None else row[0] <= since:
-            return None
-        tables = row[3]
-        photos = sorted(
-            {r["photo"] for name in ("students", "guardians") for r in tables.get(name, [])
-             if r.get("photo")}
-        )  # fmt: skip
-        return RosterSnapshot(
-            version=row[0],
-            source=row[1],
-            school_toml=row[2],
-            tables=tables,
-            photos=photos,
-            tag=tag,
-        )
+        return (int(row[0]), str(row[1]), str(row[2]), row[3]) if row else None
 
     # -- reports ------------------------------------------------------------------------
 
@@ -562,26 +412,19 @@ class CentralStore:
 
     def campus_roster(self, campus: str) -> Roster:
         """Return a campus's newest roster, built and checked as a node builds it."""
-        from edge.errors import ReportError
-        from edge.school import roster as roster_mod
-
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT version, school_toml, tables FROM rosters WHERE campus = %s "
-                "ORDER BY version DESC LIMIT 1",
-                (campus,),
-            ).fetchone()
+        row = self._newest_roster(campus)
         if row is None:
             known = ", ".join(self.campuses()) or "none yet"
             raise ReportError(f"the central holds no roster of campus '{campus}' ({known})", 404)
-        return roster_mod.build(row[2], row[1], row[0])
+        version, _, school_toml, tables = row
+        return roster_mod.build(tables, school_toml, version)
 
     def campus_events(
         self, campus: str, start: dt.date, end: dt.date, kinds: Iterable[str] | None = None
     ) -> Iterator[Event]:
         """Yield a campus's events of the days, day by day in fold order, streamed."""
         sql = (
-            f"SELECT {_SELECT} FROM events WHERE campus = %s "  # noqa: S608 - constants
+            f"SELECT {SELECT_COLUMNS} FROM events WHERE campus = %s "  # noqa: S608 - constants
             "AND day BETWEEN %s AND %s"
         )
         params: list[Any] = [campus, start, end]
@@ -592,7 +435,7 @@ class CentralStore:
             cursor.itersize = 5000
             cursor.execute(sql + " ORDER BY day, hlc, node_id, epoch, seq", params)
             for row in cursor:
-                yield _event(row[2:])
+                yield event_of(row[2:])
 
     def campus_sign_ins(
         self, campus: str, start: dt.date, end: dt.date
@@ -615,114 +458,7 @@ class CentralStore:
         return bytes(row[0]) if row else None
 
 
-def migrate(conn: Any) -> list[str]:
-    """Apply the central's migrations not yet recorded, each in its own transaction."""
-    applied = []
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_MIGRATIONS,))
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS ce_migrations "
-            "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        done = {r[0] for r in conn.execute("SELECT name FROM ce_migrations")}
-        for name, sql in MIGRATIONS:
-            if name in done:
-                continue
-            with conn.transaction():
-                conn.execute(sql)
-                conn.execute("INSERT INTO ce_migrations (name) VALUES (%s)", (name,))
-            applied.append(name)
-    return applied
-
-
 def _one(conn: Any, sql: str, params: tuple[Any, ...]) -> Any:
     row = conn.execute(sql, params).fetchone()
     assert row is not None, sql  # aggregates always give a row
     return row[0]
-
-
-def _cursor(after: str) -> tuple[str, int]:
-    if not after:
-        return "0", 0
-    tx, _, pos = after.partition(":")
-    if not (tx.isdigit() and pos.isdigit()) or len(after) > 60:
-        raise TapError(f"after: '{after}' is not a cursor this central gave out")
-    return tx, int(pos)
-
-
-def _copy_row(campus: str, e: Event) -> tuple[Any, ...]:
-    return (
-        campus, e.event_id, e.node_id, e.epoch, e.seq, e.hlc, e.at, e.day, e.station, e.kind,
-        e.outcome, e.code, e.card, e.uid, e.subject_kind, e.subject_id,
-        orjson.dumps(e.data).decode(), e.roster_version, e.clock_synced, e.prev_hash,
-        e.stored_hash,
-    )  # fmt: skip
-
-
-def _event(row: Any) -> Event:
-    (node_id, epoch, seq, hlc, at, day, station, kind, outcome, code, card, uid, subject_kind,
-     subject_id, data, roster_version, clock_synced, prev_hash, hash_) = row  # fmt: skip
-    return Event(
-        node_id, epoch, int(seq), int(hlc), at, day, station, kind, outcome, code, card, uid,
-        subject_kind, subject_id, data, roster_version, clock_synced, prev_hash, hash_,
-    )  # fmt: skip
-
-
-def create_central_app(store: CentralStore, settings: Settings) -> Any:
-    """Build the central's HTTP app: health and the sync protocol."""
-    from fastapi import FastAPI
-
-    from edge.http.responses import SYNC_BODY, BodyLimit, add_error_handlers
-    from edge.sync.server import Peers, add_sync_routes
-
-    app = FastAPI(title="campus-edge central", version="0.1.0",
-                  description="The district's record: campus hubs sync here.")  # fmt: skip
-    clock = SystemClock()
-    peers = Peers()
-
-    add_error_handlers(app)
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
-        """Tell whether the central runs and how the hubs stand."""
-        now = clock.now()
-        behind = dt.timedelta(minutes=settings.behind_minutes)
-        return {
-            "status": "ok",
-            "node_id": store.node_id,
-            "role": "central",
-            "events": store.count_events(),
-            "hubs": peers.report(store.devices(), now, behind),
-        }
-
-    add_sync_routes(app, store, clock, peers)
-    app.add_middleware(
-        BodyLimit, limit=settings.max_body_bytes, paths={"/api/v1/sync/events": SYNC_BODY}
-    )
-    return app
-
-
-def serve_central(settings: Settings) -> None:
-    """Run the district central until interrupted."""
-    import uvicorn
-
-    from edge import systemd
-
-    systemd.configure_logging()
-    store = CentralStore(settings.database_url or "", node_id=settings.node_id)
-    try:
-        config = uvicorn.Config(
-            create_central_app(store, settings),
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            access_log=False,
-        )
-        log.info("campus-edge central on http://%s:%s", settings.host, settings.port)
-        server = uvicorn.Server(config)
-        systemd.ready_when_serving(server, f"campus-edge central on port {settings.port}")
-        systemd.stop_gracefully_on_signals()
-        server.run()
-    finally:
-        systemd.notify("STOPPING=1")
-        store.close()

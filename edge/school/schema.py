@@ -17,7 +17,7 @@ refuses). ``problems`` checks a batch and names every event it refuses, with why
 - known kinds and outcomes, and per kind (and per action code) the fields the fold
   reads, with their types;
 - staff actions that change authority or history carry proof of the staff member who
-  made them (edge.sync.proof), checked against the sender's registered key.
+  made them (edge.school.proof), checked against the sender's registered key.
 
 The caller refuses a batch with any problem whole and keeps it aside (quarantine).
 """
@@ -35,9 +35,9 @@ import orjson
 from edge import text
 from edge.clock import AHEAD, COUNTER_BITS, to_millis
 from edge.school import events as ev
+from edge.school import proof
 from edge.school.events import Event
 from edge.school.roster import PHOTO_NAME
-from edge.sync import proof
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)  # clock.MAX_STAMP: past any school day

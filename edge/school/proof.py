@@ -8,9 +8,14 @@ of the token the node verified, the token's issue and expiry times, the node, an
 ``sig``, the node key's Ed25519 signature over the event's content (hash chain place
 included) with ``sig`` left empty, under the domain prefix ``DOMAIN``.
 
-Each node keeps its key in ``node.key`` (0600, made on first use) and tells its
-upstream the public half in the sync hello, where it is bound to the device on first
-use (SECURITY.md, "Staff actions carry proof").
+Each node keeps its key in ``node.key`` (0600, made on first use, as edge.school.passes
+keeps the pass key) and tells its upstream the public half in the sync hello, where it
+is bound to the device on first use (SECURITY.md, "Staff actions carry proof"). The
+same key signs every sync push (``sign_push``: each chain's last event in the batch and
+how the sender stands), checked by the receiver before anything of it is stored.
+
+Signing and checking are pure: the receiver's schema (edge.school.schema), which every
+writer of a node asks before it writes, checks proofs without anything above school.
 """
 
 from __future__ import annotations
