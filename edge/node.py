@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from edge.actions.desk import Desk
 from edge.clock import Clock, CorrectedClock, SystemClock, clock_synchronized
 from edge.devices.base import Reader, Sink
 from edge.devices.registry import (
@@ -34,6 +35,7 @@ from edge.school.roster import Roster
 from edge.school.rules import Timing
 from edge.settings import Settings
 from edge.store.ledger import Ledger
+from edge.sync import proof
 from edge.sync.server import Peers
 from edge.writer import TapResult, TapWriter, WriterStopped
 
@@ -74,6 +76,10 @@ class Node:
         self.writer.pass_publics = self.pass_publics
         self.readers: dict[str, Reader] = {}
         self.broadcast = Broadcast()
+        self.desk = Desk(  # staff actions (edge.actions), signed with this node's key
+            self.writer, settings, self.pass_key, self.broadcast.publish,
+            lambda who: proof.prover(who, settings.data_dir),
+        )  # fmt: skip
         self.signin_codes: dict[str, tuple[str, float]] = {}
         self._stopping = threading.Event()
         self.notifier: Any = None  # edge.notices.Notifier, with webhook_url

@@ -240,7 +240,7 @@ def test_a_kiosk_with_another_key_is_refused_until_registered_again(
 
 
 def test_a_proof_allows_the_roles_the_api_allows() -> None:
-    from edge.http import pickup as pickup_api
+    from edge.actions import desk as pickup_api
     from edge.sync import proof
 
     assert proof.GRANT_ROLES == pickup_api.GRANT_ROLES

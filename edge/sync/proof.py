@@ -32,7 +32,7 @@ from edge.school.events import Event, utc_text
 DOMAIN = b"campus-edge action v1\x00"
 PUSH_DOMAIN = b"campus-edge push v1\x00"
 KEY_FILE = "node.key"
-# Who may make each staff action: the same roles as edge.http.pickup's GRANT_ROLES and
+# Who may make each staff action: the same roles as edge.actions.desk's GRANT_ROLES and
 # CORRECT_ROLES (a test keeps them equal).
 GRANT_ROLES = frozenset({"teacher", "duty_leader", "admin"})
 CORRECT_ROLES = frozenset({"teacher", "guard", "duty_leader", "admin"})
