@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
-from edge.actions import adults, codes, delegates, plans, releases
+from edge.actions import adults, codes, corrections, delegates, passes, plans, releases
 from edge.actions.desk import CODE_FAILURES, SEARCHES
 from edge.clock import ManualClock
 from edge.errors import AuthError, TapError
@@ -178,3 +178,32 @@ def test_a_screen_searches_adults_20_times_a_minute(node: Node) -> None:
     assert refusal(lambda: adults.find(node.desk, "P1", "display:P1", "王妈妈")) == (
         429, "too many searches here in the last minute: wait a minute")  # fmt: skip
     assert adults.find(node.desk, "P1", "T1", "王妈妈")[0]["adult_id"] == "P1"  # its own count
+
+
+def test_a_pass_runs_at_most_181_days_and_is_issued_at_the_hub(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = staff(node, "A1")
+    half_year = TODAY + dt.timedelta(days=181)
+    too_long = refusal(lambda: passes.issue(node.desk, admin, "S1", "王姥姥", TODAY, half_year))
+    assert too_long == (
+        422,
+        "from 2026-11-23 to 2027-05-23 is not a range from today of at most 181 days",
+    )
+    issued = passes.issue(node.desk, admin, "S1", "王姥姥", TODAY, TOMORROW)
+    assert issued["text"].startswith("CE1.")
+    assert refusal(lambda: passes.revoke(node.desk, admin, "X12"))[0] == 404
+    passes.revoke(node.desk, admin, issued["pass_id"])
+    monkeypatch.setattr(node.settings, "upstream", "http://hub.local:8080")  # a kiosk of a hub
+    assert refusal(lambda: passes.issue(node.desk, admin, "S1", "王姥姥")) == (
+        409, "passes are issued at the campus hub, whose key every kiosk knows")  # fmt: skip
+
+
+def test_a_wrong_sign_in_is_corrected_once(node: Node) -> None:
+    tapped = node.writer.submit_nowait(node.writer.make_tap("K1", CARD["S1"])).result(10)
+    wrong = tapped.event.event_id
+    guard = staff(node, "GU")
+    fixed = asyncio.run(corrections.correct(node.desk, guard, wrong, " 刷错了学生的卡 "))
+    assert (fixed.data["corrects"], fixed.data["reason"]) == (wrong, "刷错了学生的卡")
+    again = refusal(lambda: asyncio.run(corrections.correct(node.desk, guard, wrong, "再来")))
+    assert again == (409, f"record '{wrong}' was already corrected by {fixed.event_id}")
