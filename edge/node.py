@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from edge.actions.desk import Desk
 from edge.clock import Clock, CorrectedClock, SystemClock, clock_synchronized
 from edge.devices.base import Reader, Sink
 from edge.devices.registry import (
@@ -28,7 +29,7 @@ from edge.errors import AuthError, StorageError
 from edge.live import Broadcast
 from edge.metrics import Metrics
 from edge.projection import Projection
-from edge.school import auth, cards, passes
+from edge.school import auth, cards, passes, proof
 from edge.school.events import ACTION, PICKUP_OPENED, Tap
 from edge.school.fold import PRESENT
 from edge.school.roster import Roster
@@ -75,6 +76,10 @@ class Node:
         self.writer.pass_publics = self.pass_publics
         self.readers: dict[str, Reader] = {}
         self.broadcast = Broadcast()
+        self.desk = Desk(  # staff actions (edge.actions), signed with this node's key
+            self.writer, settings, self.pass_key, self.broadcast.publish,
+            lambda who: proof.prover(who, settings.data_dir),
+        )  # fmt: skip
         self.signin_codes: dict[str, tuple[str, float]] = {}
         self._stopping = threading.Event()
         self.notifier: Any = None  # edge.notices.Notifier, with webhook_url

@@ -239,14 +239,6 @@ def test_a_kiosk_with_another_key_is_refused_until_registered_again(
         second.stop()
 
 
-def test_a_proof_allows_the_roles_the_api_allows() -> None:
-    from edge.http import pickup as pickup_api
-    from edge.school import proof
-
-    assert proof.GRANT_ROLES == pickup_api.GRANT_ROLES
-    assert proof.CORRECT_ROLES == pickup_api.CORRECT_ROLES
-
-
 def test_a_kiosk_refuses_a_bad_page_from_its_hub_and_keeps_it_aside(
     hub: LiveServer, make_node: Callable[..., Node]
 ) -> None:

@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from edge.actions import desk as pickup_api
 from edge.clock import to_millis
-from edge.http import pickup as pickup_api
 from edge.node import Node
 from edge.school import proof
 from edge.school.events import Event

@@ -25,6 +25,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from edge import display
 from edge.errors import AuthError, ReportError, TapError
+from edge.http import pickup
 from edge.http.deps import STAFF_ERRORS, Staff, bearer, principal
 from edge.http.responses import SYNC_BODY, BodyLimit, Problem, add_error_handlers, json_response
 from edge.lockout import Lockout
@@ -516,9 +517,7 @@ def create_app(node: Node) -> FastAPI:
         )
 
     add_report_routes(app, node, principal, responses)
-    from edge.http.pickup import add_pickup_routes  # it builds on this module's models
-
-    add_pickup_routes(app, node, principal, responses)
+    pickup.add_to(app)
 
     @app.get("/dashboard/rollcall", response_class=HTMLResponse, include_in_schema=False)
     def rollcall_page() -> Response:

@@ -25,6 +25,13 @@ STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem},
     422: {"model": Problem},
 }
+# ... and those the pickup routes add: an unknown child or grant, a conflict, a lockout.
+PICKUP_ERRORS: dict[int | str, dict[str, Any]] = {
+    **STAFF_ERRORS,
+    404: {"model": Problem},
+    409: {"model": Problem},
+    429: {"model": Problem},
+}
 
 
 def node_of(request: Request) -> Node:

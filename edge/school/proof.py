@@ -37,8 +37,7 @@ from edge.school.events import Event, utc_text
 DOMAIN = b"campus-edge action v1\x00"
 PUSH_DOMAIN = b"campus-edge push v1\x00"
 KEY_FILE = "node.key"
-# Who may make each staff action: the same roles as edge.http.pickup's GRANT_ROLES and
-# CORRECT_ROLES (a test keeps them equal).
+# Who may make each staff action, here and in edge.actions (one definition for both).
 GRANT_ROLES = frozenset({"teacher", "duty_leader", "admin"})
 CORRECT_ROLES = frozenset({"teacher", "guard", "duty_leader", "admin"})
 STAFF_ACTIONS = frozenset(
