@@ -20,7 +20,7 @@ import io
 import unicodedata
 from typing import Any
 
-from edge.reports import Column, Report, Table
+from edge.reports.tables import Column, Report, Table
 
 FORMATS = ("json", "csv", "xlsx", "html")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
