@@ -4,7 +4,12 @@
     ├── RosterError      a roster bundle is refused: carries file, row and column
     ├── TapError         a tap request cannot be taken (unknown station, bad card number)
     ├── StorageError     the ledger cannot commit (disk full, read-only): nothing acknowledged
-    └── AuthError        no token, a bad or expired one, or too small a role
+    ├── AuthError        no token, a bad or expired one, or too small a role
+    └── ReportError      a report cannot be made as asked (a bad period, an unknown group)
+
+A few more subclass CampusEdgeError beside the code that raises them (a synced batch
+whose chain is broken, an upstream's refusal), so one ``except CampusEdgeError`` still
+catches every error of ours.
 
 Library errors (sqlite3, openpyxl, tomllib) are wrapped with ``raise ... from err``
 where they cross into these, so callers catch ours and show the message as it is.

@@ -20,9 +20,16 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol
 
 log = logging.getLogger(__name__)
+
+
+class Serving(Protocol):
+    """What readiness asks of a server (``uvicorn.Server``): has it bound, is it ending."""
+
+    started: bool
+    should_exit: bool
 
 
 def notify(message: str) -> bool:
@@ -42,7 +49,7 @@ def notify(message: str) -> bool:
     return True
 
 
-def ready_when_serving(server: Any, status: str) -> None:
+def ready_when_serving(server: Serving, status: str) -> None:
     """Tell systemd READY=1 once a uvicorn server has bound its socket (in a thread)."""
 
     def wait() -> None:

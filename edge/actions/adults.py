@@ -13,7 +13,7 @@ from typing import Any
 
 from edge.actions.desk import Desk
 from edge.errors import TapError
-from edge.projection import DayState
+from edge.school.fold import DayState
 from edge.school.pickup import PickupBook
 from edge.school.roster import Roster
 

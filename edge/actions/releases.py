@@ -14,7 +14,7 @@ from typing import Any
 from edge.actions.desk import Desk
 from edge.clock import reading
 from edge.errors import TapError
-from edge.projection import PRESENT
+from edge.school.fold import PRESENT
 from edge.school.pickup import MANUAL_WINDOW, ManualRelease
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.school.roster import Roster
@@ -68,6 +69,21 @@ def _uid(rng: random.Random, used: set[bytes], size: int) -> bytes:
             return data
 
 
+@dataclass
+class _Families:
+    """The rows about children: students, guardians, who collects whom, groups, leave."""
+
+    students: list[list[str]] = field(default_factory=list)
+    guardians: list[list[str]] = field(default_factory=list)
+    pickup: list[list[str]] = field(default_factory=list)
+    enrollments: list[list[str]] = field(default_factory=list)
+    leave: list[list[str]] = field(default_factory=list)
+
+    def next_guardian(self) -> str:
+        """Return the id the next guardian row takes."""
+        return f"G{len(self.guardians) + 1:05d}"
+
+
 def make_bundle(
     students: int = 300, seed: int = 2026, today: dt.date | None = None
 ) -> dict[str, list[list[str]]]:
@@ -75,50 +91,73 @@ def make_bundle(
     rng = random.Random(seed)
     today = today or dt.date.today()  # noqa: DTZ011 - the demo's leave is for the local today
     used: set[bytes] = set()
-    s_rows, g_rows, p_rows, e_rows, l_rows = [], [], [], [], []
+    rows = _families(students, rng, used, today)
+    staff_rows, group_rows, station_rows = _staff_and_groups(rng, used, rows.enrollments)
+    return {
+        "students": [["student_id", "name", "grade", "class", "card_uid", "walk_alone"],
+                     *rows.students],
+        "guardians": [["guardian_id", "name", "phone", "card_uid"], *rows.guardians],
+        "pickup": [["student_id", "guardian_id", "relation", "allowed"], *rows.pickup],
+        "staff": [["staff_id", "name", "role", "card_uid"], *staff_rows],
+        "groups": [["group_id", "name", "kind", "staff_id", "room"], *group_rows],
+        "enrollments": [["student_id", "group_id", "weekdays"], *rows.enrollments],
+        "stations": [["station_id", "name", "role", "group_id"], *station_rows],
+        "leave": [["student_id", "date", "reason"], *rows.leave],
+    }  # fmt: skip
+
+
+def _families(students: int, rng: random.Random, used: set[bytes], today: dt.date) -> _Families:
+    """Make the children, grade by grade, with their guardians, enrollments and leave."""
+    rows = _Families()
     per_grade = max(1, students // 6)
-    guardian_no = 0
     family: list[str] = []
     for index in range(students):
         grade = min(6, index // per_grade + 1)
         sid = f"S{index + 1:05d}"
         klass = f"{CN_GRADE[grade - 1]}年级{index % 3 + 1}班"
         walk = "1" if grade >= 5 and rng.random() < 0.3 else "0"
-        s_rows.append([sid, _name(rng), str(grade), klass, _uid(rng, used, 4).hex().upper(), walk])
+        name = _name(rng)
+        rows.students.append([sid, name, str(grade), klass, _uid(rng, used, 4).hex().upper(), walk])
         # Siblings: one child in eight shares the previous child's guardians.
-        if family and rng.random() < 0.125:
-            guardians = family
-        else:
-            guardians = []
-            for _ in range(rng.choice((1, 2, 2))):
-                guardian_no += 1
-                gid = f"G{guardian_no:05d}"
-                if rng.random() < 0.1:
-                    card = "0A" + _uid(rng, used, 4).hex().upper()  # EM4100 fob, serial form
-                else:
-                    card = f"{int.from_bytes(_uid(rng, used, 4), 'little'):010d}"  # as printed
-                phone = (
-                    "1" + rng.choice("3578") + "".join(rng.choice("0123456789") for _ in range(9))
-                )
-                g_rows.append([gid, _name(rng), phone, card])
-                guardians.append(gid)
-            family = guardians
-        for n, gid in enumerate(guardians):
-            p_rows.append([sid, gid, ("母亲", "父亲", "祖母", "外公")[n % 4], "1"])
+        if not (family and rng.random() < 0.125):
+            family = _guardians(rows, rng, used)
+        for n, gid in enumerate(family):
+            rows.pickup.append([sid, gid, ("母亲", "父亲", "祖母", "外公")[n % 4], "1"])
         if rng.random() < 0.02:  # a custody restriction: this adult must not collect
-            guardian_no += 1
-            gid = f"G{guardian_no:05d}"
-            g_rows.append(
+            gid = rows.next_guardian()
+            rows.guardians.append(
                 [gid, _name(rng), "", f"{int.from_bytes(_uid(rng, used, 4), 'little'):010d}"]
             )
-            p_rows.append([sid, gid, "父亲", "0"])
-        e_rows.append([sid, f"B-{grade}{'AB'[index % 2] if per_grade >= 30 else 'A'}", "1,2,3,4,5"])
+            rows.pickup.append([sid, gid, "父亲", "0"])
+        basic = f"B-{grade}{'AB'[index % 2] if per_grade >= 30 else 'A'}"
+        rows.enrollments.append([sid, basic, "1,2,3,4,5"])
         if rng.random() < 0.3:
             club = rng.choice(CLUBS)[0]
-            e_rows.append([sid, club, str(rng.choice((1, 2, 3, 4, 5)))])
+            rows.enrollments.append([sid, club, str(rng.choice((1, 2, 3, 4, 5)))])
         if rng.random() < 0.02:
-            l_rows.append([sid, today.isoformat(), rng.choice(("病假", "事假"))])
+            rows.leave.append([sid, today.isoformat(), rng.choice(("病假", "事假"))])
+    return rows
 
+
+def _guardians(rows: _Families, rng: random.Random, used: set[bytes]) -> list[str]:
+    """Add a child's one or two guardians, each with a card; return their ids."""
+    made = []
+    for _ in range(rng.choice((1, 2, 2))):
+        gid = rows.next_guardian()
+        if rng.random() < 0.1:
+            card = "0A" + _uid(rng, used, 4).hex().upper()  # EM4100 fob, serial form
+        else:
+            card = f"{int.from_bytes(_uid(rng, used, 4), 'little'):010d}"  # as printed
+        phone = "1" + rng.choice("3578") + "".join(rng.choice("0123456789") for _ in range(9))
+        rows.guardians.append([gid, _name(rng), phone, card])
+        made.append(gid)
+    return made
+
+
+def _staff_and_groups(
+    rng: random.Random, used: set[bytes], enrollments: list[list[str]]
+) -> tuple[list[list[str]], list[list[str]], list[list[str]]]:
+    """Make the staff, a basic group per grade (two where many stay), the clubs, stations."""
     staff_rows = [
         ["T001", "刘校长", "duty_leader", _uid(rng, used, 7).hex().upper()],
         ["T002", "王主任", "admin", _uid(rng, used, 7).hex().upper()],
@@ -126,7 +165,7 @@ def make_bundle(
         ["T004", "李门卫", "guard", _uid(rng, used, 7).hex().upper()],
     ]
     group_rows, station_rows = [], []
-    groups = sorted({row[1] for row in e_rows if row[1].startswith("B-")})
+    groups = sorted({row[1] for row in enrollments if row[1].startswith("B-")})
     for gid in groups:
         sid = f"T{len(staff_rows) + 1:03d}"
         staff_rows.append([sid, _name(rng) + "老师", "teacher", _uid(rng, used, 7).hex().upper()])
@@ -149,16 +188,7 @@ def make_bundle(
         group_rows.append([gid, name, "club", sid, room])
         station_rows.append([f"K-{gid[2:]}", name, "classroom", gid])
     station_rows += [["P-EAST", "东门接送点", "pickup", ""], ["P-WEST", "西门接送点", "pickup", ""]]
-    return {
-        "students": [["student_id", "name", "grade", "class", "card_uid", "walk_alone"], *s_rows],
-        "guardians": [["guardian_id", "name", "phone", "card_uid"], *g_rows],
-        "pickup": [["student_id", "guardian_id", "relation", "allowed"], *p_rows],
-        "staff": [["staff_id", "name", "role", "card_uid"], *staff_rows],
-        "groups": [["group_id", "name", "kind", "staff_id", "room"], *group_rows],
-        "enrollments": [["student_id", "group_id", "weekdays"], *e_rows],
-        "stations": [["station_id", "name", "role", "group_id"], *station_rows],
-        "leave": [["student_id", "date", "reason"], *l_rows],
-    }
+    return staff_rows, group_rows, station_rows
 
 
 def write_bundle(

@@ -9,7 +9,8 @@ it as UTF-8 rather than GBK.
 Text that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (a name or
 reason someone typed) is written with a leading ``'`` in CSV and .xlsx, so a
 spreadsheet shows it as text and never runs it as a formula (OWASP, CSV injection).
-Numbers stay numbers. Every file export goes through ``to_csv`` or ``to_xlsx``.
+Numbers stay numbers. Every file export goes through ``to_csv`` or ``to_xlsx``;
+``to_files`` names the files a report is written to.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ import csv
 import html
 import io
 import unicodedata
+from pathlib import Path
 from typing import Any
 
-from edge.reports import Column, Report, Table
+import orjson
+
+from edge.reports.tables import Column, Report, Table
 
 FORMATS = ("json", "csv", "xlsx", "html")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -184,3 +188,22 @@ def to_html(report: Report, lang: str = "zh") -> str:
                      "<span>值班领导签字 Duty leader：</span></div>")  # fmt: skip
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def to_files(
+    report: Report, tables: list[Table], out: Path, fmt: str, lang: str = "zh"
+) -> dict[Path, bytes]:
+    """Return the files that hold a report at ``out`` in a format of ``FORMATS``.
+
+    CSV holds one table per file: ``out`` itself for one table, else ``out``'s stem
+    with each table's name; the others hold the whole report in one file.
+    """
+    if fmt == "csv":
+        if len(tables) == 1:
+            return {out: to_csv(tables[0], lang)}
+        return {out.with_name(f"{out.stem}.{t.name}.csv"): to_csv(t, lang) for t in tables}
+    if fmt == "xlsx":
+        return {out: to_xlsx(report, lang)}
+    if fmt == "html":
+        return {out: to_html(report, lang).encode("utf-8")}
+    return {out: orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2)}
