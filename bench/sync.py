@@ -34,9 +34,10 @@ sys.path.insert(0, str(ROOT))
 from edge import demo  # noqa: E402
 from edge.node import Node  # noqa: E402
 from edge.school import roster as roster_mod  # noqa: E402
-from edge.school.events import ROW_COLUMNS  # noqa: E402
 from edge.settings import Settings  # noqa: E402
-from edge.store.ledger import Ledger, transaction  # noqa: E402
+from edge.store.db import transaction  # noqa: E402
+from edge.store.events import ROW_COLUMNS  # noqa: E402
+from edge.store.ledger import Ledger  # noqa: E402
 from edge.sync import proof  # noqa: E402
 from edge.sync.central import _COPY_COLUMNS, CentralStore, _copy_row  # noqa: E402
 from edge.sync.client import SyncClient  # noqa: E402

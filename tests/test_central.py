@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edge.errors import StorageError
 from edge.school.events import Event
 from edge.settings import Settings
-from edge.store.ledger import Device
+from edge.store.access import Device
 from edge.sync import proof
 from edge.sync.central import CentralStore, create_central_app
 from edge.writer import ChainBroken
