@@ -36,7 +36,8 @@ from edge.school import events as ev  # noqa: E402
 from edge.school import roster as roster_mod  # noqa: E402
 from edge.school.events import Event  # noqa: E402
 from edge.school.roster import Roster  # noqa: E402
-from edge.store.ledger import Ledger, transaction  # noqa: E402
+from edge.store.db import transaction  # noqa: E402
+from edge.store.ledger import Ledger  # noqa: E402
 
 TERM = """
 [[term]]

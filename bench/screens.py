@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from edge import demo  # noqa: E402
+from edge.cli import demo  # noqa: E402
 from edge.node import Node  # noqa: E402
 from edge.school import roster as roster_mod  # noqa: E402
 from edge.settings import Settings  # noqa: E402

@@ -31,13 +31,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge import demo  # noqa: E402
+from edge.cli import demo  # noqa: E402
 from edge.node import Node  # noqa: E402
 from edge.school import proof  # noqa: E402
 from edge.school import roster as roster_mod  # noqa: E402
-from edge.school.events import ROW_COLUMNS  # noqa: E402
 from edge.settings import Settings  # noqa: E402
-from edge.store.ledger import Ledger, transaction  # noqa: E402
+from edge.store.db import transaction  # noqa: E402
+from edge.store.events import ROW_COLUMNS  # noqa: E402
+from edge.store.ledger import Ledger  # noqa: E402
 from edge.sync.central import CentralStore  # noqa: E402
 from edge.sync.central.rows import COPY_COLUMNS, copy_row  # noqa: E402
 from edge.sync.client import SyncClient  # noqa: E402

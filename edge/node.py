@@ -150,7 +150,8 @@ class Node:
         if self.settings.webhook_url and self.settings.webhook_secret and speaks_for_campus:
             from edge.notices import Notifier
 
-            self.notifier = Notifier(self, self.settings.webhook_url, self.settings.webhook_secret)
+            url, secret = self.settings.webhook_url, self.settings.webhook_secret
+            self.notifier = Notifier(self.writer, url, secret)
             self.notifier.start()
         if self.settings.escalate and speaks_for_campus:
             threading.Thread(

@@ -17,15 +17,17 @@ POSTs one JSON notice per event, in ledger order:
 
 A notice the receiver answered 2xx is never sent again (the ``notices`` table holds
 it). A 5xx, a timeout or no connection is retried with backoff (2 s doubling to 5
-minutes), the same notice first: nothing later overtakes it. A 4xx other than 408
-and 429 means the receiver will never take it: it is recorded as refused and the
-next one goes. If an answer is lost after the receiver acted, the retry carries the
-same notice id, so a receiver that remembers ids sends each message once.
+minutes: edge.backoff, without jitter), the same notice first: nothing later overtakes
+it. A 4xx other than 408 and 429 means the receiver will never take it: it is
+recorded as refused and the next one goes. If an answer is lost after the receiver
+acted, the retry carries the same notice id, so a receiver that remembers ids sends
+each message once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import logging
@@ -36,10 +38,14 @@ from typing import Any
 import httpx
 import orjson
 
+from edge.backoff import Backoff
 from edge.school import events as ev
 from edge.school.events import Event
 from edge.school.fold import PRESENT
+from edge.school.roster import Roster
 from edge.school.rules import late_stage
+from edge.store import meta
+from edge.writer import TapWriter
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +60,8 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def payload(node: Any, event: Event) -> dict[str, Any]:
+def payload(roster: Roster, campus: str, event: Event) -> dict[str, Any]:
     """Return the notice of a sign-in, release or walk home."""
-    roster = node.roster
     student = roster.students.get(event.subject_id or "")
     station = roster.stations.get(event.station)
     group_id = event.data.get("group_id") or event.data.get("from_group")
@@ -72,7 +77,7 @@ def payload(node: Any, event: Event) -> dict[str, Any]:
     return {
         "notice_id": event.event_id,
         "type": event.kind,
-        "campus": node.ledger.node_id,
+        "campus": campus,
         "at": event.at.astimezone(roster.calendar.tz).isoformat(),
         "student": {
             "student_id": event.subject_id,
@@ -87,25 +92,41 @@ def payload(node: Any, event: Event) -> dict[str, Any]:
 
 
 class Notifier:
-    """Delivers parent notices from a node's ledger to the school's webhook, in order."""
+    """Delivers parent notices from a node's ledger to the school's webhook, in order.
 
-    def __init__(self, node: Any, url: str, secret: str, client: httpx.Client | None = None):
-        self.node = node
+    It reads the ledger and the live picture of ``writer``, and writes (the cursor, each
+    attempt) through it.
+    """
+
+    def __init__(
+        self, writer: TapWriter, url: str, secret: str, client: httpx.Client | None = None
+    ) -> None:
+        self.writer = writer
+        self.ledger = writer.ledger
         self.url = url
         self.secret = secret
         self.client = client or httpx.Client(timeout=10)
-        self.backoff_start = BACKOFF_START
-        self.backoff = BACKOFF_START
+        self._retry = Backoff(BACKOFF_START, BACKOFF_MAX, jitter=0)
+        self.backoff = BACKOFF_START  # seconds before the next try, after a failure
         self.delivered = 0
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def backoff_start(self) -> float:
+        """Return the first wait after a failure (it doubles up to BACKOFF_MAX)."""
+        return self._retry.first
+
+    @backoff_start.setter
+    def backoff_start(self, seconds: float) -> None:
+        self._retry.first = seconds
+
     def start(self) -> None:
         """Deliver in a thread of its own until stopped, from now on at first start."""
-        if self.node.ledger.meta(CURSOR) is None:
+        if self.ledger.meta(CURSOR) is None:
             # A school turning notices on gets today's news, not a year of old ones.
-            self.node.ledger.set_meta(CURSOR, str(self.node.ledger.last_rowid()))
+            self._move_cursor(self.ledger.last_rowid())
         self._thread = threading.Thread(target=self._run, name="notices", daemon=True)
         self._thread.start()
 
@@ -128,12 +149,12 @@ class Notifier:
 
     def pending(self, limit: int = 100) -> list[dict[str, Any]]:
         """Return the notices not yet delivered or refused, oldest first."""
-        ledger = self.node.ledger
-        cursor = int(ledger.meta(CURSOR) or 0)
+        cursor = int(self.ledger.meta(CURSOR) or 0)
         found = []
-        for event in ledger.events_after(cursor, limit):
+        for event in self.ledger.events_after(cursor, limit):
             found.append((event.rowid, event))
         notices: list[dict[str, Any]] = []
+        roster, campus = self.writer.roster, self.ledger.node_id
         day_events = [e for _, e in found]
         voided = {e.data.get("corrects") for e in day_events if e.kind == ev.CORRECTED}
         for rowid, event in found:
@@ -143,21 +164,21 @@ class Notifier:
                 and event.subject_kind == "student"
                 and event.event_id not in voided
             ):
-                notices.append({"rowid": rowid, **payload(self.node, event)})
+                notices.append({"rowid": rowid, **payload(roster, campus, event)})
             else:
                 notices.append({"rowid": rowid})  # nothing to send; the cursor passes it
         return notices
 
     def not_collected(self) -> list[dict[str, Any]]:
         """Return a notice for each child still here at the service end, once a day."""
-        roster = self.node.roster
-        now = self.node.clock.now()
+        roster = self.writer.roster
+        now = self.writer.clock.now()
         day = roster.calendar.day_of(now)
         end = roster.calendar.service_end_at(day)
         if late_stage(roster.calendar, end, now) < 1:
             return []
-        with self.node.projection.lock:
-            state = self.node.projection.day(day)
+        with self.writer.projection.lock:
+            state = self.writer.projection.day(day)
             here = [(sid, p) for sid, p in state.students.items() if p.state == PRESENT]
         notices = []
         for sid, presence in here:
@@ -165,7 +186,7 @@ class Notifier:
             group = roster.groups.get(presence.group_id or "")
             notices.append({
                 "notice_id": f"not_collected:{day.isoformat()}:{sid}", "type": "not_collected",
-                "campus": self.node.ledger.node_id,
+                "campus": self.ledger.node_id,
                 "at": now.astimezone(roster.calendar.tz).isoformat(),
                 "student": {"student_id": sid, "name": student.name if student else None,
                             "class": student.class_name if student else None},
@@ -177,13 +198,12 @@ class Notifier:
 
     def deliver_some(self) -> bool:
         """Send what is due, in order; True if anything moved."""
-        ledger = self.node.ledger
         moved = False
         for notice in self.pending():
             rowid = notice.pop("rowid")
             if "notice_id" in notice and not self._send(notice):
                 return moved
-            ledger.set_meta(CURSOR, str(rowid))
+            self._move_cursor(rowid)
             moved = True
         for notice in self.not_collected():
             if not self._send(notice):
@@ -193,9 +213,8 @@ class Notifier:
 
     def _send(self, notice: dict[str, Any]) -> bool:
         """Send one notice unless it went before; False to retry it later."""
-        ledger = self.node.ledger
         notice_id = notice["notice_id"]
-        done = ledger.notice(notice_id)
+        done = self.ledger.notice(notice_id)
         if done is not None and (done["delivered_at"] or done["status"]):
             return True  # at most once
         body = orjson.dumps(notice)
@@ -213,16 +232,29 @@ class Notifier:
         except httpx.HTTPError as err:
             status, error = None, f"{type(err).__name__}: {err}"
         if error is None:
-            ledger.record_notice(notice_id, dt.datetime.now(dt.UTC).isoformat(), status, None)
+            self._record(notice_id, dt.datetime.now(dt.UTC).isoformat(), status, None)
             self.delivered += 1
             self.last_error = None
-            self.backoff = self.backoff_start
+            self._retry.reset()
             return True
         if status is not None and 400 <= status < 500 and status not in (408, 429):
-            ledger.record_notice(notice_id, None, status, error)  # it will never be taken
+            self._record(notice_id, None, status, error)  # it will never be taken
             log.warning("parent notice %s refused by the receiver: %s", notice_id, error)
             return True
-        ledger.record_notice(notice_id, None, None, error)
+        self._record(notice_id, None, None, error)
         self.last_error = error
-        self.backoff = min(BACKOFF_MAX, self.backoff * 2)
+        self.backoff = self._retry.next()
         return False
+
+    def _record(
+        self, notice_id: str, delivered_at: str | None, status: int | None, error: str | None
+    ) -> None:
+        """Record one attempt at a notice, through the node's writer."""
+        self.writer.write(functools.partial(
+            meta.record_notice, notice_id=notice_id, delivered_at=delivered_at, status=status,
+            error=error,
+        ), timeout=30)  # fmt: skip
+
+    def _move_cursor(self, rowid: int) -> None:
+        """Move the cursor past a ledger position, through the node's writer."""
+        self.writer.write(functools.partial(meta.put, key=CURSOR, value=str(rowid)), timeout=30)

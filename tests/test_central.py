@@ -25,7 +25,7 @@ from edge.http.central import create_central_app
 from edge.school import proof
 from edge.school.events import Event
 from edge.settings import Settings
-from edge.store.ledger import Device
+from edge.store.access import Device
 from edge.sync.central import CentralStore
 from edge.writer import ChainBroken
 from tests import roster_files

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import httpx
 
 from edge.node import Node
-from edge.sync.hub import BODIES_KEPT, REASONS, SHOWN
+from edge.store.meta import BODIES_KEPT, REASONS, SHOWN
 from tests.conftest import LiveServer
 from tests.roster_files import CARD
 from tests.test_sync_checks import forge, quarantine_of

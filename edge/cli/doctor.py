@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import httpx
 from edge.clock import clock_synchronized
 from edge.devices.registry import ReaderUnavailable, parse_binding
 from edge.settings import Settings
+from edge.store import probe
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MARK = {OK: "✔", WARN: "⚠", FAIL: "✖"}
@@ -62,17 +62,8 @@ def _database(settings: Settings) -> Check:
             f"{path} does not exist yet: it is created by a roster import or the "
             "first sync with the hub",
         )
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
-            result = conn.execute("PRAGMA quick_check").fetchone()[0]
-            version = conn.execute("SELECT COALESCE(MAX(version), 0) FROM roster_versions")
-            roster = int(version.fetchone()[0])
-            events = int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as err:
-        result, roster, events = str(err), 0, 0
+    found = probe.check_file(path)
+    result, roster, events = found.result, found.roster_version, found.events
     if result != "ok":
         return Check(
             "database",
@@ -300,7 +291,7 @@ def _upstream(settings: Settings, timeout: float) -> Check:
             f"the hub answered {reply.status_code}",
         )
     device = reply.json().get("device")
-    stored = _stored_node_id(settings)
+    stored = probe.stored_node_id(settings.database)
     if stored is not None and device != stored:
         return Check(
             "upstream",
@@ -315,17 +306,3 @@ def _upstream(settings: Settings, timeout: float) -> Check:
         f"中心 {url} 可达，本机登记为 {device}",
         f"the hub at {url} answers; this kiosk is registered as {device}",
     )
-
-
-def _stored_node_id(settings: Settings) -> str | None:
-    if not settings.database.exists():
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{settings.database}?mode=ro", uri=True)
-        try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'node_id'").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError:
-        return None
-    return str(row[0]) if row else None

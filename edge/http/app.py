@@ -31,10 +31,11 @@ from edge.http.responses import SYNC_BODY, BodyLimit, Problem, add_error_handler
 from edge.lockout import Lockout
 from edge.node import Node
 from edge.projection import picture
-from edge.school import auth
+from edge.school import auth, passes
 from edge.school import roster as roster_mod
-from edge.school.events import SELECT_COLUMNS, Event
+from edge.school.events import Event
 from edge.school.fold import fold
+from edge.store.events import SELECT_COLUMNS
 from edge.sync.hub import LedgerStore, clock_steps, corrected_at, quarantined
 from edge.sync.server import add_sync_routes
 from edge.writer import TapResult, check_moment
@@ -167,7 +168,8 @@ def create_app(node: Node) -> FastAPI:
             return json_response(result.to_json("en" if lang == "en" else "zh"))
 
     behind = dt.timedelta(minutes=node.settings.behind_minutes)
-    add_sync_routes(app, LedgerStore(node), node.clock, node.peers)
+    store = LedgerStore(node.writer, node.settings.role, passes.public_text(node.pass_key))
+    add_sync_routes(app, store, node.clock, node.peers)
 
     @app.get("/metrics", responses=responses, response_class=Response)
     def metrics(

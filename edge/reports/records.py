@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import TapError
-from edge.school.events import SELECT_COLUMNS, Event
 from edge.school.roster import Roster
 from edge.store.ledger import Ledger
 
@@ -30,12 +29,7 @@ def child_record(ledger: Ledger, roster: Roster, student_id: str) -> dict[str, A
     adults = {r["guardian_id"] for r in pickup}
     guardians = [r for r in tables.get("guardians", []) if r.get("guardian_id") in adults]
     photos = sorted({r["photo"] for r in student + guardians if r.get("photo")})
-    rows = ledger.reader().execute(
-        f"SELECT {SELECT_COLUMNS} FROM events "  # noqa: S608 - constant columns
-        "WHERE subject_id = ? OR data LIKE ? ORDER BY day, hlc, node_id, epoch, seq",
-        (student_id, f'%"{student_id}"%'),
-    )
-    events = [Event.from_row(r).to_json() for r in rows]
+    events = [e.to_json() for e in ledger.events_about(student_id)]
     return {
         "student_id": student_id,
         "exported_at": dt.datetime.now(dt.UTC).isoformat(),

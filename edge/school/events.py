@@ -136,7 +136,7 @@ class Event:
         return (self.hlc, self.node_id, self.epoch, self.seq)
 
     def to_row(self) -> tuple[Any, ...]:
-        """Return the values for the ledger's INSERT, in ``ROW_COLUMNS`` order."""
+        """Return the values of the ledger's row (edge.store.events.ROW_COLUMNS, in order)."""
         return (
             self.event_id,
             self.node_id,
@@ -162,7 +162,7 @@ class Event:
 
     @classmethod
     def from_row(cls, row: Any) -> Event:
-        """Build an Event from a ledger row selected as ``SELECT_COLUMNS``, in that order."""
+        """Build an Event from a ledger row (edge.store.events.SELECT_COLUMNS, in order)."""
         (rowid, node_id, epoch, seq, hlc, at, day, station, kind, outcome, code, card, uid,
          subject_kind, subject_id, data, roster_version, clock_synced, prev_hash,
          hash_) = row  # fmt: skip
@@ -331,31 +331,6 @@ def check_chains(
             check.heads[chain] = (event.seq, event.stored_hash or "")
             check.stored.append(event)
     return check
-
-
-ROW_COLUMNS = (
-    "id",
-    "node_id",
-    "epoch",
-    "seq",
-    "hlc",
-    "at",
-    "day",
-    "station",
-    "kind",
-    "outcome",
-    "code",
-    "card",
-    "uid",
-    "subject_kind",
-    "subject_id",
-    "data",
-    "roster_version",
-    "clock_synced",
-    "prev_hash",
-    "hash",
-)
-SELECT_COLUMNS = "rowid, " + ", ".join(c for c in ROW_COLUMNS if c != "id")
 
 
 def utc_text(moment: dt.datetime) -> str:

@@ -52,10 +52,7 @@ def plan(ledger: Ledger, days: int, now: dt.datetime | None = None) -> Plan:
             if stat.st_mtime <= cutoff:
                 found.photos.append(path)
                 found.photo_bytes += stat.st_size
-    rows = ledger.reader().execute(
-        "SELECT DISTINCT subject_id FROM events WHERE subject_kind = 'student'"
-    )
-    found.departed = sorted(r[0] for r in rows if r[0] not in roster.students)
+    found.departed = sorted(s for s in ledger.student_ids() if s not in roster.students)
     return found
 
 

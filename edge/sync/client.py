@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -37,6 +38,7 @@ from edge.school import roster as roster_mod
 from edge.school.events import Event
 from edge.school.pickup import DELEGATE_GRANTED
 from edge.settings import Settings
+from edge.store import meta, rosters
 from edge.store.ledger import Ledger
 from edge.sync.protocol import Hello, PullAnswer, PushAnswer, RosterSnapshot, WireEvent
 from edge.writer import TapResult, TapWriter
@@ -225,7 +227,8 @@ class SyncClient:
         )
         self.status.upstream_node = hello.node_id
         if hello.pass_key and self.ledger.meta(UPSTREAM_PASS_KEY) != hello.pass_key:
-            self.ledger.set_meta(UPSTREAM_PASS_KEY, hello.pass_key)  # kept for offline checks
+            keep = functools.partial(meta.put, key=UPSTREAM_PASS_KEY, value=hello.pass_key)
+            self.node.writer.write(keep, timeout=30)  # kept for offline checks
         if self.own_only and hello.device != self.ledger.node_id:
             raise SyncRefused(
                 f"this kiosk's node id is '{self.ledger.node_id}' but its device token is "
@@ -251,13 +254,11 @@ class SyncClient:
         roster = roster_mod.build(snapshot.tables, snapshot.school_toml, snapshot.version)
         roster = dataclasses.replace(roster, photos=photos)
         source = f"{self.status.upstream} ({snapshot.source})"
-        version = self.ledger.save_roster(roster, source, version=snapshot.version)
-        self.node.writer.call(
-            lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                (UPSTREAM_ROSTER, snapshot.tag),
-            )
-        ).result(timeout=30)  # and the writer loads the new roster now
+        version = rosters.save(
+            self.ledger.photos, roster, source, snapshot.version, self.node.writer.write
+        )  # and the writer loads the new roster now
+        tag = functools.partial(meta.put, key=UPSTREAM_ROSTER, value=snapshot.tag)
+        self.node.writer.write(tag, timeout=30)
         log.info("roster version %s from %s now in force", version, self.status.upstream)
 
     def _photo(self, name: str) -> bytes:
@@ -331,11 +332,9 @@ class SyncClient:
             raise SyncRefused(
                 f"the upstream stored none of {len(events)} events from {events[0].event_id} on"
             )
-        self.node.writer.call(
-            lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (PUSH_CURSOR, str(acked))
-            )
-        ).result(timeout=30)
+        self.node.writer.write(
+            functools.partial(meta.put, key=PUSH_CURSOR, value=str(acked)), timeout=30
+        )
         self.status.pushed += answer.stored
         return acked
 
@@ -357,13 +356,11 @@ class SyncClient:
                 raise SyncRefused(f"a page from the upstream is refused: {reason}")
             self._refused_page = cursor
             body = json.dumps(page.events, ensure_ascii=True, default=str)
-            self.node.writer.call(
-                lambda conn: conn.execute(
-                    "INSERT INTO quarantine (received_at, device, reason, body) "
-                    "VALUES (?, ?, ?, ?)",
-                    (self.node.clock.now().isoformat(), self.status.upstream, reason, body),
-                )
-            ).result(timeout=30)
+            keep = functools.partial(
+                meta.quarantine, received_at=self.node.clock.now().isoformat(),
+                device=self.status.upstream, reason=reason, body=body,
+            )  # fmt: skip
+            self.node.writer.write(keep, timeout=30)
             raise SyncRefused(f"a page from the upstream was refused and kept aside: {reason}")
         if page.next != cursor or events:
             ingested = self.node.writer.ingest(events, {PULL_CURSOR: page.next}).result(timeout=60)

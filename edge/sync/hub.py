@@ -2,47 +2,52 @@
 
 Pushed events are stored through the node's tap writer (``TapWriter.ingest``), the
 ledger's one writer, so they land in the live projection and on the screens like
-local taps. The pull cursor is the ledger's rowid: the single writer commits in
-rowid order, so no later commit can appear behind a cursor.
+local taps; every other write here (a clock step, a node key, the quarantine) is a
+store function run by that writer too. The pull cursor is the ledger's rowid: the
+single writer commits in rowid order, so no later commit can appear behind a cursor.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from edge.errors import AuthError, TapError
-from edge.node import Node
-from edge.school import passes
 from edge.school.events import Event
-from edge.store.ledger import Device, Ledger
+from edge.store import meta
+from edge.store.access import Device
+from edge.store.ledger import Ledger
 from edge.sync.protocol import RosterSnapshot
-from edge.writer import Ingested
+from edge.writer import Ingested, TapWriter
 
 CLOCK_STEP = "clock_step."
 NODE_KEY = "node_key."  # meta key prefix: a device's node key, pinned or bound at first hello
-REASONS = 3  # the latest reasons the status shows per device
-# A refused batch's body (up to 8 MB) is kept for the engineer only for a device's first
-# BODIES_KEPT refusals: a token holder pushing junk again and again fills no SD card.
-BODIES_KEPT = 20
-SHOWN = 50  # the newest refusals /api/v1/sync/status lists
-# The same two queries on SQLite and PostgreSQL: refusals per device, latest reasons.
-QUARANTINE_COUNTS = "SELECT device, count(*) FROM quarantine GROUP BY device"
-QUARANTINE_LATEST = (
-    "SELECT device, reason FROM (SELECT device, reason, id, row_number() OVER "  # noqa: S608
-    f"(PARTITION BY device ORDER BY id DESC) AS n FROM quarantine) q WHERE n <= {REASONS} "
-    "ORDER BY id DESC"
-)
 _WAIT = 60.0  # seconds a push may wait for the writer (a kiosk retries after that)
+
+
+class HoldsLedger(Protocol):
+    """Whatever holds a node's ledger (edge.node.Node is one)."""
+
+    @property
+    def ledger(self) -> Ledger:
+        """Return the node's ledger."""
+        ...
 
 
 class LedgerStore:
     """The SyncStore of a node whose ledger is SQLite (a hub, or a kiosk others sync to)."""
 
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.ledger = node.ledger
+    def __init__(self, writer: TapWriter, role: str, pass_key: str) -> None:
+        """Serve sync from ``writer``'s ledger, as a node of ``role`` (kiosk, hub).
+
+        ``pass_key`` is the public text of the key this node signs passes with.
+        """
+        self.writer = writer
+        self.ledger = writer.ledger
+        self.role = role
+        self._pass_key = pass_key
 
     def authenticate(self, token: str) -> Device | None:
         """Return the unrevoked device holding this token."""
@@ -50,47 +55,31 @@ class LedgerStore:
 
     def node_info(self) -> tuple[str, str, int]:
         """Return (node_id, role, roster version)."""
-        return self.ledger.node_id, self.node.settings.role, self.node.roster.version
+        return self.ledger.node_id, self.role, self.writer.roster.version
 
     def pass_key(self) -> str:
         """Return the public key this node signs pickup passes with."""
-        return passes.public_text(self.node.pass_key)
+        return self._pass_key
 
     def push(self, device: Device, events: list[Event]) -> Ingested:
         """Store a pushed batch through the writer; ChainBroken if it cannot be stored."""
-        return self.node.writer.ingest(events).result(timeout=_WAIT)
+        return self.writer.ingest(events).result(timeout=_WAIT)
 
     def note_clock_step(self, device: Device, seconds: float) -> None:
         """Keep how far a kiosk's clock was off, to correct its unsynced events' times."""
-        key, value = f"{CLOCK_STEP}{device.name}", repr(seconds)
-        self.node.writer.call(
-            lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value)
-            )
-        ).result(timeout=_WAIT)
+        note = functools.partial(meta.put, key=f"{CLOCK_STEP}{device.name}", value=repr(seconds))
+        self.writer.write(note, timeout=_WAIT)
 
     def quarantine(self, device: Device, reason: str, body: bytes) -> None:
-        """Keep a refused batch aside (written by the writer thread); see BODIES_KEPT."""
+        """Keep a refused batch aside (written by the writer thread); see meta.BODIES_KEPT."""
         now = dt.datetime.now(dt.UTC).isoformat()
-
-        def keep(conn: Any) -> None:
-            held = conn.execute(
-                "SELECT count(*) FROM quarantine WHERE device = ? AND body != ''", (device.name,)
-            ).fetchone()[0]
-            conn.execute(
-                "INSERT INTO quarantine (received_at, device, reason, body) VALUES (?, ?, ?, ?)",
-                (now, device.name, reason, body.decode() if held < BODIES_KEPT else ""),
-            )
-
-        self.node.writer.call(keep).result(timeout=_WAIT)
+        keep = functools.partial(meta.quarantine, received_at=now, device=device.name,
+                                 reason=reason, body=body.decode())  # fmt: skip
+        self.writer.write(keep, timeout=_WAIT)
 
     def quarantine_summary(self) -> dict[str, tuple[int, list[str]]]:
         """Return, per device, how many batches were kept aside and the latest reasons."""
-        reader = self.ledger.reader()
-        return summarize(
-            reader.execute(QUARANTINE_COUNTS).fetchall(),
-            reader.execute(QUARANTINE_LATEST).fetchall(),
-        )
+        return self.ledger.quarantine_summary()
 
     def bind_key(self, device: Device, node_id: str, key: str) -> None:
         """Register a kiosk's node key on first use; AuthError (403) if another is bound."""
@@ -123,12 +112,8 @@ class LedgerStore:
         now = dt.datetime.now(dt.UTC).isoformat()
         value = json.dumps({"created": device.created_at, "node": node_id, "key": key,
                             "pinned": False, "bound_at": now})  # fmt: skip
-        name = f"{NODE_KEY}{device.name}"
-        self.node.writer.call(
-            lambda conn: conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (name, value)
-            )
-        ).result(timeout=_WAIT)
+        bind = functools.partial(meta.put_first, key=f"{NODE_KEY}{device.name}", value=value)
+        self.writer.write(bind, timeout=_WAIT)
         if self._bound(device) != key:  # two hellos raced: the first one bound
             raise AuthError(f"device '{device.name}' registered another node key just now", 403)
 
@@ -212,12 +197,10 @@ def describe_binding(held: dict[str, Any]) -> str:
     return f"{how} {held.get('bound_at') or '(time not recorded)'}"
 
 
-def clock_steps(node: Node) -> dict[str, dt.timedelta]:
+def clock_steps(node: HoldsLedger) -> dict[str, dt.timedelta]:
     """Return, per node, how far its unsynced clock was off (learned from its pushes)."""
-    rows = node.ledger.reader().execute(
-        "SELECT key, value FROM meta WHERE key LIKE ?", (CLOCK_STEP + "%",)
-    )
-    return {r[0][len(CLOCK_STEP) :]: dt.timedelta(seconds=float(r[1])) for r in rows}
+    steps = node.ledger.metas(CLOCK_STEP)
+    return {name: dt.timedelta(seconds=float(value)) for name, value in steps.items()}
 
 
 def corrected_at(event: Event, steps: dict[str, dt.timedelta]) -> dt.datetime | None:
@@ -228,24 +211,6 @@ def corrected_at(event: Event, steps: dict[str, dt.timedelta]) -> dt.datetime | 
     return event.at + step
 
 
-def quarantined(node: Node) -> list[dict[str, object]]:
-    """Return the newest refused batches kept aside (SHOWN at most), without their bodies."""
-    rows = node.ledger.reader().execute(
-        "SELECT id, received_at, device, reason, length(body) FROM quarantine "
-        "ORDER BY id DESC LIMIT ?",
-        (SHOWN,),
-    )
-    return [
-        {"id": r[0], "received_at": r[1], "device": r[2], "reason": r[3], "bytes": r[4]}
-        for r in rows
-    ]
-
-
-def summarize(
-    counts: list[tuple[str, int]], latest: list[tuple[str, str]]
-) -> dict[str, tuple[int, list[str]]]:
-    """Return per device (refusals, latest reasons) from QUARANTINE_COUNTS and _LATEST rows."""
-    reasons: dict[str, list[str]] = {}
-    for device, reason in latest:
-        reasons.setdefault(str(device), []).append(str(reason))
-    return {str(d): (int(n), reasons.get(str(d), [])) for d, n in counts}
+def quarantined(node: HoldsLedger) -> list[dict[str, object]]:
+    """Return the newest refused batches kept aside (meta.SHOWN at most), without bodies."""
+    return node.ledger.quarantined(meta.SHOWN)

@@ -49,7 +49,7 @@ from edge.errors import AuthError, TapError
 from edge.school import proof, schema
 from edge.school import roster as roster_mod
 from edge.school.events import Event
-from edge.store.ledger import Device
+from edge.store.access import Device
 from edge.sync.protocol import Head, Hello, PullAnswer, Push, PushAnswer, RosterSnapshot
 from edge.writer import ChainBroken, Ingested
 

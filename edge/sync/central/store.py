@@ -16,7 +16,7 @@ from edge.errors import AuthError, ReportError, StorageError
 from edge.school import roster as roster_mod
 from edge.school.events import Chain, Event, check_chains
 from edge.school.roster import Roster
-from edge.store.ledger import Device
+from edge.store.access import Device
 from edge.sync.central.migrations import migrate
 from edge.sync.central.rows import COPY_COLUMNS, SELECT_COLUMNS, copy_row, event_of, parse_cursor
 from edge.sync.protocol import RosterSnapshot, photo_names
@@ -212,7 +212,7 @@ class CentralStore:
 
     def quarantine(self, device: Device, reason: str, body: bytes) -> None:
         """Keep a refused batch aside (its body for the device's first BODIES_KEPT only)."""
-        from edge.sync.hub import BODIES_KEPT
+        from edge.store.meta import BODIES_KEPT
 
         with self.pool.connection() as conn:
             held = conn.execute(
@@ -227,7 +227,7 @@ class CentralStore:
 
     def quarantine_summary(self) -> dict[str, tuple[int, list[str]]]:
         """Return, per device, how many batches were kept aside and the latest reasons."""
-        from edge.sync.hub import QUARANTINE_COUNTS, QUARANTINE_LATEST, summarize
+        from edge.store.meta import QUARANTINE_COUNTS, QUARANTINE_LATEST, summarize
 
         with self.pool.connection() as conn:
             counts = conn.execute(QUARANTINE_COUNTS).fetchall()

@@ -10,11 +10,13 @@ durable event. If the commit fails (disk full, read-only storage) nothing is
 acknowledged, the projection drops what it applied and refolds from the ledger, and
 every submitter gets a StorageError.
 
-Every write, a batch of taps or a staff action, correction, escalation or ingest, goes
-through ``_write``: one transaction under the projection's lock, and on any failure
-(COMMIT included) the chain's tail (seq, head, HLC) is put back where it was, so the
-next event follows the last stored one with no gap. Every event is made by the one
-factory, ``events.Tail.next``.
+Every write of a running node goes through ``_write``: a batch of taps, a staff action,
+correction, escalation or ingest, and the other threads' writes (a store function
+handed to ``call`` or ``write``: sync cursors, notices, quarantine, a roster from the
+hub). One transaction under the projection's lock; on any failure (COMMIT included)
+the chain's tail (seq, head, HLC) is put back where it was, so the next event follows
+the last stored one with no gap. This node's events are all appended by
+``edge.store.ledger.append`` (``events.Tail.next``, the one factory, then checked).
 
 Local events always sort after everything already in the ledger, because the HLC
 starts from the ledger's highest stamp and takes in every event stored since (synced,
@@ -42,36 +44,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from edge.clock import (
-    AHEAD,
-    COUNTER_BITS,
-    Clock,
-    Reading,
-    ceiling,
-    clock_synchronized,
-    reading,
-    to_millis,
-)
+from edge.clock import AHEAD, COUNTER_BITS, Clock, Reading, ceiling, clock_synchronized, to_millis
 from edge.errors import CampusEdgeError, StorageError, TapError
 from edge.projection import Projection
-from edge.school import cards, messages, passes, schema
-from edge.school.events import (
-    ACCEPTED,
-    CORRECTABLE,
-    CORRECTED,
-    CUSTODY_TAKEN,
-    SELECT_COLUMNS,
-    Decision,
-    Event,
-    Tail,
-    Tap,
-    action,
-    check_chains,
-)
+from edge.school import cards
+from edge.school.events import Decision, Event, Tail, Tap, action
 from edge.school.pickup import ManualRelease
 from edge.school.roster import Roster
-from edge.school.rules import Timing, decide, late_stage
-from edge.store.ledger import Ledger, transaction
+from edge.school.rules import Timing, decide
+from edge.store import db
+from edge.store import events as rows
+from edge.store.ledger import Ledger, append
+from edge.writer.answer import TapResult
+from edge.writer.correction import correction
+from edge.writer.ingest import Ingested, store_synced
+from edge.writer.late import escalations
+from edge.writer.tap import read_tap
 
 log = logging.getLogger(__name__)
 Listener = Callable[[list["TapResult"]], None]
@@ -84,24 +72,6 @@ class WriterStopped(StorageError):
     """The tap writer thread has ended: nothing is recorded until the service restarts."""
 
 
-class ChainBroken(CampusEdgeError):
-    """A synced batch that cannot be stored: changed content, a broken or forked chain."""
-
-    def __init__(self, problems: list[str]) -> None:
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        super().__init__("; ".join(problems[:5]) + more)
-        self.problems = problems
-
-
-@dataclass(frozen=True)
-class Ingested:
-    """What an ingest stored: new events, duplicates skipped, each chain's stored head."""
-
-    stored: list[Event]
-    duplicates: int
-    heads: dict[tuple[str, str], int]
-
-
 @dataclass
 class _Job:
     """Work other than taps that must run on the writer's connection."""
@@ -109,104 +79,6 @@ class _Job:
     run: Callable[[sqlite3.Connection], Any]
     future: concurrent.futures.Future[Any]
     in_transaction: bool = True
-
-
-@dataclass(frozen=True)
-class TapResult:
-    """A committed event and the roster in force: a local tap, or one that synced in."""
-
-    event: Event
-    roster: Roster
-    synced: bool = False  # arrived from another node through sync
-
-    def to_json(self, lang: str = "zh") -> dict[str, Any]:
-        """Return the answer of CONTRACT.md's simulation endpoint (and the kiosk's).
-
-        A copy of one answer rendered once per tap (the HTTP answer and every live
-        stream share it); ``lang="en"`` puts the English sentence in ``message``.
-        """
-        answer = dict(self._answer)
-        if lang == "en":
-            answer["message"] = answer["message_en"]
-        return answer
-
-    @functools.cached_property
-    def _answer(self) -> dict[str, Any]:
-        e = self.event
-        data = {**e.data, "station_id": e.station}
-        if e.subject_kind:
-            data[f"{e.subject_kind}_id"] = e.subject_id
-        data.setdefault("card", e.uid)
-        answer: dict[str, Any] = {
-            "outcome": e.outcome,
-            "event_id": e.event_id,
-            "kind": e.kind,
-            "code": e.code,
-            "message": messages.render(e.code, self.roster, data, lang="zh"),
-            "message_en": messages.render(e.code, self.roster, data, lang="en"),
-            "station": e.station,
-            "at": e.at.astimezone(self.roster.calendar.tz).isoformat(),
-            "subject": self._subject(),
-        }
-        if "alert" in e.data:
-            answer["alert"] = e.data["alert"]
-        if "warning" in e.data:
-            answer["warning"] = e.data["warning"]
-        if "plan_notes" in e.data:
-            answer["plan_notes"] = e.data["plan_notes"]
-            answer["plan"] = e.data["plan"]
-        if "missing" in e.data:
-            answer["missing"] = [self._student(s) for s in e.data["missing"]]
-            answer["head_count"] = e.data["head_count"]
-            answer["expected"] = e.data["expected"]
-        if "students" in e.data:
-            answer["students"] = [
-                {
-                    **self._student(c["student_id"]),
-                    "state": c["state"],
-                    "group_id": c["group_id"],
-                    "group_name": self._group_name(c["group_id"]),
-                    "plan": c.get("plan"),
-                }
-                for c in e.data["students"]
-            ]
-        return answer
-
-    def _subject(self) -> dict[str, Any] | None:
-        e = self.event
-        if e.subject_kind is None or e.subject_id is None:
-            return None
-        tables: dict[str, dict[str, Any]] = {
-            "student": self.roster.students,
-            "guardian": self.roster.guardians,
-            "staff": self.roster.staff,
-        }
-        person = tables.get(e.subject_kind, {}).get(e.subject_id)
-        subject = {
-            "kind": e.subject_kind,
-            "id": e.subject_id,
-            "name": person.name if person else e.data.get("delegate_name"),
-        }
-        if e.subject_kind == "student" and person is not None:
-            subject["class"] = person.class_name
-            subject["grade"] = person.grade
-        photo = getattr(person, "photo", None)
-        if photo:
-            subject["photo"] = f"/photos/{photo}"
-        return subject
-
-    def _group_name(self, group_id: str | None) -> str | None:
-        group = self.roster.groups.get(group_id or "")
-        return group.name if group else None
-
-    def _student(self, student_id: str) -> dict[str, Any]:
-        student = self.roster.students.get(student_id)
-        return {
-            "student_id": student_id,
-            "name": student.name if student else None,
-            "class": student.class_name if student else None,
-            "photo": f"/photos/{student.photo}" if student and student.photo else None,
-        }
 
 
 class TapWriter:
@@ -220,6 +92,7 @@ class TapWriter:
         timing: Timing | None = None,
         roster: Roster | None = None,
         check_clock: Callable[[], bool] = clock_synchronized,
+        pass_publics: Callable[[], list[str]] = list,
     ) -> None:
         self.ledger = ledger
         self.projection = projection
@@ -242,7 +115,7 @@ class TapWriter:
         # Manual releases asked on a pickup screen, by station, waiting for a staff card.
         # Set and read under the projection's lock.
         self.pending: dict[str, ManualRelease] = {}
-        self.pass_publics: Callable[[], list[str]] = list  # the keys passes may be signed with
+        self.pass_publics = pass_publics  # the keys passes may be signed with
 
     # -- the submitter's side ---------------------------------------------------
 
@@ -250,28 +123,7 @@ class TapWriter:
         self, station: str, uid: str, at: dt.datetime | None = None, form: cards.Form = "auto"
     ) -> Tap:
         """Check a raw read and return the Tap to decide; TapError if it cannot be taken."""
-        roster = self.roster
-        if station not in roster.stations:
-            raise TapError(f"station '{station}' is not in the roster (stations.csv)", 404)
-        mono = None
-        if at is None:
-            at, mono = self.clock.now(), reading(self.clock)
-        elif at.tzinfo is None:
-            at = at.replace(tzinfo=roster.calendar.tz)
-        check_moment(at, "at")
-        if uid.strip().upper().startswith(passes.PREFIX):
-            # A pass from a QR scanner: checked here, against the keys this node knows.
-            try:
-                payload = passes.verify(uid, self.pass_publics())
-            except ValueError as err:
-                return Tap(station, passes.CARD_PREFIX + "?", "", at, {"error": str(err)}, mono)
-            pass_id = str(payload.get("id", ""))[:40]
-            return Tap(station, passes.CARD_PREFIX + pass_id, pass_id, at, payload, mono)
-        try:
-            card = cards.normalize(uid, byte_order=_byte_order(roster), form=form)
-        except cards.CardNumberError as err:
-            raise TapError(f"uid: {err}") from err
-        return Tap(station=station, card=card, uid=uid, at=at, mono=mono)
+        return read_tap(self.roster, self.clock, self.pass_publics, station, uid, at, form)
 
     def submit_nowait(self, tap: Tap) -> concurrent.futures.Future[TapResult]:
         """Queue a tap; the future resolves once its event is committed."""
@@ -291,9 +143,9 @@ class TapWriter:
     ) -> concurrent.futures.Future[Any]:
         """Run ``run(conn)`` on the writer thread inside one transaction; return its future.
 
-        For the other writes of a node (sync cursors, the quarantine), so the ledger
-        keeps one writer. ``in_transaction=False`` runs it bare (a PRAGMA that a
-        transaction would refuse).
+        For the other writes of a node (a store function: sync cursors, the quarantine,
+        a roster), so the ledger keeps one writer. ``in_transaction=False`` runs it
+        bare (a PRAGMA that a transaction would refuse, sqlite-utils' bulk loading).
         """
         self._check_running()
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
@@ -301,6 +153,21 @@ class TapWriter:
         if self._stopped is not None:
             self._fail_queued()
         return future
+
+    def write(
+        self, work: Callable[[sqlite3.Connection], T], *, in_transaction: bool = True,
+        timeout: float = 60.0,
+    ) -> T:  # fmt: skip
+        """Run ``work(conn)`` on the writer thread (see ``call``) and return its outcome.
+
+        The write path (edge.store.db.Writes) of a running node's other threads: sync,
+        notices, the sync store. Not from the writer thread itself (a listener): it
+        would wait for itself.
+        """
+        if threading.current_thread() is self._thread:
+            raise StorageError("a write from the writer thread would wait for itself")
+        outcome: T = self.call(work, in_transaction=in_transaction).result(timeout=timeout)
+        return outcome
 
     @property
     def dead(self) -> str | None:
@@ -357,7 +224,7 @@ class TapWriter:
             conn = self.ledger.writer()
             # the chain and the clock, owned by this thread
             self._tail = self.ledger.tail(conn, self.clock.now())
-            data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+            data_version = db.data_version(conn)
             self._ready.set()
             self._loop(conn, data_version)
         except BaseException as err:  # noqa: BLE001 - whatever ends it, every submitter hears
@@ -391,6 +258,8 @@ class TapWriter:
             data_version = self._refresh(conn, data_version)
             if isinstance(item, _Job):
                 self._run_job(conn, item)
+                # It may have swapped a roster in on this very connection.
+                data_version = self._refresh(conn, data_version, roster_changed=True)
                 continue
             batch = [item]
             while len(batch) < _BATCH:
@@ -433,7 +302,7 @@ class TapWriter:
             try:
                 if not in_transaction:
                     return work(conn)
-                with transaction(conn):
+                with db.transaction(conn):
                     self._catch_up(conn)
                     return work(conn)
             except BaseException:
@@ -468,54 +337,32 @@ class TapWriter:
     def _ingest(
         self, conn: sqlite3.Connection, events: list[Event], meta: dict[str, str] | None
     ) -> Ingested:
-        """Store other nodes' events, in the caller's transaction, on the writer thread.
-
-        Each (node, epoch) chain is stored only in order: an event must carry the next
-        seq and name the hash of the one before it. One already held is a duplicate if
-        its hash matches, a fork if not. An event beyond a gap waits (it is not stored;
-        the sender learns from the heads where to resume). Changed content or a fork
-        refuses the whole batch (ChainBroken), storing nothing.
-        """
-
-        def head_of(chain: tuple[str, str]) -> tuple[int, str]:
-            row = conn.execute(
-                "SELECT seq, hash FROM events WHERE node_id = ? AND epoch = ? "
-                "ORDER BY seq DESC LIMIT 1",
-                chain,
-            ).fetchone()
-            return (int(row[0]), str(row[1])) if row else (0, "")
-
-        def held_hash(event: Event) -> str | None:
-            row = conn.execute("SELECT hash FROM events WHERE id = ?", (event.event_id,))
-            held = row.fetchone()
-            return str(held[0]) if held else None
-
-        check = check_chains(events, head_of, held_hash)
-        if check.gaps and meta:  # a pulled page moves a cursor past them: none may wait
-            check.problems.append(f"{check.gaps} events arrived before the events they follow")
-        if check.problems:
-            raise ChainBroken(check.problems)
-        stored = check.stored
-        self.ledger.insert_events(conn, stored)
-        for key, value in (meta or {}).items():
-            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        """Store other nodes' events (ingest.store_synced) and apply them; on the writer."""
+        ingested = store_synced(conn, events, meta)
         upto = ceiling(self.clock.now())
-        for event in sorted(stored, key=lambda e: e.key):
+        for event in sorted(ingested.stored, key=lambda e: e.key):
             self.projection.add(event)
             self._tail.receive(event, upto)  # every event, actions too: what follows sorts after
-        return Ingested(stored, check.duplicates, {c: h[0] for c, h in check.heads.items()})
+        return ingested
 
-    def _refresh(self, conn: sqlite3.Connection, data_version: int) -> int:
-        # Another process (``campus-edge roster import``) may have swapped the roster in;
-        # data_version changes whenever another connection commits. A failure here is
-        # logged and looked at again before the next item; it never ends the thread.
+    def _refresh(
+        self, conn: sqlite3.Connection, data_version: int, roster_changed: bool = False
+    ) -> int:
+        """Look at the clock's trust now and then, and take in a new roster; see below.
+
+        Another process (``campus-edge roster import``) may have swapped the roster in;
+        data_version changes whenever another connection commits (``roster_changed``:
+        this one may have). A failure here is logged and looked at again before the
+        next item; it never ends the thread.
+        """
         try:
             now = time.monotonic()
             if now - self._clock_checked > 60:
                 self._clock_checked = now
                 self.clock_synced = self._check_clock()
-            current = int(conn.execute("PRAGMA data_version").fetchone()[0])
-            if current != data_version and self.ledger.roster_version(conn) != self.roster.version:
+            current = db.data_version(conn)
+            changed = roster_changed or current != data_version
+            if changed and self.ledger.roster_version(conn) != self.roster.version:
                 self.roster = self.ledger.load_roster()
                 log.info("roster version %s now in force", self.roster.version)
         except Exception:
@@ -619,15 +466,11 @@ class TapWriter:
 
         Called inside the write transaction, so nothing can slip in after the check.
         """
-        row = conn.execute(
-            "SELECT seq, hash, hlc FROM events WHERE node_id = ? AND epoch = ? "
-            "ORDER BY seq DESC LIMIT 1",
-            (self.ledger.node_id, self.ledger.epoch),
-        ).fetchone()
-        if row is None or int(row[0]) < self._tail.seq:
+        last = rows.head(conn, (self.ledger.node_id, self.ledger.epoch))
+        if last is None or last.seq < self._tail.seq:
             return False
-        self._tail.seq, self._tail.head = int(row[0]) + 1, str(row[1])
-        self._tail.hlc.receive(int(row[2]))  # our own stamp: it always counts
+        self._tail.seq, self._tail.head = last.seq + 1, last.hash
+        self._tail.hlc.receive(last.hlc)  # our own stamp: it always counts
         return True
 
     def record_action(
@@ -656,41 +499,17 @@ class TapWriter:
     def escalate(self) -> concurrent.futures.Future[list[TapResult]]:
         """Pass children still here ``late_custody`` after the service end to the gate guard.
 
-        One custody event per group that still holds children and is not the guard's
-        already, recorded like any handover (head count, previous custodian), by the
-        school's ``late_custodian``, else the staff member last on duty at a pickup
-        point today, else the roster's first guard. Safe to call as often as wanted.
+        The custody events edge.writer.late.escalations decides, recorded like any
+        handover. Safe to call as often as wanted.
         """
 
         def append(conn: sqlite3.Connection) -> list[TapResult]:
-            roster = self.roster
-            now = self.clock.now()
+            roster, now = self.roster, self.clock.now()
             day = roster.calendar.day_of(now)
-            end = roster.calendar.service_end_at(day)
-            if late_stage(roster.calendar, end, now) < 3:
-                return []
-            state = self.projection.day(day)
-            guard = _late_custodian(roster, state)
-            if guard is None:
-                log.warning("no guard in the roster to take late children; none passed on")
-                return []
-            made = []
-            for group_id in sorted({p.group_id for p in state.students.values()
-                                    if p.state == "present" and p.group_id}):  # fmt: skip
-                held = state.custodians.get(group_id)
-                if held is not None and held[0] == guard:
-                    continue
-                present = sorted(state.present_in(group_id))
-                data = {
-                    "group_id": group_id, "head_count": len(present), "present": present,
-                    "expected": len(present), "missing": [], "on_leave": [],
-                    "previous_custodian": held[0] if held else None, "escalated": True,
-                    "minutes_after_end": int((now - end).total_seconds() // 60),
-                }  # fmt: skip
-                decision = Decision(ACCEPTED, CUSTODY_TAKEN, "late_custody", "staff", guard, data)
-                event = self._append(conn, now, day, "system", decision)  # no card: the clock
-                made.append(TapResult(event, roster))
-            return made
+            return [
+                TapResult(self._append(conn, now, day, "system", decision), roster)  # no card
+                for decision in escalations(roster, self.projection.day, now)
+            ]
 
         future = self.call(append)
         future.add_done_callback(self._tell_listeners)
@@ -711,39 +530,13 @@ class TapWriter:
     ) -> concurrent.futures.Future[Event]:
         """Undo a wrong sign-in or release of today by a new event naming it (see CORRECTED).
 
-        Checked on the writer thread against the ledger: the event must exist, be a
-        sign-in, release or walk home of today (school time), and not be corrected yet.
+        Checked on the writer thread against the ledger (edge.writer.correction).
         """
 
         def append(conn: sqlite3.Connection) -> Event:
-            roster = self.roster
-            row = conn.execute(
-                f"SELECT {SELECT_COLUMNS} FROM events WHERE id = ?",  # noqa: S608 - constants
-                (event_id,),
-            ).fetchone()
-            if row is None:
-                raise TapError(f"there is no record '{event_id}'", 404)
-            wrong = Event.from_row(tuple(row))
             now = self.clock.now()
-            if wrong.kind not in CORRECTABLE:
-                raise TapError(
-                    f"record '{event_id}' is a {wrong.kind}: only a sign-in, a release or a "
-                    "walk home can be corrected"
-                )
-            if wrong.day != roster.calendar.day_of(now):
-                raise TapError(
-                    f"record '{event_id}' is of {wrong.day}: corrections are made the same day; "
-                    "for an older record, write to the duty leader"
-                )
-            done = conn.execute(
-                "SELECT id FROM events WHERE kind = ? AND json_extract(data, '$.corrects') = ?",
-                (CORRECTED, event_id),
-            ).fetchone()
-            if done is not None:
-                raise TapError(f"record '{event_id}' was already corrected by {done[0]}", 409)
-            data = {"corrects": event_id, "reason": reason, "corrected_kind": wrong.kind,
-                    "student_id": wrong.subject_id}  # fmt: skip
-            decision = Decision(ACCEPTED, CORRECTED, "corrected", "staff", staff_id, data)
+            today = self.roster.calendar.day_of(now)
+            wrong, decision = correction(conn, event_id, staff_id, reason, today)
             return self._append(conn, now, wrong.day, wrong.station, decision, proof=proof)
 
         return self.call(append)
@@ -753,7 +546,7 @@ class TapWriter:
         decision: Decision, card: str | None = None, uid: str | None = None, *,
         mono: Reading | None = None, proof: Callable[[Event], Event] | None = None,
     ) -> Event:  # fmt: skip
-        """Make this node's next event (events.Tail), insert it and apply it; inside _write.
+        """Make this node's next event (store.ledger.append) and apply it; inside _write.
 
         ``mono`` is the tap's monotonic reading (the debounce measures real time by it);
         ``proof`` signs a staff action for who made it before it is chained.
@@ -769,22 +562,11 @@ class TapWriter:
             self.clock_synced and at <= now + AHEAD
             and self._tail.hlc.last < to_millis(at + AHEAD) << COUNTER_BITS
         )  # fmt: skip
-        mark = self._tail.mark()
-        event = self._tail.next(
-            at, day or roster.calendar.day_of(at), station, decision, card=card, uid=uid,
-            roster_version=roster.version, clock_synced=vouched, sign=proof,
+        event = append(
+            conn, self._tail, at, day or roster.calendar.day_of(at), station, decision,
+            now=now, roster_version=roster.version, clock_synced=vouched, card=card, uid=uid,
+            sign=proof,
         )  # fmt: skip
-        # What this node writes, its hub must take: the receiver's schema is checked here
-        # too, so no event of ours can stall our chain at the hub (edge.school.schema).
-        wrong = schema.own_problem(event, now)
-        if wrong is not None:
-            self._tail.reset(mark)
-            log.error("refused to write %s: %s", event.event_id, wrong)
-            raise TapError(
-                f"this could not be recorded in a form the campus hub takes ({wrong}); "
-                "nothing was saved: tell the IT teacher",
-            )
-        self.ledger.insert_events(conn, [event])
         self.projection.add(event, mono)
         return event
 
@@ -808,22 +590,3 @@ def _stopped_sentence(reason: str) -> str:
         "again in a few seconds, once the service has restarted; if it does not, tell the IT "
         "teacher (journalctl -u campus-edge)"
     )
-
-
-def _late_custodian(roster: Roster, state: Any) -> str | None:
-    chosen = roster.calendar.late_custodian
-    if chosen and chosen in roster.staff:
-        return chosen
-    if state.on_duty is not None:
-        return str(state.on_duty[0])
-    return next((s for s, m in roster.staff.items() if m.role == "guard"), None)
-
-
-def _byte_order(roster: Roster) -> cards.ByteOrder:
-    return "big" if roster.calendar.card_byte_order == "big" else "little"
-
-
-def check_moment(moment: dt.datetime, name: str) -> None:
-    """Refuse a moment outside 2000-2100 (TapError, 422): no school day lies there."""
-    if not 2000 <= moment.year <= 2100:
-        raise TapError(f"{name}: {moment.isoformat()} is not a moment of a school day (2000-2100)")
