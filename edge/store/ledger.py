@@ -38,6 +38,7 @@ from edge.clock import (
     clock_synchronized,
 )
 from edge.errors import StorageError, TapError
+from edge.school import schema
 from edge.school.events import Decision, Event, Tail, action
 from edge.store.access import Access
 from edge.store.db import connect, transaction
@@ -45,7 +46,6 @@ from edge.store.events import EventLog, head, insert_events, last_stamp
 from edge.store.meta import Meta
 from edge.store.migrations import migrate
 from edge.store.rosters import Rosters
-from edge.school import schema
 
 log = logging.getLogger(__name__)
 

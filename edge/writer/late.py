@@ -10,10 +10,10 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from edge.school.fold import DayState
-from edge.school.rules import late_stage
 from edge.school.events import ACCEPTED, CUSTODY_TAKEN, Decision
+from edge.school.fold import DayState
 from edge.school.roster import Roster
+from edge.school.rules import late_stage
 
 log = logging.getLogger(__name__)
 

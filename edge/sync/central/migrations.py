@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge.store.migrations import History, apply
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_central",
@@ -114,23 +116,21 @@ MIGRATIONS: list[tuple[str, str]] = [
     ),
 ]
 _LOCK_MIGRATIONS = 7_304_221  # pg_advisory_xact_lock key: one migrator at a time
+CENTRAL_HISTORY = History(
+    create="CREATE TABLE IF NOT EXISTS ce_migrations "
+    "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+    names="SELECT name FROM ce_migrations",
+    insert="INSERT INTO ce_migrations (name, applied_at) VALUES (%s, %s::timestamptz)",
+)
 
 
 def migrate(conn: Any) -> list[str]:
-    """Apply the central's migrations not yet recorded, each in its own transaction."""
-    applied = []
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_MIGRATIONS,))
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS ce_migrations "
-            "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        done = {r[0] for r in conn.execute("SELECT name FROM ce_migrations")}
-        for name, sql in MIGRATIONS:
-            if name in done:
-                continue
-            with conn.transaction():
-                conn.execute(sql)
-                conn.execute("INSERT INTO ce_migrations (name) VALUES (%s)", (name,))
-            applied.append(name)
-    return applied
+    """Apply the central's migrations not yet recorded, each in its own transaction.
+
+    The same runner as a node's ledger (edge.store.migrations); an advisory lock in
+    each transaction keeps two centrals starting at once from applying one twice.
+    """
+    return apply(
+        conn, MIGRATIONS, CENTRAL_HISTORY, lambda c: c.transaction(),
+        lock=f"SELECT pg_advisory_xact_lock({_LOCK_MIGRATIONS})",
+    )  # fmt: skip
