@@ -59,10 +59,9 @@ def device_add(
             hub_mod.pin_key(registry, name, node_key)
         elif node_key is not None:
             registry.pin_key(name, node_key)
-        if isinstance(registry, Ledger):
-            registry.append_action("device_registered", {"device": name, "kind": "kiosk"})
-        else:
-            registry.record_action("device_registered", {"device": name, "kind": "hub"})
+        registry.append_action(
+            "device_registered", {"device": name, "kind": "hub" if hub else "kiosk"}
+        )
     except CampusEdgeError as err:
         fail(str(err))
     typer.echo(token)
@@ -82,10 +81,7 @@ def device_revoke(
         fail(str(err))
     if not revoked:
         fail(f"no device named '{name}' is registered (or it is revoked already)")
-    if isinstance(registry, Ledger):
-        registry.append_action("device_revoked", {"device": name})
-    else:
-        registry.record_action("device_revoked", {"device": name})
+    registry.append_action("device_revoked", {"device": name})
     typer.echo(f"device '{name}' revoked: its token is refused from now on", err=True)
 
 

@@ -34,7 +34,7 @@ def purge(
         central = CentralStore(database)
         versions, photos = central.purge_rosters(keep, dry_run=dry_run)
         if not dry_run:
-            central.record_action(
+            central.append_action(
                 "personal_data_purged",
                 {"roster_versions": versions, "photos": photos, "days": keep},
             )

@@ -114,10 +114,10 @@ def report(
         typer.echo(f"Wrote {path} ({len(data) // 1024 + 1} KB)")
     details = {"report": name, "files": [str(p) for p in files], **{
         k: str(v) for k, v in asked.items() if v is not None and k != "progress"}}  # fmt: skip
-    if ledger is not None:
-        ledger.append_action("report_exported", details)
-    elif store is not None:
-        store.record_action("report_exported", details)
+    log = ledger or store
+    if log is not None:
+        log.append_action("report_exported", details)
+    if store is not None:
         store.close()
 
 

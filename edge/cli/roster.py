@@ -45,7 +45,7 @@ def roster_import(
             typer.echo("  all rows checked; storing ...", err=True)
             central = CentralStore(database)
             version = central.save_roster(campus, new, source=str(path))
-            central.record_action(
+            central.append_action(
                 "roster_imported", {"campus": campus, "version": version, "source": str(path)}
             )
         else:

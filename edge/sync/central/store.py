@@ -85,8 +85,14 @@ class CentralStore:
             ) from err
         return token
 
-    def record_action(self, code: str, data: dict[str, Any]) -> None:
-        """Keep an operator's action on the central (append-only), with who ran it."""
+    def append_action(
+        self, code: str, data: dict[str, Any], subject_id: str | None = None
+    ) -> None:
+        """Keep an operator's action on the central (append-only), with who ran it.
+
+        The same call as a node's ``Ledger.append_action``, so a CLI command records its
+        action alike wherever it runs; the central keeps no chain, so no subject.
+        """
         who = os.environ.get("SUDO_USER") or getpass.getuser()
         with self.pool.connection() as conn:
             conn.execute(
