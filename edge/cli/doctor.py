@@ -20,6 +20,7 @@ from edge.clock import clock_synchronized
 from edge.devices.registry import ReaderUnavailable, parse_binding
 from edge.settings import Settings
 from edge.store import probe
+from edge.sync.client import ask_hello
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MARK = {OK: "✔", WARN: "⚠", FAIL: "✖"}
@@ -260,11 +261,7 @@ def _upstream(settings: Settings, timeout: float) -> Check:
         )
     url = settings.upstream.rstrip("/")
     try:
-        reply = httpx.get(
-            f"{url}/api/v1/sync/hello",
-            timeout=timeout,
-            headers={"Authorization": f"Bearer {settings.device_token or ''}"},
-        )
+        reply = ask_hello(settings, timeout)
     except httpx.HTTPError:
         return Check(
             "upstream",

@@ -81,12 +81,10 @@ def _adopt_device_name(settings: Settings) -> Settings:
     """Take the name the device token was registered under as a new kiosk's node id."""
     import httpx
 
+    from edge.sync.client import ask_hello
+
     try:
-        answer = httpx.get(
-            f"{(settings.upstream or '').rstrip('/')}/api/v1/sync/hello",
-            headers={"Authorization": f"Bearer {settings.device_token}"},
-            timeout=5,
-        )
+        answer = ask_hello(settings)
     except httpx.HTTPError:
         typer.echo("the hub cannot be reached yet; starting under the host name", err=True)
         return settings

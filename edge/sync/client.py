@@ -51,6 +51,20 @@ UPSTREAM_PASS_KEY = "upstream_pass_key"  # noqa: S105 - the hub's public pass ke
 PUSH_BATCH, PULL_BATCH = 2000, 2000
 
 
+def ask_hello(settings: Settings, timeout: float = 5.0) -> httpx.Response:
+    """Greet the upstream with this device's token, as a kiosk does before it syncs.
+
+    For the CLI: `serve` learns the name its token was registered under, `doctor`
+    whether the hub can be reached and takes the token. No node key is sent: nothing
+    is bound by this greeting.
+    """
+    return httpx.get(
+        f"{(settings.upstream or '').rstrip('/')}/api/v1/sync/hello",
+        headers={"Authorization": f"Bearer {settings.device_token or ''}"},
+        timeout=timeout,
+    )
+
+
 class SyncedNode(Protocol):
     """What the client needs of the node it keeps in step (edge.node.Node is one)."""
 

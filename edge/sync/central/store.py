@@ -85,9 +85,7 @@ class CentralStore:
             ) from err
         return token
 
-    def append_action(
-        self, code: str, data: dict[str, Any], subject_id: str | None = None
-    ) -> None:
+    def append_action(self, code: str, data: dict[str, Any], subject_id: str | None = None) -> None:
         """Keep an operator's action on the central (append-only), with who ran it.
 
         The same call as a node's ``Ledger.append_action``, so a CLI command records its
