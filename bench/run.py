@@ -30,7 +30,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge import demo  # noqa: E402
+from edge.cli import demo  # noqa: E402
 from edge.node import Node  # noqa: E402
 from edge.school import roster as roster_mod  # noqa: E402
 from edge.settings import Settings  # noqa: E402
