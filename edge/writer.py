@@ -221,6 +221,7 @@ class TapWriter:
         timing: Timing | None = None,
         roster: Roster | None = None,
         check_clock: Callable[[], bool] = clock_synchronized,
+        pass_publics: Callable[[], list[str]] = list,
     ) -> None:
         self.ledger = ledger
         self.projection = projection
@@ -243,7 +244,7 @@ class TapWriter:
         # Manual releases asked on a pickup screen, by station, waiting for a staff card.
         # Set and read under the projection's lock.
         self.pending: dict[str, ManualRelease] = {}
-        self.pass_publics: Callable[[], list[str]] = list  # the keys passes may be signed with
+        self.pass_publics = pass_publics  # the keys passes may be signed with
 
     # -- the submitter's side ---------------------------------------------------
 
