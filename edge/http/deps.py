@@ -36,23 +36,29 @@ STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def node_of(request: Request) -> Node:
-    """Return the node this app serves."""
+async def node_of(request: Request) -> Node:
+    """Return the node this app serves.
+
+    A coroutine, so FastAPI resolves it on the event loop: a plain function would be
+    sent to the thread pool on every request, the tap's included.
+    """
     node: Node = request.app.state.node
     return node
 
 
+NodeDep = Annotated[Node, Depends(node_of)]
+
+
 def principal(
-    request: Request,
+    node: NodeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> auth.Principal:
     """Return the staff member whose bearer token came with the request."""
     if credentials is None:
         raise AuthError("sign in first: this needs a staff token (Authorization: Bearer)")
-    return node_of(request).staff_of(credentials.credentials)
+    return node.staff_of(credentials.credentials)
 
 
-NodeDep = Annotated[Node, Depends(node_of)]
 Staff = Annotated[auth.Principal, Depends(principal)]
 
 
