@@ -16,6 +16,7 @@ import os
 import secrets
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -216,3 +217,38 @@ def clock_synchronized() -> bool:
     if out.returncode != 0:
         return True
     return out.stdout.strip() == "yes"
+
+
+class ClockTrust:
+    """Whether a node's wall clock can be trusted: set by NTP, declared, or following a hub.
+
+    Calling it tells whether the machine's own clock is synchronized (``declared`` in
+    settings overrides the system); the system is asked at most once a minute, since
+    asking may start a process. ``vouched`` also counts a clock that follows its hub's.
+    """
+
+    ASK_EVERY = 60.0  # seconds
+
+    def __init__(
+        self,
+        clock: object,
+        declared: bool | None = None,
+        ask: Callable[[], bool] = clock_synchronized,
+    ) -> None:
+        self._clock = clock
+        self._declared = declared
+        self._ask = ask
+        self._asked: tuple[float, bool] | None = None
+
+    def __call__(self) -> bool:
+        """Tell whether this machine's own clock is synchronized (or declared trusted)."""
+        if self._declared is not None:
+            return self._declared
+        now = time.monotonic()
+        if self._asked is None or now - self._asked[0] > self.ASK_EVERY:
+            self._asked = (now, self._ask())
+        return self._asked[1]
+
+    def vouched(self) -> bool:
+        """Tell whether events made now may say their time is right (own clock, or the hub's)."""
+        return self() or bool(getattr(self._clock, "following", False))

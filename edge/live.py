@@ -6,6 +6,10 @@ the event loop that serves its stream; ``publish`` hands messages over with
 ``call_soon_threadsafe``. A subscriber that falls 500 messages behind (a frozen
 browser tab) is dropped rather than allowed to grow without bound; its browser's
 EventSource reconnects and refetches the picture.
+
+``Screens`` decides what each screen is told: a station's own taps (with a sign-in
+code for a staff card), every tap to the dashboards, "家长已到" to a child's classroom,
+and a fault when taps were not saved.
 """
 
 from __future__ import annotations
@@ -18,6 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from edge.clock import Clock
+from edge.errors import StorageError
+from edge.projection import PRESENT, Projection
+from edge.school.events import ACTION, PICKUP_OPENED, Tap
+from edge.school.roster import Roster
+from edge.writer import TapResult, WriterStopped
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
@@ -104,3 +115,124 @@ class Broadcast:
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+FAULT = {
+    "type": "fault",
+    "outcome": "denied",
+    "kind": "fault",
+    "code": "not_saved",
+    "message": "未能保存，这次刷卡没有记录：请再刷一次；如果反复出现，请通知信息老师",
+    "message_en": "Not saved: this tap was not recorded. Tap again; if this repeats, "
+    "tell the IT teacher",
+    "detail": "",  # what went wrong
+    "alert": "alert",
+    "subject": None,
+}
+WRITER_DEAD = {
+    "code": "writer_dead",
+    "message": "系统故障，这次刷卡没有记录：请重新刷卡（服务正在自动重启）；"
+    "如果一分钟后仍然这样，请通知信息老师",
+    "message_en": "The tap writer stopped, this tap was not recorded: tap again "
+    "(the service restarts by itself); if this lasts a minute, tell the IT teacher",
+}
+
+
+class Screens:
+    """Routes what the writer committed (or failed to) to the screens that show it.
+
+    ``publish`` and ``fault`` are the writer's listeners: they run on its thread,
+    after COMMIT, so screens only ever show durable taps.
+    """
+
+    def __init__(
+        self,
+        broadcast: Broadcast,
+        projection: Projection,
+        clock: Clock,
+        node_id: str,
+        roster: Callable[[], Roster],
+        signin_code: Callable[[str], str],
+    ) -> None:
+        self.broadcast = broadcast
+        self._projection = projection
+        self._clock = clock
+        self._node_id = node_id
+        self._roster = roster  # the roster in force (a roster import swaps it)
+        self._signin_code = signin_code  # a one-time sign-in code for a staff member
+
+    def publish(self, results: list[TapResult]) -> None:
+        """Show a committed batch: its station's screen, the dashboards, changed groups."""
+        if not self.broadcast.count:
+            return  # no screen is open: render nothing (a synced batch is 1,000 events)
+        changed: set[str] = set()
+        for result in results:
+            event = result.event
+            if event.kind == ACTION:
+                continue  # a staff action synced in: nothing for a screen
+            answer = result.to_json()
+            if event.kind == PICKUP_OPENED:
+                self._call_forward(result)
+            if not result.synced:  # a tap made elsewhere is not this station's screen's
+                if event.subject_kind == "staff" and event.outcome == "accepted":
+                    answer["signin_code"] = self._signin_code(event.subject_id or "")
+                self.broadcast.publish({"type": "tap", **answer}, station=event.station)
+            answer.pop("signin_code", None)
+            answer.pop("students", None)
+            self.broadcast.publish({"type": "tap", **answer}, station=None)
+            for key in ("group_id", "from_group"):
+                if event.data.get(key):
+                    changed.add(event.data[key])
+        if changed:
+            self.broadcast.publish_everywhere({"type": "changed", "groups": sorted(changed)})
+
+    def fault(self, taps: list[Tap], error: StorageError) -> None:
+        """Tell the screens that taps were not saved: the person must tap again."""
+        message = {**FAULT, "detail": str(error)}
+        if isinstance(error, WriterStopped):  # every screen: nothing is recorded anywhere
+            now = self._clock.now().isoformat()
+            message.update(WRITER_DEAD)
+            for station in sorted(self._roster().stations):
+                self.broadcast.publish({**message, "station": station, "at": now}, station=station)
+            self.broadcast.publish({**message, "station": self._node_id, "at": now})
+            return
+        for station in sorted({tap.station for tap in taps}):
+            at = max(tap.at for tap in taps if tap.station == station)
+            self.broadcast.publish({**message, "station": station, "at": at.isoformat()},
+                                   station=station)  # fmt: skip
+            self.broadcast.publish({**message, "station": station, "at": at.isoformat()})
+
+    def _call_forward(self, result: TapResult) -> None:
+        """Tell the classroom of each child a guardian came for: "家长已到".
+
+        Judged on this node's own picture (the tapping kiosk may not have known where
+        the child was), for the classroom stations of the child's group.
+        """
+        event, roster = result.event, result.roster
+        guardian = roster.guardians.get(event.subject_id or "")
+        pickup = roster.stations.get(event.station)
+        with self._projection.lock:
+            state = self._projection.day(event.day)
+            for child in event.data.get("students", []):
+                sid = child.get("student_id")
+                presence = state.students.get(sid)
+                student = roster.students.get(sid)
+                if presence is None or presence.state != PRESENT or student is None:
+                    continue
+                for station in roster.stations.values():
+                    if station.role != "classroom" or station.group_id != presence.group_id:
+                        continue
+                    self.broadcast.publish(
+                        {
+                            "type": "called",
+                            "student_id": sid,
+                            "name": student.name,
+                            "class": student.class_name,
+                            "photo": f"/photos/{student.photo}" if student.photo else None,
+                            "guardian": guardian.name if guardian else None,
+                            "pickup_station": pickup.name if pickup else event.station,
+                            "at": event.at.astimezone(roster.calendar.tz).isoformat(),
+                            "event_id": event.event_id,
+                        },
+                        station=station.station_id,
+                    )

@@ -1,25 +1,49 @@
 """Prometheus text exposition of a node's health: taps, refusals, sync lag, readers, disk.
 
 Counters count since the process started (Prometheus handles restarts); gauges are
-read when scraped. No personal data: stations, outcomes and codes only.
+read when scraped. No personal data: stations, outcomes and codes only. A scrape reads
+the writer, the readers and the sync status through what ``Metrics`` is built with,
+never the Node.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import threading
 from collections import Counter
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from edge.node import Node
-    from edge.writer import TapResult
+from edge.clock import Clock
+from edge.devices.base import Reader
+from edge.writer import TapResult, TapWriter
+
+
+class Lag(Protocol):
+    """How a node stands with its upstream (edge.sync.client.SyncStatus)."""
+
+    waiting: int
+    last_success: dt.datetime | None
 
 
 class Metrics:
-    """Counts committed events as the writer reports them."""
+    """Counts committed events as the writer reports them; renders a scrape."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        writer: TapWriter,
+        readers: Mapping[str, Reader],
+        clock: Clock,
+        data_dir: Path,
+        lag: Callable[[], Lag | None],
+    ) -> None:
+        self._writer = writer
+        self._readers = readers  # the node's readers (one may be added while it runs)
+        self._clock = clock
+        self._data_dir = data_dir
+        self._lag = lag  # None without an upstream
         self._lock = threading.Lock()
         self.taps: Counter[tuple[str, str]] = Counter()  # (station, outcome)
         self.refusals: Counter[str] = Counter()  # code
@@ -37,7 +61,7 @@ class Metrics:
                 if event.outcome == "denied":
                     self.refusals[event.code] += 1
 
-    def render(self, node: Node) -> str:
+    def render(self) -> str:
         """Return the exposition text for a scrape."""
         out: list[str] = []
 
@@ -58,19 +82,20 @@ class Metrics:
         metric("synced_events_total", "counter", "Events of other nodes stored through sync.",
                [("", synced)])  # fmt: skip
         metric("commit_failures_total", "counter", "Ledger commits that failed (nothing acked).",
-               [("", node.writer.failures)])  # fmt: skip
-        metric("roster_version", "gauge", "Roster version in force.", [("", node.roster.version)])
+               [("", self._writer.failures)])  # fmt: skip
+        metric("roster_version", "gauge", "Roster version in force.",
+               [("", self._writer.roster.version)])  # fmt: skip
         metric("clock_synced", "gauge", "1 when the wall clock is trusted or follows the hub.",
-               [("", int(node.writer.clock_synced))])  # fmt: skip
-        readers = sorted(node.readers.items())
+               [("", int(self._writer.clock_synced))])  # fmt: skip
+        readers = sorted(self._readers.items())
         metric("reader_up", "gauge", "1 when the station's reader is connected.",
                [(_labels(station=s), int(r.health.connected)) for s, r in readers])  # fmt: skip
         metric("reader_errors_total", "counter", "Read errors and bad frames per reader.",
                [(_labels(station=s), r.health.errors) for s, r in readers])  # fmt: skip
-        if node.sync is not None:
-            status = node.sync.status
+        status = self._lag()
+        if status is not None:
             since = (
-                (node.clock.now() - status.last_success).total_seconds()
+                (self._clock.now() - status.last_success).total_seconds()
                 if status.last_success
                 else -1
             )
@@ -79,7 +104,7 @@ class Metrics:
             metric("sync_seconds_since_success", "gauge",
                    "Seconds since the last successful sync round (-1: never).",
                    [("", since)])  # fmt: skip
-        disk = shutil.disk_usage(node.settings.data_dir)
+        disk = shutil.disk_usage(self._data_dir)
         metric("disk_free_bytes", "gauge", "Free space where the ledger lives.",
                [("", disk.free)])  # fmt: skip
         metric("disk_total_bytes", "gauge", "Size of the filesystem holding the ledger.",

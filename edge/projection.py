@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from edge.clock import Reading
 from edge.school import events as ev
@@ -307,3 +307,35 @@ def _staff_name(roster: Roster, staff_id: str | None) -> str | None:
     """Return the name of a member of staff, if the roster knows them."""
     member = roster.staff.get(staff_id or "")
     return member.name if member else None
+
+
+class DayLog(Protocol):
+    """What DayCache reads: a day's events, and how far the ledger has grown."""
+
+    def iter_day(self, day: dt.date) -> Iterable[Event]: ...  # noqa: D102
+
+    def last_rowid(self) -> int: ...  # noqa: D102
+
+
+T = TypeVar("T")
+
+
+class DayCache(Generic[T]):
+    """What ``work`` makes of a day's events, worked out again only once the ledger grew.
+
+    One day is kept (the one asked last); thread-safe.
+    """
+
+    def __init__(self, ledger: DayLog, work: Callable[[Iterable[Event]], T]) -> None:
+        self._ledger = ledger
+        self._work = work
+        self._lock = threading.Lock()
+        self._kept: tuple[tuple[dt.date, int], T] | None = None
+
+    def of(self, day: dt.date) -> T:
+        """Return what ``work`` makes of the day's events as the ledger stands now."""
+        key = (day, self._ledger.last_rowid())
+        with self._lock:
+            if self._kept is None or self._kept[0] != key:
+                self._kept = (key, self._work(self._ledger.iter_day(day)))
+            return self._kept[1]

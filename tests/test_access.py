@@ -205,7 +205,7 @@ def test_a_card_sign_in_views_and_a_pin_goes_further(server: LiveServer) -> None
     with httpx.Client(base_url=server.url, timeout=10) as client:
 
         def sign_in(**body: str) -> httpx.Response:
-            code = server.node.new_signin_code("A1")
+            code = server.node.signin_codes.issue("A1")
             return client.post("/api/v1/signin", json={"code": code, **body})
 
         card = sign_in()
@@ -222,7 +222,7 @@ def test_a_card_sign_in_views_and_a_pin_goes_further(server: LiveServer) -> None
         assert full.json()["scope"] == "full"
         admin = {"authorization": f"Bearer {full.json()['token']}"}
         assert client.get("/api/v1/events", headers=admin).status_code == 200
-        code = server.node.new_signin_code("L1")  # no PIN set for L1
+        code = server.node.signin_codes.issue("L1")  # no PIN set for L1
         unset = client.post("/api/v1/signin", json={"code": code, "pin": "1234"})
         assert unset.status_code == 401
         assert "no PIN is set for you" in unset.json()["detail"]

@@ -79,7 +79,7 @@ def an_afternoon(node: Node, app: FastAPI) -> dict[str, str]:
     code_for = {"student_id": "S1", "adult_kind": "guardian", "adult_id": "P1"}
     issued = call(app, "POST", "/api/v1/pickup-codes", headers=bearer(node, "A1"), json=code_for)
     assert issued.status_code == 201, issued.text
-    signin = node.new_signin_code("A1")  # as a staff card's tap at an open screen makes
+    signin = node.signin_codes.issue("A1")  # as a staff card's tap at an open screen makes
     return {"pickup_code": issued.json()["code"], "signin_code": signin}
 
 
@@ -289,7 +289,7 @@ def test_wrong_sign_in_codes_lock_out_their_caller_and_never_void_anothers_code(
 ) -> None:
     node = make_node()
     app = create_app(node)
-    valid = node.new_signin_code("L1")
+    valid = node.signin_codes.issue("L1")
     attacker = ("192.168.1.66", 5000)
     answers = [call(app, "POST", "/api/v1/signin", client=attacker,
                     json={"code": f"{n:06d}"}).status_code
@@ -315,7 +315,7 @@ def test_wrong_pins_lock_out_their_caller_and_the_staff_members_pin(make_node) -
     app = create_app(node)
 
     def sign_in(client: tuple[str, int], pin: str) -> httpx.Response:
-        code = node.new_signin_code("A1")  # the copied card tapped at a kiosk again
+        code = node.signin_codes.issue("A1")  # the copied card tapped at a kiosk again
         return call(app, "POST", "/api/v1/signin", client=client, json={"code": code, "pin": pin})
 
     one = ("192.168.1.66", 5000)
@@ -329,7 +329,7 @@ def test_wrong_pins_lock_out_their_caller_and_the_staff_members_pin(make_node) -
     assert right.status_code == 429, right.text
     assert "PIN" in right.json()["detail"]
     viewing = call(app, "POST", "/api/v1/signin", client=("192.168.3.2", 5000),
-                   json={"code": node.new_signin_code("A1")})  # fmt: skip
+                   json={"code": node.signin_codes.issue("A1")})  # fmt: skip
     assert viewing.status_code == 200  # viewing with the card alone still works
     assert viewing.json()["scope"] == "view"
     # The real admin, with the right PIN, on a fresh lockout window (10 minutes on).
@@ -337,14 +337,14 @@ def test_wrong_pins_lock_out_their_caller_and_the_staff_members_pin(make_node) -
     other.ledger.set_pin("A1", auth.hash_pin("4321"))
     fresh = create_app(other)
     good = call(fresh, "POST", "/api/v1/signin", client=("192.168.4.1", 5000),
-                json={"code": other.new_signin_code("A1"), "pin": "4321"})  # fmt: skip
+                json={"code": other.signin_codes.issue("A1"), "pin": "4321"})  # fmt: skip
     assert good.json()["scope"] == "full"
 
 
 def test_many_callers_guessing_sign_in_codes_are_bounded_campus_wide(make_node) -> None:
     node = make_node()
     app = create_app(node)
-    valid = node.new_signin_code("L1")
+    valid = node.signin_codes.issue("L1")
     wrong = f"{(int(valid) + 1) % 1_000_000:06d}"
     statuses = [call(app, "POST", "/api/v1/signin", client=(f"10.0.{n // 250}.{n % 250}", 1),
                      json={"code": wrong}).status_code for n in range(60)]  # fmt: skip

@@ -160,7 +160,7 @@ def test_operator_actions_are_events_in_the_chain_beside_a_running_service(
 
 
 def test_a_dashboard_sign_in_is_recorded(server) -> None:
-    code = server.node.new_signin_code("L1")
+    code = server.node.signin_codes.issue("L1")
     reply = httpx.post(f"{server.url}/api/v1/signin", json={"code": code})
     assert reply.status_code == 200
     recorded = [e for e in server.node.ledger.events_after(0, 10) if e.kind == "action"]

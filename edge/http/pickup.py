@@ -10,7 +10,7 @@ channel.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 
 from edge.http import codes, corrections, delegates, passes, plans, releases
 
@@ -18,13 +18,3 @@ routers: list[APIRouter] = [
     delegates.router, codes.router, releases.router, passes.router, plans.router,
     corrections.router,
 ]  # fmt: skip
-
-
-def add_to(app: FastAPI) -> None:
-    """Serve the pickup routes on ``app``, each as one of the app's own routes.
-
-    FastAPI's ``include_router`` keeps a router as one opaque entry of ``app.routes``
-    (no path); adding its routes keeps every path listed there, as tests read them.
-    """
-    for router in routers:
-        app.router.routes.extend(router.routes)

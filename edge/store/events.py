@@ -217,6 +217,15 @@ class EventLog(Database):
         )
         return [Event.from_row(r) for r in rows]
 
+    def student_day(self, student_id: str, day: dt.date) -> list[Event]:
+        """Return one child's events of a school day, in fold order (the timeline)."""
+        rows = self.reader().execute(
+            f"SELECT {SELECT_COLUMNS} FROM events WHERE subject_id = ? AND day = ? "  # noqa: S608
+            "ORDER BY hlc, node_id, epoch, seq",
+            (student_id, day.isoformat()),
+        )
+        return [Event.from_row(r) for r in rows]
+
     def student_ids(self) -> set[str]:
         """Return every student id the events name as their subject."""
         rows = self.reader().execute(
