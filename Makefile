@@ -16,15 +16,18 @@ demo: $(STAMP)
 	$(BIN)/campus-edge demo --data-dir .demo
 
 test: $(STAMP)
-	$(BIN)/ruff check edge tests bench
-	$(BIN)/ruff format --check edge tests bench
+	$(BIN)/ruff check edge tests bench tools
+	$(BIN)/ruff format --check edge tests bench tools
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check edge tests bench
-	$(BIN)/ruff format --check edge tests bench
+	$(BIN)/ruff check edge tests bench tools
+	$(BIN)/ruff format --check edge tests bench tools
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python tools/shape.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

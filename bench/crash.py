@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.test_e2e import kill_harness  # noqa: E402
+from tests.ops.test_e2e import kill_harness  # noqa: E402
 
 
 def main() -> None:

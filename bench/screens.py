@@ -23,7 +23,8 @@ from edge.node import Node  # noqa: E402
 from edge.school import roster as roster_mod  # noqa: E402
 from edge.settings import Settings  # noqa: E402
 from edge.store.ledger import Ledger  # noqa: E402
-from tests.conftest import CHROMIUM, FLAGS, LiveServer  # noqa: E402
+from tests.browser.chromium import CHROMIUM, FLAGS  # noqa: E402
+from tests.servers import LiveServer  # noqa: E402
 
 MEASURE = """async ([station, uid, name]) => {
   const panel = document.getElementById("panel");

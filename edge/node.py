@@ -12,7 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from edge.actions.desk import Desk
 from edge.actions.signin import SignInCodes
@@ -38,6 +38,10 @@ from edge.store.ledger import Ledger
 from edge.sync.client import UPSTREAM_PASS_KEY
 from edge.sync.server import Peers
 from edge.writer import TapResult, TapWriter
+
+if TYPE_CHECKING:  # for the types only: start() imports them when the settings ask
+    from edge.notices import Notifier
+    from edge.sync.client import SyncClient
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +76,8 @@ class Node:
             pass_publics=self._pass_publics,
         )
         self.peers = Peers()  # the devices that sync with this node
-        self.sync: Any = None  # edge.sync.client.SyncClient, with --upstream
-        self.notifier: Any = None  # edge.notices.Notifier, with webhook_url
+        self.sync: SyncClient | None = None  # with --upstream
+        self.notifier: Notifier | None = None  # with webhook_url
         self.readers: dict[str, Reader] = {}
         self.signin_codes = SignInCodes(
             self.writer, self.ledger, self.secret, self.clock, settings.token_hours

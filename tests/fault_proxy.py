@@ -17,7 +17,7 @@ import httpx
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from tests.conftest import ThreadedServer, free_port
+from tests.servers import ThreadedServer, free_port
 
 FAULTS = ("pass", "drop", "lose_answer", "duplicate", "delay", "replay_stale")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 
 from edge.cli import demo
-from tests.conftest import free_port, local
 from tests.roster_files import TODAY
+from tests.servers import free_port, local
 
 
 def replay_clock(hhmm: str = "08:00") -> dict[str, str]:
