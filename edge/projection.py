@@ -25,7 +25,7 @@ from edge.school import events as ev
 from edge.school.events import Event
 from edge.school.fold import EXPECTED, ON_LEAVE, PRESENT, STATES, DayState, Presence, fold
 from edge.school.pickup import CODES as PICKUP_CODES
-from edge.school.pickup import PickupBook, fold_book
+from edge.school.pickup import PickupBook, Plan, fold_book
 from edge.school.roster import Roster
 from edge.school.rules import late_stage
 
@@ -110,6 +110,23 @@ class Projection:
         with self.lock:
             return [*self.day(day).skipped, *self.book.skipped]
 
+    def picture(self, roster: Roster, day: dt.date, now: dt.datetime) -> dict[str, Any]:
+        """Return the presence answer of a day as it stands now, from the live state."""
+        with self.lock:
+            return picture(roster, self.day(day), now, self.facts(roster, day))
+
+    def room(self, roster: Roster, group_id: str, day: dt.date) -> Room:
+        """Return how a group stands on a day: who is present, who has custody, the plans."""
+        with self.lock:
+            state = self.day(day)
+            present = len(state.present_in(group_id))
+            held = state.custodians.get(group_id)
+            expected = roster.expected_in_group(group_id, day)
+            plans = self.book.plans
+            planned = [(sid, plan) for sid in expected
+                       if (plan := plans.get((sid, day))) is not None]  # fmt: skip
+        return Room(present, len(expected), held[0] if held else None, planned)
+
     def facts(self, roster: Roster, day: dt.date) -> DayRoster:
         """Return the roster's facts for a day, computed once per roster and day."""
         key = (id(roster), roster.version, day)
@@ -128,6 +145,26 @@ class Projection:
                 self._days.pop(gone, None)
             if day is None:
                 self._book = None
+
+
+@dataclass(frozen=True)
+class Room:
+    """How one group stands on a day, as its classroom screen shows it."""
+
+    present: int
+    expected: int
+    custodian: str | None  # the staff id holding custody, if anyone does
+    plans: list[tuple[str, Plan]]  # today's pickup plans of the group's children
+
+
+def picture_at(
+    roster: Roster, day: dt.date, at: dt.datetime, events: Iterable[Event]
+) -> dict[str, Any]:
+    """Return the presence answer of a day as it stood at ``at``, refolded from its events.
+
+    The live state is left alone: ``events`` are the day's up to ``at``, in fold order.
+    """
+    return picture(roster, fold(day, events, presorted=True), at)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from edge.http.deps import (
 )
 from edge.http.responses import Problem, json_response
 from edge.node import Node
-from edge.projection import fold, picture
+from edge.projection import picture_at
 from edge.school import auth
 from edge.school.events import Event
 from edge.school.roster import Group, Roster
@@ -51,12 +51,8 @@ def presence(
         school_day(date)
     day = date or roster.calendar.day_of(at or node.clock.now())
     if at is None:
-        with node.projection.lock:
-            state = node.projection.day(day)
-            facts = node.projection.facts(roster, day)
-            return json_response(picture(roster, state, node.clock.now(), facts))
-    state = fold(day, node.ledger.iter_day(day, until=at), presorted=True)
-    return json_response(picture(roster, state, at))  # fresh facts: keep the live cache live
+        return json_response(node.projection.picture(roster, day, node.clock.now()))
+    return json_response(picture_at(roster, day, at, node.ledger.iter_day(day, until=at)))
 
 
 @router.get("/api/v1/events", responses=STAFF_ERRORS)
@@ -123,29 +119,21 @@ async def station_status(request: Request, node: NodeDep, station: str) -> Respo
 def _room(node: Node, roster: Roster, group: Group, plans: bool) -> dict[str, Any]:
     """Return a station's group as its screen shows it: head count, custodian, plans."""
     day = roster.calendar.day_of(node.clock.now())
-    with node.projection.lock:
-        state = node.projection.day(day)
-        present = len(state.present_in(group.group_id))
-        held = state.custodians.get(group.group_id)
-    custodian = roster.staff.get(held[0]) if held else None
-    expected = roster.expected_in_group(group.group_id, day)
+    stands = node.projection.room(roster, group.group_id, day)
+    custodian = roster.staff.get(stands.custodian) if stands.custodian else None
     room: dict[str, Any] = {
         "group_id": group.group_id,
         "name": group.name,
         "room": group.room,
-        "present": present,
-        "expected": len(expected),
+        "present": stands.present,
+        "expected": stands.expected,
         "custodian": {"staff_id": custodian.staff_id, "name": custodian.name}
         if custodian
         else None,
     }
     if plans:
-        book = node.projection.book
-        room["plans"] = [
-            {**plan.to_json(), "name": roster.students[sid].name}
-            for sid in expected
-            if (plan := book.plans.get((sid, day))) is not None and sid in roster.students
-        ]
+        room["plans"] = [{**plan.to_json(), "name": roster.students[sid].name}
+                         for sid, plan in stands.plans if sid in roster.students]  # fmt: skip
     return room
 
 
