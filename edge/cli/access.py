@@ -60,7 +60,7 @@ def pin(
     if staff not in ledger.load_roster().staff:
         fail(f"staff_id '{staff}' is not in the roster in force")
     chosen = typer.prompt("PIN (4-8 digits)", hide_input=True, confirmation_prompt=True)
-    if not re.fullmatch(r"[0-9]{4,8}", chosen):
+    if not re.fullmatch(auth.PIN_PATTERN, chosen):
         fail("a PIN is 4 to 8 digits")
     ledger.set_pin(staff, auth.hash_pin(chosen))
     ledger.append_action("staff_pin_set", {"staff_id": staff}, subject_id=staff)

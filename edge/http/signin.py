@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from edge import display
 from edge.http.deps import NodeDep
 from edge.http.responses import Problem, json_response
+from edge.school import auth
 
 router = APIRouter()
 
@@ -18,7 +19,7 @@ class SignIn(BaseModel):
     code: str = Field(pattern=r"^[0-9]{6}$", examples=["042917"])
     pin: str | None = Field(
         default=None,
-        pattern=r"^[0-9]{4,8}$",
+        pattern=auth.PIN_PATTERN,
         description="the staff member's PIN: without it the token allows viewing only",
     )
 

@@ -139,6 +139,9 @@ def require(principal: Principal, allowed: frozenset[str], *, full: bool = False
         )
 
 
+PIN_PATTERN = r"^[0-9]{4,8}$"  # a staff member's PIN: 4 to 8 digits
+
+
 def hash_pin(pin: str) -> str:
     """Return a salted scrypt hash of a PIN, as stored."""
     salt = secrets.token_bytes(16)
