@@ -35,7 +35,7 @@ from edge.school.roster import Roster
 from edge.school.rules import Timing
 from edge.settings import Settings
 from edge.store.ledger import Ledger
-from edge.sync.client import UPSTREAM_PASS_KEY
+from edge.store.meta import UPSTREAM_PASS_KEY
 from edge.sync.server import Peers
 from edge.writer import TapResult, TapWriter
 

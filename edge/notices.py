@@ -39,6 +39,7 @@ import httpx
 import orjson
 
 from edge.backoff import Backoff
+from edge.errors import CampusEdgeError
 from edge.school import events as ev
 from edge.school.events import Event
 from edge.school.fold import PRESENT
@@ -112,6 +113,8 @@ class Notifier:
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._started = False  # the first-start cursor is in the ledger
+        self._unrecorded: set[str] = set()  # taken by the receiver, not yet recorded
 
     @property
     def backoff_start(self) -> float:
@@ -124,11 +127,19 @@ class Notifier:
 
     def start(self) -> None:
         """Deliver in a thread of its own until stopped, from now on at first start."""
-        if self.ledger.meta(CURSOR) is None:
-            # A school turning notices on gets today's news, not a year of old ones.
-            self._move_cursor(self.ledger.last_rowid())
+        try:
+            self._first_start()
+        except CampusEdgeError as err:  # a dead writer: the node still starts, loudly
+            log.error("parent notices wait for the writer: %s", err)
         self._thread = threading.Thread(target=self._run, name="notices", daemon=True)
         self._thread.start()
+
+    def _first_start(self) -> None:
+        """Start the cursor at the ledger's end the first time notices are turned on."""
+        if not self._started and self.ledger.meta(CURSOR) is None:
+            # A school turning notices on gets today's news, not a year of old ones.
+            self._move_cursor(self.ledger.last_rowid())
+        self._started = True
 
     def stop(self) -> None:
         """Stop after the notice in flight."""
@@ -139,7 +150,12 @@ class Notifier:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self.writer.dead is not None:
+                # Nothing can be recorded: a notice sent now would be sent again.
+                self._stop.wait(BACKOFF_START)
+                continue
             try:
+                self._first_start()
                 sent = self.deliver_some()
             except Exception as err:  # the database or the gateway: try again later
                 log.warning("parent notices: %s", err)
@@ -215,7 +231,9 @@ class Notifier:
         """Send one notice unless it went before; False to retry it later."""
         notice_id = notice["notice_id"]
         done = self.ledger.notice(notice_id)
-        if done is not None and (done["delivered_at"] or done["status"]):
+        if notice_id in self._unrecorded or (
+            done is not None and (done["delivered_at"] or done["status"])
+        ):
             return True  # at most once
         body = orjson.dumps(notice)
         stamp = int(time.time())
@@ -232,7 +250,9 @@ class Notifier:
         except httpx.HTTPError as err:
             status, error = None, f"{type(err).__name__}: {err}"
         if error is None:
+            self._unrecorded.add(notice_id)  # taken: never sent again, recorded or not
             self._record(notice_id, dt.datetime.now(dt.UTC).isoformat(), status, None)
+            self._unrecorded.discard(notice_id)
             self.delivered += 1
             self.last_error = None
             self._retry.reset()

@@ -20,7 +20,6 @@ from edge.clock import clock_synchronized
 from edge.devices.registry import ReaderUnavailable, parse_binding
 from edge.settings import Settings
 from edge.store import probe
-from edge.sync.client import ask_hello
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MARK = {OK: "✔", WARN: "⚠", FAIL: "✖"}
@@ -261,6 +260,8 @@ def _upstream(settings: Settings, timeout: float) -> Check:
         )
     url = settings.upstream.rstrip("/")
     try:
+        from edge.sync.client import ask_hello  # httpx: only when asked
+
         reply = ask_hello(settings, timeout)
     except httpx.HTTPError:
         return Check(

@@ -15,6 +15,7 @@ from typing import Any
 
 from edge.store.db import Database
 
+UPSTREAM_PASS_KEY = "upstream_pass_key"  # noqa: S105 - the meta key of the hub's public pass key
 REASONS = 3  # the latest reasons the status shows per device
 # A refused batch's body (up to 8 MB) is kept for the engineer only for a device's first
 # BODIES_KEPT refusals: a token holder pushing junk again and again fills no SD card.

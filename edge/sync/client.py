@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 
 PUSH_CURSOR, PULL_CURSOR = "sync.push_cursor", "sync.pull_cursor"
 UPSTREAM_ROSTER = "sync.upstream_roster"  # the tag of the roster last taken from upstream
-UPSTREAM_PASS_KEY = "upstream_pass_key"  # noqa: S105 - the hub's public pass key
 PUSH_BATCH, PULL_BATCH = 2000, 2000
 
 
@@ -240,8 +239,8 @@ class SyncClient:
             self._request("GET", "/api/v1/sync/hello", params=params).json()
         )
         self.status.upstream_node = hello.node_id
-        if hello.pass_key and self.ledger.meta(UPSTREAM_PASS_KEY) != hello.pass_key:
-            keep = functools.partial(meta.put, key=UPSTREAM_PASS_KEY, value=hello.pass_key)
+        if hello.pass_key and self.ledger.meta(meta.UPSTREAM_PASS_KEY) != hello.pass_key:
+            keep = functools.partial(meta.put, key=meta.UPSTREAM_PASS_KEY, value=hello.pass_key)
             self.node.writer.write(keep, timeout=30)  # kept for offline checks
         if self.own_only and hello.device != self.ledger.node_id:
             raise SyncRefused(

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from edge import notices
 from edge.clock import ManualClock
 from edge.node import Node
 from edge.school import roster as roster_mod
@@ -138,5 +139,48 @@ def test_turning_notices_on_sends_no_old_news(tmp_path: Path) -> None:
             ).result(timeout=10)
             wait_for(lambda: len(delivered(got)) == 1, timeout=20)
         assert [n["notice_id"] for n in delivered(got)] == [new.event.event_id]
+    finally:
+        node.stop()
+
+
+def kill_writer(node: Node) -> None:
+    def crash(conn: object) -> None:
+        raise SystemExit("the writer thread dies, as on a bug")
+
+    with pytest.raises(BaseException):  # noqa: B017, PT011 - whatever the crash raises
+        node.writer.call(crash).result(timeout=5)
+    wait_for(lambda: node.writer.dead is not None)
+
+
+def test_a_dead_writer_sends_no_notice_twice(node: tuple[Node, int]) -> None:
+    hub, port = node
+    got: list[dict] = []
+    with Receiver(port, got, answers=[503]):  # the gateway fails the first try
+        signed_in = tap(hub, "K1", "S1", "15:40")
+        wait_for(lambda: len(got) == 1, timeout=20)
+        kill_writer(hub)  # nothing can be recorded from now on
+        time.sleep(2.0)  # the notifier's retries are due every 0.2 s
+    # Sent now, its delivery could not be recorded, and it would go again and again.
+    assert [json.loads(g["body"])["notice_id"] for g in got] == [signed_in]
+
+
+def test_a_node_whose_writer_cannot_start_still_starts_with_notices_on(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "hub", node_id="hub-1", simulate=True, readers=[],
+        webhook_url=f"http://127.0.0.1:{free_port()}/", webhook_secret=SECRET,
+    )  # fmt: skip
+    bundle = roster_files.write(tmp_path / "roster")
+    Ledger(settings.database, "hub-1").save_roster(roster_mod.load(bundle, version=1), "test")
+    node = Node(settings, ManualClock(local("15:30")))
+
+    def unopenable() -> None:
+        raise OSError("the card cannot be written")
+
+    node.ledger.writer = unopenable  # type: ignore[method-assign,assignment]
+    node.start()  # up, so /healthz can say writer_dead and the screens the fault
+    try:
+        wait_for(lambda: node.writer.dead is not None)
+        assert node.notifier is not None  # and it starts the cursor once the writer can
+        assert node.ledger.meta(notices.CURSOR) is None
     finally:
         node.stop()
