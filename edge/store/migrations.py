@@ -44,9 +44,13 @@ def apply(
 ) -> list[str]:
     """Apply every migration not yet recorded, each in its own transaction; return their names.
 
-    ``conn`` is DB-API-ish (``execute`` returning rows); ``begin(conn)`` opens one
-    transaction; ``lock`` runs first inside each one.
+    ``conn`` is DB-API-ish (``execute`` returning rows, ``rollback``); ``begin(conn)``
+    opens one transaction; ``lock`` runs first inside each one. When every migration is
+    recorded already (every open but the first), nothing is locked: a reader (``verify``,
+    a report) opens the ledger while a writer holds it.
     """
+    if _all_recorded(conn, migrations, history):
+        return []
     with begin(conn):
         _lock(conn, lock)
         conn.execute(history.create)
@@ -64,6 +68,17 @@ def apply(
             conn.execute(history.insert, (name, dt.datetime.now(dt.UTC).isoformat()))
         applied.append(name)
     return applied
+
+
+def _all_recorded(conn: Any, migrations: Sequence[tuple[str, str]], history: History) -> bool:
+    """Tell, without a write lock, whether every migration is recorded already."""
+    try:
+        done = _recorded(conn, history)
+    except Exception:  # no record table yet (each driver names that error its own way)
+        done = set()
+    finally:
+        conn.rollback()  # end the read: PostgreSQL opened a transaction for it
+    return all(name in done for name, _ in migrations)
 
 
 def _lock(conn: Any, lock: str | None) -> None:

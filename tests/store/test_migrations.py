@@ -42,3 +42,16 @@ def test_the_ledger_is_built_by_its_migrations_once(tmp_path: Path) -> None:
     assert migrate(conn) == [name for name, _ in MIGRATIONS]
     assert migrate(conn) == []
     assert {"events", "meta", "roster_versions", "devices", "notices"} <= tables(conn)
+
+
+def test_a_ledger_opens_while_another_connection_writes(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    migrate(connect(path))  # built once
+    writer = connect(path)
+    writer.execute("BEGIN IMMEDIATE")  # a writer mid-transaction, e.g. on a slow card
+    try:
+        opened = connect(path)
+        opened.execute("PRAGMA busy_timeout = 200")
+        assert migrate(opened) == []  # nothing to apply, and no wait for the write lock
+    finally:
+        writer.execute("ROLLBACK")
