@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from edge import reports
+from edge import reports, text
 from edge.cli.common import Database, DataDir, fail, node_settings, open_ledger
 from edge.errors import CampusEdgeError, ReportError
 from edge.files import write_atomic
@@ -31,6 +31,9 @@ def export_child(
 
     if output.exists():
         fail(f"{output} exists already; choose a new folder")
+    wrong = text.problem(str(output))  # the export is recorded with its folder's name
+    if wrong is not None:
+        fail(f"the folder name {output!r} {wrong}: choose another")
     settings = node_settings(data_dir)
     ledger = open_ledger(settings)
     try:

@@ -71,12 +71,20 @@ def append(
     if wrong is not None:
         tail.reset(mark)
         log.error("refused to write %s: %s", event.event_id, wrong)
-        raise TapError(
-            f"this could not be recorded in a form the campus hub takes ({wrong}); "
-            "nothing was saved: tell the IT teacher",
-        )
+        raise Unrecordable(wrong)
     insert_events(conn, [event])
     return event
+
+
+class Unrecordable(TapError):
+    """An event of ours the campus hub would refuse: nothing was saved."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(
+            f"this could not be recorded in a form the campus hub takes ({problem}); "
+            "nothing was saved: tell the IT teacher"
+        )
+        self.problem = problem
 
 
 class Ledger(EventLog, Rosters, Access, Meta):
@@ -169,8 +177,8 @@ class Ledger(EventLog, Rosters, Access, Meta):
 
         try:
             return self.write(append_it)
-        except TapError as err:
-            raise StorageError(f"the action could not be recorded: {err}") from err
+        except Unrecordable as err:
+            raise StorageError(f"the action could not be recorded: {err.problem}") from err
 
     # -- the whole file -----------------------------------------------------------
 

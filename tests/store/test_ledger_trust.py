@@ -193,6 +193,13 @@ def test_everything_held_about_one_child_for_a_parent(
     assert len(list((out / "photos").iterdir())) == 2  # S1's photo and P1's
     assert run_cli(node.settings.data_dir, "export-child", "S9", "--output",
                    str(tmp_path / "x"), check=False).returncode == 1  # fmt: skip
+    odd = tmp_path / "for\x1bparent"  # a folder name the ledger could not record
+    refused = run_cli(node.settings.data_dir, "export-child", "S1", "--output", str(odd),
+                      check=False)  # fmt: skip
+    assert refused.returncode == 1
+    assert "holds a control character (U+001B)" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not odd.exists()  # nothing written without its record
 
 
 def test_purge_removes_a_departed_childs_photo_after_the_retention_period(
