@@ -44,17 +44,23 @@ class Receiver(ThreadedServer):
         self._serve(uvicorn.Config(app, port=port, log_level="warning", lifespan="off"))
 
 
-@pytest.fixture
-def node(tmp_path: Path) -> Iterator[tuple[Node, int]]:
-    port = free_port()
+def hub_with_notices(tmp_path: Path, port: int) -> Node:
+    """A hub with notices on to a gateway at ``port``, its roster imported, not started."""
     settings = Settings(
         data_dir=tmp_path / "hub", node_id="hub-1", simulate=True, readers=[],
         webhook_url=f"http://127.0.0.1:{port}/notices", webhook_secret=SECRET,
     )  # fmt: skip
     bundle = roster_files.write(tmp_path / "roster")
     Ledger(settings.database, "hub-1").save_roster(roster_mod.load(bundle, version=1), "test")
-    node = Node(settings, ManualClock(local("15:30")))
+    return Node(settings, ManualClock(local("15:30")))
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[tuple[Node, int]]:
+    port = free_port()
+    node = hub_with_notices(tmp_path, port)
     node.start()
+    assert node.notifier is not None
     node.notifier.backoff_start = node.notifier.backoff = 0.2
     yield node, port
     node.stop()
@@ -165,13 +171,7 @@ def test_a_dead_writer_sends_no_notice_twice(node: tuple[Node, int]) -> None:
 
 
 def test_a_node_whose_writer_cannot_start_still_starts_with_notices_on(tmp_path: Path) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "hub", node_id="hub-1", simulate=True, readers=[],
-        webhook_url=f"http://127.0.0.1:{free_port()}/", webhook_secret=SECRET,
-    )  # fmt: skip
-    bundle = roster_files.write(tmp_path / "roster")
-    Ledger(settings.database, "hub-1").save_roster(roster_mod.load(bundle, version=1), "test")
-    node = Node(settings, ManualClock(local("15:30")))
+    node = hub_with_notices(tmp_path, free_port())
 
     def unopenable() -> None:
         raise OSError("the card cannot be written")
