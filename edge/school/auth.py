@@ -14,13 +14,13 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge.errors import AuthError
+from edge.files import read_or_create
 from edge.school.roster import Roster
 
 PREFIX = "ce1"
@@ -44,13 +44,8 @@ class Principal:
 
 def load_secret(data_dir: Path) -> bytes:
     """Return the node's signing secret, creating it on first use."""
-    path = Path(data_dir) / "secret.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32))
-    return bytes.fromhex(path.read_text().strip())
+    text = read_or_create(Path(data_dir) / "secret.key", lambda: secrets.token_hex(32).encode())
+    return bytes.fromhex(text.decode().strip())
 
 
 def _b64(data: bytes) -> str:

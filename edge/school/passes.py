@@ -14,13 +14,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from edge.files import read_or_create
 
 PREFIX = "CE1."
 CARD_PREFIX = "pass:"
@@ -37,14 +38,10 @@ def _unb32(text: str) -> bytes:
 
 def load_key(data_dir: Path) -> Ed25519PrivateKey:
     """Return this node's pass-signing key, made on first use (pass.key, mode 0600)."""
-    path = Path(data_dir) / "pass.key"
-    if not path.exists():
-        raw = Ed25519PrivateKey.generate().private_bytes_raw()
-        fd = os.open(path.with_suffix(".part"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(raw)
-        path.with_suffix(".part").replace(path)
-    return Ed25519PrivateKey.from_private_bytes(path.read_bytes())
+    raw = read_or_create(
+        Path(data_dir) / "pass.key", lambda: Ed25519PrivateKey.generate().private_bytes_raw()
+    )
+    return Ed25519PrivateKey.from_private_bytes(raw)
 
 
 def public_text(key: Ed25519PrivateKey) -> str:

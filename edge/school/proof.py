@@ -29,7 +29,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from edge.files import write_atomic
+from edge.files import read_or_create
 from edge.school import events as ev
 from edge.school.auth import CLOCK_SLACK, MAX_TOKEN_HOURS, Principal
 from edge.school.events import Event, utc_text
@@ -62,12 +62,10 @@ def roles_for(event: Event) -> frozenset[str] | None:
 
 def load_key(data_dir: Path) -> Ed25519PrivateKey:
     """Return this node's signing key, made on first use (node.key, mode 0600)."""
-    path = Path(data_dir) / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        raw = Ed25519PrivateKey.generate().private_bytes_raw()
-        write_atomic(path, raw, mode=0o600)
-    return Ed25519PrivateKey.from_private_bytes(path.read_bytes())
+    raw = read_or_create(
+        Path(data_dir) / KEY_FILE, lambda: Ed25519PrivateKey.generate().private_bytes_raw()
+    )
+    return Ed25519PrivateKey.from_private_bytes(raw)
 
 
 def public_text(key: Ed25519PrivateKey) -> str:
