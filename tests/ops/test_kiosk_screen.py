@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -40,7 +41,7 @@ prefs = pathlib.Path(profile, "Default", "Preferences")
 runs = record.read_text().splitlines() if record.exists() else []
 seen = prefs.read_text() if prefs.exists() else None
 with record.open("a") as out:
-    out.write(json.dumps({"args": sys.argv[1:], "prefs": seen}) + "\\n")
+    out.write(json.dumps({"args": sys.argv[1:], "prefs": seen, "pid": os.getpid()}) + "\\n")
 if not runs:
     prefs.parent.mkdir(parents=True, exist_ok=True)
     prefs.write_text('{"profile":{"exit_type":"Crashed","exited_cleanly":false}}')
@@ -122,6 +123,8 @@ def test_the_launcher_waits_for_the_service_and_brings_chromium_back(
     env.update(PATH=f"{bin_dir}:{env['PATH']}", HOME=str(home), XDG_RUNTIME_DIR=str(run),
                WAYLAND_DISPLAY="wayland-1", FAKE_CHROMIUM_RECORD=str(record),
                CAMPUS_EDGE_SCREEN_RESTART_DELAY="1")  # fmt: skip
+    compositor = socket.socket(socket.AF_UNIX)  # stands in for labwc's Wayland socket
+    compositor.bind(str(run / "wayland-1"))
     url = f"http://127.0.0.1:{health.port}/kiosk/K-3A"
     launcher = subprocess.Popen(["bash", str(LAUNCHER), url], env=env, start_new_session=True,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
@@ -157,9 +160,21 @@ def test_the_launcher_waits_for_the_service_and_brings_chromium_back(
         assert second_launcher.returncode == 0
         assert "already shows the tap screen" in second_launcher.stderr
         assert len(record.read_text().splitlines()) == 2
+
+        # The desktop session ends (the compositor's socket goes, Chromium with it):
+        # the launcher stops instead of starting Chromium in a loop.
+        compositor.close()
+        (run / "wayland-1").unlink()
+        os.kill(runs[1]["pid"], signal.SIGTERM)
+        assert launcher.wait(timeout=20) == 0
+        assert len(record.read_text().splitlines()) == 2
+        log = (home / ".local/state/campus-edge-screen.log").read_text()
+        assert "the desktop session ended" in log
     finally:
-        os.killpg(launcher.pid, signal.SIGTERM)
-        launcher.wait(timeout=10)
+        compositor.close()
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGTERM)
+            launcher.wait(timeout=10)
 
 
 def test_the_launcher_without_wayland_and_with_a_wrong_address(
