@@ -111,6 +111,17 @@ if [ "$uninstall" -eq 1 ]; then
         "$prefix/etc/modprobe.d/campus-edge-nfc-blacklist.conf" \
         "$prefix/etc/systemd/journald.conf.d/campus-edge.conf"
   rm -rf "$(dirname "$venv")"
+  # ---- the tap screen: the desktop user's autostart entries (slice: kiosk screen) ----
+  screen_home="$(getent passwd "$kiosk_user" | cut -d: -f6 || true)"
+  screen_home="$prefix${screen_home:-/home/$kiosk_user}"
+  if [ -f "$screen_home/.config/labwc/autostart" ]; then
+    sed -i '/campus-edge-screen/d' "$screen_home/.config/labwc/autostart"
+  fi
+  if [ -f "$screen_home/.config/wayfire.ini" ]; then
+    sed -i '/^# campus-edge tap screen (written by/,/^# campus-edge tap screen: end/d' \
+      "$screen_home/.config/wayfire.ini"
+  fi
+  # ---- end of the tap screen ----
   system systemctl daemon-reload || true
   if [ "$purge" -eq 1 ]; then
     log "purging the data directory $data and the user campus-edge"
@@ -189,9 +200,6 @@ log "the units"
 place "$service.service" "$unit_dir/$service.service"
 place campus-edge-backup.service "$unit_dir/campus-edge-backup.service"
 place campus-edge-backup.timer "$unit_dir/campus-edge-backup.timer"
-if [ -n "$station" ]; then
-  place campus-edge-kiosk.service "$user_unit_dir/campus-edge-kiosk.service"
-fi
 system systemctl daemon-reload
 system systemctl enable campus-edge-backup.timer
 system systemctl start campus-edge-backup.timer
@@ -201,15 +209,68 @@ if [ "$upgrading" -eq 1 ]; then
 else
   system systemctl start "$service"
 fi
-if [ -n "$station" ]; then
+# ---- the tap screen (slice: kiosk screen; README "The screen (Wayland, labwc or wayfire)") ----
+# The launcher goes to /opt/campus-edge/bin; the desktop user's labwc autostart (and
+# wayfire.ini, when that user has one) start it at login; the user unit starts it on X11.
+screen_bin="$prefix/opt/campus-edge/bin/campus-edge-screen"
+if [ -z "$station" ] && [ -f "$screen_bin" ]; then  # an upgrade: the newer launcher
+  install -m 0755 "$here/kiosk/campus-edge-screen" "$screen_bin.new"
+  mv "$screen_bin.new" "$screen_bin"
+fi
+if [ -n "$station" ] && [ -z "$prefix" ] && ! id "$kiosk_user" >/dev/null 2>&1; then
+  log "no user $kiosk_user to show the tap screen for: run this again with --kiosk-user NAME"
+  log "(the user that logs in to the desktop); the service itself is installed and running"
+elif [ -n "$station" ]; then
+  screen_url="http://127.0.0.1:$port/kiosk/$station"
+  screen_home="$(getent passwd "$kiosk_user" | cut -d: -f6 || true)"
+  [ -n "$screen_home" ] || screen_home="/home/$kiosk_user"
+  screen_home="$prefix$screen_home"
+  log "the tap screen for the desktop user $kiosk_user: $screen_url"
+  mkdir -p "$(dirname "$screen_bin")"
+  install -m 0755 "$here/kiosk/campus-edge-screen" "$screen_bin.new"
+  mv "$screen_bin.new" "$screen_bin"
+  screen_fill() {  # a template from systemd/ with the launcher, the page and the port
+    sed -e "s#@SCREEN@#$screen_bin#g" -e "s#@URL@#$screen_url#g" -e "s#@PORT@#$port#g" \
+        -e "s#@STATION@#$station#g" "$here/$1"
+  }
+  screen_mkdirs() {  # make the user's folders that are missing, owned by the user
+    local dir="$1"
+    [ -d "$dir" ] && return 0
+    screen_mkdirs "$(dirname "$dir")"
+    mkdir "$dir"
+    if [ -z "$prefix" ]; then chown "$kiosk_user:" "$dir"; fi
+  }
+  # X11: the user unit, enabled for every graphical session.
+  mkdir -p "$prefix$user_unit_dir"
+  screen_fill campus-edge-kiosk.service > "$prefix$user_unit_dir/campus-edge-kiosk.service"
+  chmod 0644 "$prefix$user_unit_dir/campus-edge-kiosk.service"
   system systemctl --global enable campus-edge-kiosk.service
+  # labwc: one line in the user's autostart (an older campus-edge line is replaced).
+  labwc_autostart="$screen_home/.config/labwc/autostart"
+  screen_mkdirs "$(dirname "$labwc_autostart")"
+  { grep -v 'campus-edge-screen' "$labwc_autostart" 2>/dev/null || true
+    screen_fill kiosk/labwc-autostart; } > "$labwc_autostart.new"
+  mv "$labwc_autostart.new" "$labwc_autostart"
+  if [ -z "$prefix" ]; then chown "$kiosk_user:" "$labwc_autostart"; fi
+  log "  labwc: $labwc_autostart"
+  # wayfire (older Bookworm images): our block in the user's wayfire.ini, if it has one.
+  wayfire_ini="$screen_home/.config/wayfire.ini"
+  if [ -f "$wayfire_ini" ]; then
+    { sed '/^# campus-edge tap screen (written by/,/^# campus-edge tap screen: end/d' "$wayfire_ini"
+      screen_fill kiosk/wayfire.ini; } > "$wayfire_ini.new"
+    mv "$wayfire_ini.new" "$wayfire_ini"
+    if [ -z "$prefix" ]; then chown "$kiosk_user:" "$wayfire_ini"; fi
+    log "  wayfire: $wayfire_ini"
+  fi
+  # Screen blanking off (labwc, wayfire and X11 alike: raspi-config knows which runs).
   if [ -z "$prefix" ] && command -v raspi-config >/dev/null 2>&1; then
-    raspi-config nonint do_blanking 1 || true  # keep the screen on
+    raspi-config nonint do_blanking 1 || true
   else
     system raspi-config nonint do_blanking 1
   fi
-  log "the tap screen opens for $kiosk_user at the next login (or: systemctl --user start campus-edge-kiosk)"
+  log "the tap screen opens for $kiosk_user at the next desktop login"
 fi
+# ---- end of the tap screen ----
 
 if [ "$upgrading" -eq 1 ]; then log "upgraded"; else log "installed"; fi
 echo "Check it with: sudo -u campus-edge CAMPUS_EDGE_DATA_DIR=$data $venv/bin/campus-edge doctor"
