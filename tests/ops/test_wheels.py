@@ -4,6 +4,7 @@ Every package pinned there must have a CPython 3.11 wheel for Linux aarch64 (Ras
 OS 64-bit) on the package index, or be pure Python: a py3-none-any wheel, or an sdist on
 the explicit allow-list PURE_PYTHON_SDISTS (tools/wheelhouse.py builds those into wheels).
 So a new dependency that would need gcc on every kiosk fails here the day it is added.
+The lock must also hold the hash of that aarch64 wheel (else pip refuses it on the Pi).
 The test reads the index's file lists (the simple API of the index pip is configured
 with); it downloads no wheel.
 """
@@ -69,8 +70,8 @@ TLS = ssl.create_default_context(cafile=os.environ.get("PIP_CERT") or None)
 
 
 @functools.cache
-def files_on_index(name: str) -> list[str]:
-    """Return the file names the index lists for a project (JSON or HTML simple API)."""
+def files_on_index(name: str) -> dict[str, str]:
+    """Return the files the index lists for a project and their sha256 ("" if not given)."""
     request = urllib.request.Request(  # noqa: S310 (the index pip uses: http(s) only)
         f"{INDEX}/{name}/",
         headers={"Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"},
@@ -85,18 +86,26 @@ def files_on_index(name: str) -> list[str]:
             " needs the index pip installs from"
         ) from error
     if "json" in kind:
-        return [file["filename"] for file in json.loads(body)["files"]]
-    return re.findall(r">\s*([^<>\s]+\.(?:whl|tar\.gz|zip|tar\.bz2))\s*<", body)
+        files = json.loads(body)["files"]
+        return {file["filename"]: file.get("hashes", {}).get("sha256", "") for file in files}
+    links = re.findall(r'href="[^"#]*?([^/"#]+)(?:#sha256=([0-9a-f]{64}))?"', body)
+    return dict(links)
 
 
-def pi_problem(name: str, version: str) -> str | None:
+def pi_problem(name: str, version: str, hashes: list[str]) -> str | None:
     """Return why a pinned package cannot be installed on the Pi without a compiler, or None."""
     files = files_on_index(name)
-    wheels = [wheel for f in files if f.endswith(".whl") and (wheel := wheel_tags(f))]
-    if any(wheel_version == version and tags & PI_TAGS for wheel_version, tags in wheels):
+    wheels = {f: wheel for f in files if f.endswith(".whl") and (wheel := wheel_tags(f))}
+    for_pi = [files[f] for f, (v, tags) in wheels.items() if v == version and tags & PI_TAGS]
+    if for_pi and any(digest in hashes or not digest for digest in for_pi):
         return None
+    if for_pi:
+        return (
+            f"requirements/pi.lock has none of the hashes of {name}=={version}'s wheels for the"
+            " Pi (aarch64), so pip would refuse them there: run `make lock`"
+        )
     versions = {sdist_version(f) for f in files if not f.endswith(".whl")}
-    versions |= {wheel_version for wheel_version, _ in wheels}
+    versions |= {wheel_version for wheel_version, _ in wheels.values()}
     if name in WH.PURE_PYTHON_SDISTS and version in versions:
         return None
     if version not in versions:
@@ -128,7 +137,7 @@ def pi_problems(lock: Path) -> list[str]:
     """Check every package pinned in `lock` against the index, a few at a time."""
     pins = WH.locked(lock)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        found = pool.map(lambda item: pi_problem(item[0], item[1][0]), sorted(pins.items()))
+        found = pool.map(lambda item: pi_problem(item[0], *item[1]), sorted(pins.items()))
     return [problem for problem in found if problem]
 
 
