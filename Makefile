@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean lock wheelhouse
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,5 +36,16 @@ bench: $(STAMP)
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/reports.py
 
+# The Pi's pinned dependencies (requirements/pi.in -> requirements/pi.lock, with hashes);
+# `make lock UPGRADE=1` takes the newest versions instead of keeping the pins.
+lock: $(STAMP)
+	$(BIN)/python tools/wheelhouse.py lock $(if $(UPGRADE),--upgrade)
+
+# One folder and .tar.gz in dist/ for installing with no network (README, "A USB stick
+# for many Pis"): PLATFORM=aarch64 (the Pi, default) or x86_64; DEBS=1 adds the .debs.
+PLATFORM ?= aarch64
+wheelhouse: $(STAMP)
+	$(BIN)/python tools/wheelhouse.py build --platform $(PLATFORM) $(if $(DEBS),--debs)
+
 clean:
-	rm -rf $(VENV) .demo build *.egg-info
+	rm -rf $(VENV) .demo build dist *.egg-info
