@@ -39,6 +39,7 @@ def test_a_tap_appears_on_its_station_page(server: LiveServer, page: Page) -> No
     expect(page.locator("#title")).to_have_text("101教室")
     expect(page.locator("#count")).to_have_text("0 / 4")
     expect(page.locator("#idle")).to_have_text("请刷卡")
+    assert page.evaluate("getComputedStyle(document.body).cursor") == "none"  # a touch screen
     tap(server, "K1", "S1")
     expect(page.locator("#who")).to_have_text("小明 · 一年级1班")
     expect(page.locator("#panel")).to_have_class("accepted")
