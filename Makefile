@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean pi-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/screens.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/reports.py
+
+# install.sh on a bare Bookworm root (debootstrap), online and offline from a wheelhouse
+# in a network namespace with no network; takes minutes, needs root; not in `make test`.
+pi-check:
+	tools/pi-check.sh
 
 clean:
 	rm -rf $(VENV) .demo build *.egg-info

@@ -192,7 +192,9 @@ if [ -n "$wheelhouse" ] && [ -f "$wheelhouse/apt-packages.txt" ]; then
 fi
 mapfile -t needed < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$apt_list" | grep -v '^$')
 # shellcheck disable=SC2016  # ${...} is dpkg-query's format, not the shell's
-installed_version() { dpkg-query -W -f='${db:Status-Status} ${Version}' "$1" 2>/dev/null | sed -n 's/^installed //p'; }
+installed_version() {
+  { dpkg-query -W -f='${db:Status-Status} ${Version}' "$1" 2>/dev/null || true; } | sed -n 's/^installed //p'
+}
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for package in "${needed[@]}"; do
@@ -226,7 +228,9 @@ elif [ -n "$wheelhouse" ] && [ -d "$wheelhouse/debs" ]; then
          "a network with apt access and run install.sh again" >&2
     exit 1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${debs[@]}"
+  # As root, not apt's _apt user: a stick under /media/USER or /root is not readable by _apt.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    -o APT::Sandbox::User=root "${debs[@]}"
 else
   log "Debian packages: installing ${missing[*]} with apt-get"
   if ! apt-get update -q; then

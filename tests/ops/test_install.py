@@ -101,8 +101,9 @@ def verify(*units: Path, user: bool = False, tmp: Path | None = None) -> None:
     assert "Invalid" not in result.stderr, result.stderr
 
 
-def test_the_installer_is_shellcheck_clean() -> None:
-    result = subprocess.run([need("shellcheck"), str(INSTALL)], capture_output=True, text=True,
+@pytest.mark.parametrize("script", [INSTALL, ROOT / "tools" / "pi-check.sh"], ids=lambda p: p.name)
+def test_the_installer_is_shellcheck_clean(script: Path) -> None:
+    result = subprocess.run([need("shellcheck"), str(script)], capture_output=True, text=True,
                             check=False)  # fmt: skip
     assert result.returncode == 0, result.stdout
 
