@@ -91,6 +91,7 @@ system() {
     echo "$*" >> "$prefix/install.log"
   elif ! command -v "$1" >/dev/null 2>&1; then
     log "skipped '$*': $1 is not on this machine"
+    [ "$1" != systemctl ] || skipped_for_systemd=1
   elif { [ "$1" = systemctl ] || [ "$1" = udevadm ]; } && [ ! -d /run/systemd/system ]; then
     log "skipped '$*': systemd is not running here (a chroot or a container)"
     skipped_for_systemd=1
@@ -277,7 +278,7 @@ build_release() {
     # Debian's evdev only, not all of /usr/lib/python3/dist-packages (see README).
     ln -s "$debian_evdev" "$site/evdev" || return 1
   else
-    log "python3-evdev is not installed here: the keyboard-wedge driver will not import"
+    log "python3-evdev is not installed here: keyboard-wedge readers cannot be opened"
   fi
   mkdir -p "$release/share/doc/campus-edge" || return 1
   if [ -f "$source_dir/README.md" ]; then
@@ -380,7 +381,7 @@ for old in "$base"/venv-*; do
   name="$(basename "$old")"
   [ "$name" = "$(basename "$release")" ] || [ "$name" = "$previous" ] || rm -rf "$old"
 done
-[ -n "$previous" ] && log "the previous release stays in $base/$previous (to go back: ln -sfn $previous $venv)"
+[ -n "$previous" ] && log "the previous release stays in $base/$previous (to go back: ln -sfn $previous $venv && systemctl restart $service)"
 system systemctl daemon-reload
 system systemctl enable campus-edge-backup.timer
 system systemctl start campus-edge-backup.timer
@@ -401,8 +402,8 @@ if [ -n "$station" ]; then
 fi
 
 if [ "$skipped_for_systemd" -eq 1 ]; then
-  log "systemd is not running here: the units are written; on the real system run" \
-      "systemctl daemon-reload && systemctl enable --now $service campus-edge-backup.timer"
+  log "systemd is not running here: the units are written; on the running system, start them" \
+      "with: systemctl daemon-reload && systemctl enable --now $service campus-edge-backup.timer"
 fi
 if [ "$upgrading" -eq 1 ]; then log "upgraded"; else log "installed"; fi
 echo "Check it with: sudo -u campus-edge CAMPUS_EDGE_DATA_DIR=$data $venv/bin/campus-edge doctor"
