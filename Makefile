@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean lock wheelhouse
+.PHONY: demo test lint bench clean lock wheelhouse pi-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ lock: $(STAMP)
 PLATFORM ?= aarch64
 wheelhouse: $(STAMP)
 	$(BIN)/python tools/wheelhouse.py build --platform $(PLATFORM) $(if $(DEBS),--debs)
+
+# install.sh on a bare Bookworm root (debootstrap), online and offline from a wheelhouse
+# in a network namespace with no network; takes minutes, needs root; not in `make test`.
+pi-check:
+	tools/pi-check.sh
 
 clean:
 	rm -rf $(VENV) .demo build dist *.egg-info

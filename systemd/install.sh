@@ -6,15 +6,22 @@
 #        --upstream https://hub.school.lan --device-token dev1....
 #   sudo ./systemd/install.sh --role hub
 #   sudo ./systemd/install.sh --settings /path/to/settings.toml
+#   sudo ./systemd/install.sh --wheelhouse /media/usb/campus-edge-wheelhouse-0.1.0-aarch64
 #   sudo ./systemd/install.sh --uninstall [--purge]
 #
+# It installs the Debian packages of systemd/apt-packages.txt that are missing (and says
+# which), builds a new venv beside the running one with the pinned versions of
+# requirements/pi.lock, and switches to it only once it passes its check: if anything
+# fails, the running version is left as it was. --wheelhouse DIR (or DIR.tar.gz)
+# installs with no network from a wheelhouse (README, "A USB stick for many Pis").
+#
 # --prefix DIR installs into DIR as if it were / (a throwaway root for tests): the
-# same files land under DIR, and what would change the running system (the user,
-# systemctl, udevadm, raspi-config) is written to DIR/install.log instead of run.
+# same files land under DIR, and what would change the running system (apt-get, the
+# user, systemctl, udevadm, raspi-config) is written to DIR/install.log instead of run.
 set -euo pipefail
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -30,6 +37,7 @@ port="8080"
 kiosk_user="${SUDO_USER:-pi}"
 uninstall=0
 purge=0
+wheelhouse=""
 readers=()
 
 while [ $# -gt 0 ]; do
@@ -44,6 +52,7 @@ while [ $# -gt 0 ]; do
     --port) port="$2"; shift 2 ;;
     --kiosk-user) kiosk_user="$2"; shift 2 ;;
     --source) source_dir="$2"; shift 2 ;;
+    --wheelhouse) wheelhouse="$(realpath -m "$2")"; shift 2 ;;
     --uninstall) uninstall=1; shift ;;
     --purge) purge=1; shift ;;
     -h|--help) usage 0 ;;
@@ -73,10 +82,19 @@ service="campus-edge"
 
 log() { echo "campus-edge install: $*"; }
 
-# Run a command that changes the running system; in prefix mode, only record it.
+# Run a command that changes the running system; in prefix mode, only record it. A tool
+# this machine lacks (raspi-config off a Pi), or systemctl and udevadm where systemd is not
+# running (a chroot, a container), is skipped with a line that says so.
+skipped_for_systemd=0
 system() {
   if [ -n "$prefix" ]; then
     echo "$*" >> "$prefix/install.log"
+  elif ! command -v "$1" >/dev/null 2>&1; then
+    log "skipped '$*': $1 is not on this machine"
+    [ "$1" != systemctl ] || skipped_for_systemd=1
+  elif { [ "$1" = systemctl ] || [ "$1" = udevadm ]; } && [ ! -d /run/systemd/system ]; then
+    log "skipped '$*': systemd is not running here (a chroot or a container)"
+    skipped_for_systemd=1
   else
     "$@"
   fi
@@ -111,7 +129,7 @@ if [ "$uninstall" -eq 1 ]; then
         "$prefix/etc/modprobe.d/campus-edge-nfc-blacklist.conf" \
         "$prefix/etc/systemd/journald.conf.d/campus-edge.conf"
   rm -rf "$(dirname "$venv")"
-  # ---- the tap screen: the desktop user's autostart entries (slice: kiosk screen) ----
+  # ---- the tap screen: the desktop user's autostart entries ----
   screen_home="$(getent passwd "$kiosk_user" | cut -d: -f6 || true)"
   screen_home="$prefix${screen_home:-/home/$kiosk_user}"
   if [ -f "$screen_home/.config/labwc/autostart" ]; then
@@ -132,7 +150,9 @@ if [ "$uninstall" -eq 1 ]; then
   exit 0
 fi
 
-python="$(command -v python3 || true)"
+# Debian's python3: the venv is made from it, and Debian's python3-evdev is built for it.
+python="/usr/bin/python3"
+[ -x "$python" ] || python="$(command -v python3 || true)"
 if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "install.sh: Python 3.11 or newer is needed (Raspberry Pi OS Bookworm has 3.11)" >&2
   exit 2
@@ -141,6 +161,168 @@ chromium="$(command -v chromium-browser || command -v chromium || echo /usr/bin/
 
 upgrading=0
 [ -x "$venv/bin/campus-edge" ] && upgrading=1
+
+# Where the program comes from: a wheelhouse (folder or .tar.gz), or this source tree with
+# the pinned versions of requirements/pi.lock from the package index.
+if [ -n "$wheelhouse" ]; then
+  if [ -f "$wheelhouse" ] && [[ "$wheelhouse" == *.tar.gz ]]; then
+    unpacked="$(mktemp -d)"
+    trap 'rm -rf "$unpacked"' EXIT
+    log "unpacking $wheelhouse"
+    tar -xzf "$wheelhouse" -C "$unpacked"
+    wheelhouse="$(find "$unpacked" -mindepth 1 -maxdepth 1 -type d | head -n 1)"
+  fi
+  project_wheels=("$wheelhouse"/wheels/campus_edge-*.whl)
+  if [ ! -f "$wheelhouse/requirements.lock" ] || [ ! -f "${project_wheels[0]}" ]; then
+    echo "install.sh: $wheelhouse is not a wheelhouse (it needs requirements.lock and" \
+         "wheels/campus_edge-*.whl; build one with 'make wheelhouse', README" \
+         "\"A USB stick for many Pis (offline install)\")" >&2
+    exit 2
+  fi
+  if [ ${#project_wheels[@]} -gt 1 ]; then
+    echo "install.sh: $wheelhouse/wheels holds ${#project_wheels[@]} campus_edge wheels;" \
+         "keep only the one to install" >&2
+    exit 2
+  fi
+  lock="$wheelhouse/requirements.lock"
+  project="${project_wheels[0]}"
+else
+  lock="$source_dir/requirements/pi.lock"
+  project="$source_dir"
+  if [ ! -f "$lock" ]; then
+    echo "install.sh: $lock is missing: the installer installs only the pinned versions of" \
+         "that lock; use a complete copy of the repository, or --wheelhouse DIR" >&2
+    exit 2
+  fi
+fi
+
+# Debian packages: python3-venv (venv and pip), python3-evdev (keyboard-wedge readers),
+# ca-certificates. Only the missing ones are installed, and the log says which.
+apt_list="$here/apt-packages.txt"
+if [ -n "$wheelhouse" ] && [ -f "$wheelhouse/apt-packages.txt" ]; then
+  apt_list="$wheelhouse/apt-packages.txt"
+fi
+mapfile -t needed < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$apt_list" | grep -v '^$')
+# shellcheck disable=SC2016  # ${...} is dpkg-query's format, not the shell's
+installed_version() {
+  { dpkg-query -W -f='${db:Status-Status} ${Version}' "$1" 2>/dev/null || true; } | sed -n 's/^installed //p'
+}
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+  for package in "${needed[@]}"; do
+    [ -n "$(installed_version "$package")" ] || missing+=("$package")
+  done
+else
+  log "not a Debian system (no dpkg): make sure ${needed[*]} (or their equivalents) are installed"
+fi
+if [ ${#missing[@]} -eq 0 ]; then
+  log "Debian packages: ${needed[*]} already installed"
+elif [ -n "$prefix" ]; then
+  log "Debian packages: would install ${missing[*]} (--prefix leaves this machine's packages alone)"
+  system apt-get install -y --no-install-recommends "${missing[@]}"
+elif [ -n "$wheelhouse" ] && [ -d "$wheelhouse/debs" ]; then
+  log "Debian packages: installing ${missing[*]} from $wheelhouse/debs (no network)"
+  arch="$(dpkg --print-architecture)"
+  debs=()
+  for deb in "$wheelhouse"/debs/*.deb; do
+    [ -f "$deb" ] || continue
+    deb_arch="$(dpkg-deb -f "$deb" Architecture)"
+    [ "$deb_arch" = all ] || [ "$deb_arch" = "$arch" ] || continue
+    have="$(installed_version "$(dpkg-deb -f "$deb" Package)")"
+    if [ -n "$have" ] && dpkg --compare-versions "$have" ge "$(dpkg-deb -f "$deb" Version)"; then
+      continue  # never downgrade what the Pi has
+    fi
+    debs+=("$deb")
+  done
+  if [ ${#debs[@]} -eq 0 ]; then
+    echo "install.sh: $wheelhouse/debs holds no .deb for this machine ($arch) and" \
+         "${missing[*]} are missing: build the stick's debs/ for $arch, or connect the Pi to" \
+         "a network with apt access and run install.sh again" >&2
+    exit 1
+  fi
+  # As root, not apt's _apt user: a stick under /media/USER or /root is not readable by _apt.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    -o APT::Sandbox::User=root "${debs[@]}"
+else
+  log "Debian packages: installing ${missing[*]} with apt-get"
+  if ! apt-get update -q; then
+    echo "install.sh: apt-get update failed: check the network and /etc/apt/sources.list*;" \
+         "with no network, install from a wheelhouse with its debs/ (--wheelhouse DIR)" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+debian_evdev="/usr/lib/python3/dist-packages/evdev"
+if [ -z "$prefix" ] && [ ! -d "$debian_evdev" ]; then
+  echo "install.sh: $debian_evdev is missing though python3-evdev is installed:" \
+       "reinstall it (apt-get install --reinstall python3-evdev)" >&2
+  exit 1
+fi
+
+# The program: a new venv beside the running one (/opt/campus-edge/venv is a link to the
+# release it runs). The link moves to the new release only once it passes its check.
+base="$(dirname "$venv")"
+release="$base/venv-$(date +%Y%m%d-%H%M%S)"
+[ -e "$release" ] && release="$release-$$"
+pip_env=(env)
+pip_from=()
+if [ -n "$wheelhouse" ]; then
+  # No index, and none of this machine's pip settings that could add one.
+  pip_env=(env -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_FIND_LINKS -u PIP_CONSTRAINT
+           PIP_CONFIG_FILE=/dev/null)
+  pip_from=(--no-index --find-links "$wheelhouse/wheels")
+fi
+pip() {
+  "${pip_env[@]}" "$release/bin/python" -m pip --disable-pip-version-check --no-input "$@"
+}
+
+# Build the release; any failing step returns 1 (errexit does not apply inside `if !`).
+build_release() {
+  "$python" -m venv "$release" || return 1
+  log "the pinned dependencies ($(grep -c '^[A-Za-z0-9].*==' "$lock") packages, $lock)"
+  pip install --progress-bar off --require-hashes "${pip_from[@]}" -r "$lock" || return 1
+  log "campus-edge itself ($project)"
+  pip install --quiet "${pip_from[@]}" --no-deps "$project" || return 1
+  local site
+  site="$("$release/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" || return 1
+  if [ -d "$debian_evdev" ]; then
+    # Debian's evdev only, not all of /usr/lib/python3/dist-packages (see README).
+    ln -s "$debian_evdev" "$site/evdev" || return 1
+  else
+    log "python3-evdev is not installed here: keyboard-wedge readers cannot be opened"
+  fi
+  mkdir -p "$release/share/doc/campus-edge" || return 1
+  if [ -f "$source_dir/README.md" ]; then
+    cp "$source_dir/README.md" "$release/share/doc/campus-edge/README.md" || return 1
+  fi
+}
+
+# What "passes" means: the command runs, the reader drivers and their libraries import
+# (nfcpy, pyserial, Debian's evdev), and pip finds every requirement satisfied. Not
+# doctor: it judges this kiosk's readers, clock and hub, which no install can fix.
+check_release() {
+  local imports="import edge.devices.contactless, edge.devices.uart, edge.devices.wedge, nfc, serial"
+  [ -d "$debian_evdev" ] && imports="$imports, evdev"
+  "$release/bin/campus-edge" --help >/dev/null || return 1
+  (cd / && "$release/bin/python" -c "$imports") || return 1  # not the source tree's edge/
+  pip check || return 1
+}
+
+log "the program: a new venv, $release"
+started=$SECONDS
+if ! build_release || ! { log "checking it: campus-edge --help, the reader drivers, pip check"; check_release; }; then
+  rm -rf "$release"
+  if [ "$upgrading" -eq 1 ]; then
+    echo "install.sh: the new version failed to install or to pass its check (see above), so" \
+         "nothing was changed: the running version ($(readlink -f "$venv")) keeps running" \
+         "with its settings and units" >&2
+  else
+    echo "install.sh: campus-edge failed to install or to pass its check (see above);" \
+         "nothing was installed" >&2
+  fi
+  exit 1
+fi
+log "the new venv passed its check ($((SECONDS - started)) s)"
 
 log "the service user"
 if [ -z "$prefix" ]; then
@@ -152,12 +334,6 @@ if [ -z "$prefix" ]; then
 else
   system useradd --system --home-dir /var/lib/campus-edge --shell /usr/sbin/nologin campus-edge
 fi
-
-log "the program, in $venv"
-[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "${source_dir}[readers]"
-mkdir -p "$venv/share/doc/campus-edge"
-cp "$source_dir/README.md" "$venv/share/doc/campus-edge/README.md"
 
 log "the data directory $data"
 mkdir -p "$data"
@@ -200,6 +376,20 @@ log "the units"
 place "$service.service" "$unit_dir/$service.service"
 place campus-edge-backup.service "$unit_dir/campus-edge-backup.service"
 place campus-edge-backup.timer "$unit_dir/campus-edge-backup.timer"
+log "switching $venv to $(basename "$release")"
+previous=""
+if [ -L "$venv" ]; then
+  previous="$(readlink "$venv")"
+elif [ -d "$venv" ]; then
+  rm -rf "$venv"  # a venv of an install.sh before releases: replaced by the link
+fi
+ln -sfn "$(basename "$release")" "$venv.link"
+mv -Tf "$venv.link" "$venv"
+for old in "$base"/venv-*; do
+  name="$(basename "$old")"
+  [ "$name" = "$(basename "$release")" ] || [ "$name" = "$previous" ] || rm -rf "$old"
+done
+[ -n "$previous" ] && log "the previous release stays in $base/$previous (to go back: ln -sfn $previous $venv && systemctl restart $service)"
 system systemctl daemon-reload
 system systemctl enable campus-edge-backup.timer
 system systemctl start campus-edge-backup.timer
@@ -209,7 +399,7 @@ if [ "$upgrading" -eq 1 ]; then
 else
   system systemctl start "$service"
 fi
-# ---- the tap screen (slice: kiosk screen; README "The screen (Wayland, labwc or wayfire)") ----
+# ---- the tap screen (README "The screen (Wayland, labwc or wayfire)") ----
 # The launcher goes to /opt/campus-edge/bin; the desktop user's labwc autostart (and
 # wayfire.ini, when that user has one) start it at login; the user unit starts it on X11.
 screen_bin="$prefix/opt/campus-edge/bin/campus-edge-screen"
@@ -272,5 +462,9 @@ elif [ -n "$station" ]; then
 fi
 # ---- end of the tap screen ----
 
+if [ "$skipped_for_systemd" -eq 1 ]; then
+  log "systemd is not running here: the units are written; on the running system, start them" \
+      "with: systemctl daemon-reload && systemctl enable --now $service campus-edge-backup.timer"
+fi
 if [ "$upgrading" -eq 1 ]; then log "upgraded"; else log "installed"; fi
 echo "Check it with: sudo -u campus-edge CAMPUS_EDGE_DATA_DIR=$data $venv/bin/campus-edge doctor"

@@ -50,11 +50,15 @@ PURE_PYTHON_SDISTS: dict[str, str] = {
     "pydes": "nfcpy's DES (pyDes.py, one pure-Python module)",
 }
 
-# What install.sh needs from Debian on a bare Raspberry Pi OS / Bookworm image, one a
-# line (apt-packages.txt). python3-venv: `python3 -m venv` and its pip. python3-evdev:
-# the keyboard-wedge readers' driver, taken from Debian because evdev ships no wheel (it
-# would need gcc, python3-dev and kernel headers on every Pi); the venv sees it.
-APT_PACKAGES = ("python3-venv", "python3-evdev")
+# What install.sh needs from Debian on a bare Raspberry Pi OS / Bookworm image: the
+# one list, systemd/apt-packages.txt (why each is there is written in it); a wheelhouse
+# carries it as apt-packages.txt.
+APT_LIST = ROOT / "systemd" / "apt-packages.txt"
+APT_PACKAGES = tuple(
+    name
+    for line in APT_LIST.read_text(encoding="utf-8").splitlines()
+    if (name := line.split("#")[0].strip())
+)
 
 # Bookworm's glibc is 2.36: every manylinux tag up to it runs there.
 GLIBC_MAX = 36
@@ -249,7 +253,7 @@ def build(platform: str, debs: bool) -> Path:
 
     say("4/4 writing requirements.lock and apt-packages.txt")
     (house / "requirements.lock").write_text(wheelhouse_lock(lock_text, built), encoding="utf-8")
-    (house / "apt-packages.txt").write_text("\n".join(APT_PACKAGES) + "\n", encoding="utf-8")
+    shutil.copyfile(APT_LIST, house / "apt-packages.txt")
     if debs:
         download_debs(house / "debs", platform)
     elif platform == "aarch64":

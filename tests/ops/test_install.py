@@ -2,16 +2,22 @@
 
 The script is shellcheck-clean; in prefix mode it builds the venv, writes the settings,
 udev rules, modprobe blacklist, journald limits and units under the prefix, and logs
-what it would have run (useradd, systemctl, udevadm). `systemd-analyze verify` then
-checks the installed units with their real paths.
+what it would have run (apt-get, useradd, systemctl, udevadm). `systemd-analyze verify`
+then checks the installed units with their real paths. An install from a wheelhouse runs
+with no network (a network namespace where this machine allows one), and an upgrade that
+fails leaves the running version as it was. The whole path from a bare Bookworm root is
+`make pi-check` (tools/pi-check.sh), not part of `make test`: it takes minutes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +26,11 @@ from tests import roster_files
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = ROOT / "systemd" / "install.sh"
+APT_PACKAGES = [
+    line.split("#")[0].strip()
+    for line in (ROOT / "systemd" / "apt-packages.txt").read_text().splitlines()
+    if line.split("#")[0].strip()
+]
 
 
 def need(tool: str) -> str:
@@ -28,9 +39,54 @@ def need(tool: str) -> str:
     return found
 
 
-def install(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(INSTALL), *args], capture_output=True, text=True,
-                          timeout=600, check=check)  # fmt: skip
+def install(
+    *args: str, check: bool = True, offline: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run install.sh; offline, in a network namespace with no network when allowed here."""
+    command = ["bash", str(INSTALL), *args]
+    if offline and no_network_allowed():
+        command = ["unshare", "--net", *command]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"install.sh {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def no_network_allowed() -> bool:
+    """Whether this machine lets the tests make a network namespace (root, or userns)."""
+    unshare = shutil.which("unshare")
+    return (
+        bool(unshare)
+        and subprocess.run(
+            [str(unshare), "--net", "true"], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
+
+
+def missing_debian_packages() -> list[str]:
+    """The packages of systemd/apt-packages.txt this machine lacks."""
+    form = "-f=${Package} ${db:Status-Status}\n"
+    found = subprocess.run(["dpkg-query", "-W", form, *APT_PACKAGES], capture_output=True,
+                           text=True, check=False)  # fmt: skip
+    have = {line.split()[0] for line in found.stdout.splitlines() if line.endswith(" installed")}
+    return [package for package in APT_PACKAGES if package not in have]
+
+
+def releases(root: Path) -> list[str]:
+    """The venvs under /opt/campus-edge of a throwaway root, oldest first."""
+    return sorted(p.name for p in (root / "opt/campus-edge").glob("venv-*"))
+
+
+def installed_version(venv: Path) -> str:
+    """The version of campus-edge that the venv's Python imports."""
+    return subprocess.run(
+        [str(venv / "bin/python"), "-c",
+         "import importlib.metadata as m; print(m.version('campus-edge'))"],
+        capture_output=True, text=True, check=True, timeout=60, cwd="/",
+    ).stdout.strip()  # fmt: skip
 
 
 def verify(*units: Path, user: bool = False, tmp: Path | None = None) -> None:
@@ -45,8 +101,9 @@ def verify(*units: Path, user: bool = False, tmp: Path | None = None) -> None:
     assert "Invalid" not in result.stderr, result.stderr
 
 
-def test_the_installer_is_shellcheck_clean() -> None:
-    result = subprocess.run([need("shellcheck"), str(INSTALL)], capture_output=True, text=True,
+@pytest.mark.parametrize("script", [INSTALL, ROOT / "tools" / "pi-check.sh"], ids=lambda p: p.name)
+def test_the_installer_is_shellcheck_clean(script: Path) -> None:
+    result = subprocess.run([need("shellcheck"), str(script)], capture_output=True, text=True,
                             check=False)  # fmt: skip
     assert result.returncode == 0, result.stdout
 
@@ -59,6 +116,17 @@ def test_install_upgrade_and_uninstall_in_a_throwaway_root(tmp_path: Path) -> No
     )  # fmt: skip
     assert "campus-edge install: installed" in first.stdout
     data, venv = root / "var/lib/campus-edge", root / "opt/campus-edge/venv"
+    missing = missing_debian_packages()
+    if missing:  # --prefix never runs apt here: it says what it would install, and logs it
+        assert f"Debian packages: would install {' '.join(missing)}" in first.stdout
+        assert (
+            f"apt-get install -y --no-install-recommends {' '.join(missing)}"
+            in (root / "install.log").read_text()
+        )
+    else:
+        assert "already installed" in first.stdout
+    assert venv.is_symlink()
+    assert releases(root) == [os.readlink(venv)]
     settings = (data / "settings.toml").read_text()
     assert 'upstream = "https://hub.school.lan"' in settings
     assert 'device_token = "dev1.secret"' in settings
@@ -100,10 +168,15 @@ def test_install_upgrade_and_uninstall_in_a_throwaway_root(tmp_path: Path) -> No
     pages = list((venv / "lib").glob("python3.*/site-packages/kiosk_ui/kiosk.html"))
     assert pages, "the screens are not in the installed package"
 
+    before = os.readlink(venv)
     again = install("--prefix", str(root))  # an upgrade keeps the settings
     assert "campus-edge install: upgraded" in again.stdout
     assert (data / "settings.toml").read_text() == settings
     assert "systemctl restart campus-edge" in (root / "install.log").read_text()
+    # The new venv was built beside the old one, which stays as the way back.
+    assert os.readlink(venv) != before
+    assert releases(root) == sorted([before, os.readlink(venv)])
+    assert f"the previous release stays in {root / 'opt/campus-edge' / before}" in again.stdout
 
     install("--prefix", str(root), "--uninstall")
     assert not (units / "campus-edge.service").exists()
@@ -127,12 +200,107 @@ def test_the_hub_unit_verifies(tmp_path: Path) -> None:
     verify(unit)
 
 
+@pytest.fixture(scope="module")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheelhouse of the layout (README, "A USB stick for many Pis") for this machine.
+
+    Built as the contract says, from requirements/pi.lock: a wheel of every pin (pure-Python
+    sdists built to wheels here), the project's wheel, a requirements.lock with the hash of
+    each wheel, and apt-packages.txt.
+    """
+    house = tmp_path_factory.mktemp("stick") / "campus-edge-wheelhouse-test-x86_64"
+    wheels = house / "wheels"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "wheel", "--quiet"]
+    subprocess.run([*pip, "--require-hashes", "-r", str(ROOT / "requirements/pi.lock"),
+                    "-w", str(wheels)], check=True, timeout=600)  # fmt: skip
+    pins = []
+    for wheel in sorted(wheels.glob("*.whl")):
+        name, version = wheel.name.split("-")[:2]
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        pins.append(f"{name}=={version} --hash=sha256:{digest}")
+    (house / "requirements.lock").write_text("\n".join(pins) + "\n")
+    subprocess.run([*pip, "--no-deps", "-w", str(wheels), str(ROOT)], check=True, timeout=600,
+                   capture_output=True)  # fmt: skip
+    shutil.copy(ROOT / "systemd/apt-packages.txt", house / "apt-packages.txt")
+    return house
+
+
+def poison(house: Path, to: Path) -> Path:
+    """A copy of the wheelhouse whose campus-edge is 9.9.9 and breaks at import."""
+    shutil.copytree(house, to)
+    (wheel,) = (to / "wheels").glob("campus_edge-*.whl")
+    version = wheel.name.split("-")[1]
+    info, new_info = f"campus_edge-{version}.dist-info", "campus_edge-9.9.9.dist-info"
+    with (
+        zipfile.ZipFile(wheel) as old,
+        zipfile.ZipFile(wheel.with_name(wheel.name.replace(version, "9.9.9")), "w") as new,
+    ):
+        for item in old.infolist():
+            data = old.read(item)
+            if item.filename == "edge/devices/wedge.py":
+                data = b'raise ImportError("poisoned: this release is broken")\n'
+            if item.filename.startswith(info):
+                data = data.replace(info.encode(), new_info.encode())
+                data = data.replace(f"Version: {version}".encode(), b"Version: 9.9.9")
+            new.writestr(item.filename.replace(info, new_info), data)
+    wheel.unlink()
+    return to
+
+
+def test_offline_install_from_a_wheelhouse_and_upgrades_that_fail(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
+    root = tmp_path / "root"
+    first = install("--prefix", str(root), "--wheelhouse", str(wheelhouse), "--station", "K1",
+                    "--reader", "K1=nfc:usb", offline=True)  # fmt: skip
+    assert "campus-edge install: installed" in first.stdout
+    venv, data = root / "opt/campus-edge/venv", root / "var/lib/campus-edge"
+    version = installed_version(venv)
+    running = os.readlink(venv)
+    drivers = "import edge.devices.contactless, edge.devices.uart, edge.devices.wedge, nfc, serial"
+    subprocess.run([str(venv / "bin/python"), "-c", drivers], check=True, timeout=60, cwd="/")
+    settings = (data / "settings.toml").read_text()
+    units = (root / "etc/systemd/system/campus-edge.service").read_text()
+    log = (root / "install.log").read_text()
+
+    # A campus-edge that installs but whose reader driver fails to import is never switched to.
+    poisoned = poison(wheelhouse, tmp_path / "bad")
+    bad = install("--prefix", str(root), "--wheelhouse", str(poisoned), "--station", "K2",
+                  "--reader", "K2=nfc:usb", check=False, offline=True)  # fmt: skip
+    assert bad.returncode == 1, bad.stdout
+    assert "poisoned: this release is broken" in bad.stderr
+    assert "nothing was changed: the running version" in bad.stderr
+    assert f"{running}) keeps running" in bad.stderr
+
+    # A wheelhouse with a damaged wheel stops at pip's hash check, with the same outcome.
+    broken = shutil.copytree(wheelhouse, tmp_path / "broken")
+    (next((broken / "wheels").glob("pyserial-*.whl"))).write_bytes(b"not a wheel")
+    damaged = install("--prefix", str(root), "--wheelhouse", str(broken), check=False,
+                      offline=True)  # fmt: skip
+    assert damaged.returncode == 1, damaged.stdout
+    assert "DO NOT MATCH THE HASHES" in damaged.stderr
+    assert "nothing was changed" in damaged.stderr
+
+    # The old version still answers, with its settings and units, and was not restarted.
+    assert os.readlink(venv) == running
+    assert releases(root) == [running]
+    assert installed_version(venv) == version != "9.9.9"
+    subprocess.run([str(venv / "bin/campus-edge"), "--help"], check=True, capture_output=True,
+                   timeout=60)  # fmt: skip
+    assert (data / "settings.toml").read_text() == settings
+    assert (root / "etc/systemd/system/campus-edge.service").read_text() == units
+    # Only the missing Debian packages would have been installed (they harm nothing running).
+    added = (root / "install.log").read_text().removeprefix(log).splitlines()
+    assert all(line.startswith("apt-get install") for line in added), added
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
         (["--role", "central"], "--role is kiosk or hub"),
         (["--upstream", "https://hub"], "--upstream needs --device-token"),
         (["--frobnicate"], "unknown option --frobnicate"),
+        (["--wheelhouse", "/nonexistent"], "/nonexistent is not a wheelhouse"),
     ],
 )
 def test_the_installer_refuses_what_it_cannot_do(tmp_path: Path, args: list, says: str) -> None:
