@@ -35,6 +35,8 @@ device_token=""
 settings_file=""
 port="8080"
 kiosk_user="${SUDO_USER:-pi}"
+given=" "  # the settings given on this run's command line (the rest are kept)
+kiosk_user_given=0
 uninstall=0
 purge=0
 wheelhouse=""
@@ -43,14 +45,14 @@ readers=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) prefix="$(realpath -m "$2")"; shift 2 ;;
-    --role) role="$2"; shift 2 ;;
+    --role) role="$2"; given+="role "; shift 2 ;;
     --station) station="$2"; shift 2 ;;
-    --upstream) upstream="$2"; shift 2 ;;
-    --device-token) device_token="$2"; shift 2 ;;
-    --reader) readers+=("$2"); shift 2 ;;
+    --upstream) upstream="$2"; given+="upstream "; shift 2 ;;
+    --device-token) device_token="$2"; given+="device_token "; shift 2 ;;
+    --reader) readers+=("$2"); given+="readers "; shift 2 ;;
     --settings) settings_file="$2"; shift 2 ;;
-    --port) port="$2"; shift 2 ;;
-    --kiosk-user) kiosk_user="$2"; shift 2 ;;
+    --port) port="$2"; given+="port "; shift 2 ;;
+    --kiosk-user) kiosk_user="$2"; kiosk_user_given=1; shift 2 ;;
     --source) source_dir="$2"; shift 2 ;;
     --wheelhouse) wheelhouse="$(realpath -m "$2")"; shift 2 ;;
     --uninstall) uninstall=1; shift ;;
@@ -68,6 +70,27 @@ if [ -n "$upstream" ] && [ -z "$device_token" ]; then
   echo "install.sh: --upstream needs --device-token (from 'campus-edge device add NAME' on the hub)" >&2
   exit 2
 fi
+# What goes into settings.toml, unit files and the desktop's autostart (run by a shell) is
+# checked here: a station id as the roster spells it, a user name, a port, no quotes.
+if [ -n "$station" ] && ! [[ "$station" =~ ^[A-Za-z0-9._-]{1,64}$ ]]; then
+  echo "install.sh: --station '$station' is not a station id: use the id from stations.csv" \
+       "(letters, digits, '-', '_' and '.')" >&2
+  exit 2
+fi
+if ! [[ "$kiosk_user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]]; then
+  echo "install.sh: --kiosk-user '$kiosk_user' is not a user name" >&2
+  exit 2
+fi
+if ! [[ "$port" =~ ^[0-9]{2,5}$ ]]; then
+  echo "install.sh: --port '$port' is not a port number" >&2
+  exit 2
+fi
+for value in "$upstream" "$device_token" "${readers[@]}"; do
+  if [[ "$value" == *[\"\\]* ]] || [[ "$value" =~ [[:cntrl:]] ]]; then
+    echo "install.sh: '$value' holds a quote, a backslash or a control character" >&2
+    exit 2
+  fi
+done
 if [ -z "$prefix" ] && [ "$(id -u)" -ne 0 ]; then
   echo "install.sh: run it with sudo (or with --prefix DIR to try it in a folder)" >&2
   exit 2
@@ -114,6 +137,25 @@ if [ -n "$prefix" ]; then
   mkdir -p "$prefix"
   venv="$prefix$venv"
   data="$prefix$data"
+fi
+
+# One install.sh at a time: two at once would build into, or clean away, each other's venv.
+mkdir -p "$prefix/run/lock"
+exec 9>"$prefix/run/lock/campus-edge-install.lock"
+if ! flock -n 9; then
+  echo "install.sh: another install.sh is running on this machine: wait for it to finish" >&2
+  exit 2
+fi
+# Removed when install.sh ends, however it ends (a dropped SSH session included): an
+# unpacked wheelhouse, and a release until it is switched to.
+cleanup=()
+trap 'rm -rf "${cleanup[@]}"' EXIT
+trap 'exit 1' INT TERM HUP
+
+# The desktop user whose screen shows the tap page, as the install recorded it.
+kiosk_user_file="$(dirname "$venv")/kiosk-user"
+if [ "$kiosk_user_given" -eq 0 ] && [ -f "$kiosk_user_file" ]; then
+  kiosk_user="$(cat "$kiosk_user_file")"
 fi
 
 if [ "$uninstall" -eq 1 ]; then
@@ -167,7 +209,7 @@ upgrading=0
 if [ -n "$wheelhouse" ]; then
   if [ -f "$wheelhouse" ] && [[ "$wheelhouse" == *.tar.gz ]]; then
     unpacked="$(mktemp -d)"
-    trap 'rm -rf "$unpacked"' EXIT
+    cleanup+=("$unpacked")
     log "unpacking $wheelhouse"
     tar -xzf "$wheelhouse" -C "$unpacked"
     wheelhouse="$(find "$unpacked" -mindepth 1 -maxdepth 1 -type d | head -n 1)"
@@ -184,6 +226,19 @@ if [ -n "$wheelhouse" ]; then
          "keep only the one to install" >&2
     exit 2
   fi
+  if [ ! -f "$wheelhouse/SHA256SUMS" ]; then
+    echo "install.sh: $wheelhouse has no SHA256SUMS: build the wheelhouse with 'make wheelhouse'" >&2
+    exit 2
+  fi
+  unlisted="$(cd "$wheelhouse" && comm -23 <(find . -type f ! -name SHA256SUMS | sed 's#^\./##' | sort) \
+                                           <(sed 's/^[0-9a-f]*  //' SHA256SUMS | sort))"
+  if [ -n "$unlisted" ] || ! (cd "$wheelhouse" && sha256sum --quiet --strict -c SHA256SUMS) >&2; then
+    echo "install.sh: $wheelhouse does not match its SHA256SUMS${unlisted:+ (not listed: $unlisted)}:" \
+         "a damaged or altered copy. Nothing was changed; copy the wheelhouse again" >&2
+    exit 1
+  fi
+  log "wheelhouse fingerprint $(sha256sum "$wheelhouse/SHA256SUMS" | cut -d' ' -f1)" \
+      "(compare it with the one 'make wheelhouse' printed)"
   lock="$wheelhouse/requirements.lock"
   project="${project_wheels[0]}"
 else
@@ -262,8 +317,10 @@ fi
 # The program: a new venv beside the running one (/opt/campus-edge/venv is a link to the
 # release it runs). The link moves to the new release only once it passes its check.
 base="$(dirname "$venv")"
-release="$base/venv-$(date +%Y%m%d-%H%M%S)"
-[ -e "$release" ] && release="$release-$$"
+mkdir -p "$base"
+release="$(mktemp -d "$base/venv-$(date +%Y%m%d-%H%M%S)-XXXX")"
+chmod 0755 "$release"
+cleanup+=("$release")
 pip_env=(env)
 pip_from=()
 if [ -n "$wheelhouse" ]; then
@@ -341,21 +398,47 @@ chmod 0750 "$data"
 settings="$data/settings.toml"
 if [ -n "$settings_file" ]; then
   cp "$settings_file" "$settings.new"
-elif [ ! -f "$settings" ] || [ -n "$upstream$station" ] || [ ${#readers[@]} -gt 0 ]; then
-  {
-    echo "# campus-edge settings (written by systemd/install.sh; see README, Configuration)"
-    echo "role = \"$role\""
-    if [ "$role" = "hub" ]; then echo 'host = "0.0.0.0"'; else echo 'host = "127.0.0.1"'; fi
-    echo "port = $port"
-    if [ -n "$upstream" ]; then
-      echo "upstream = \"$upstream\""
-      echo "device_token = \"$device_token\""
-    fi
-    printf 'readers = ['
-    sep=""
-    for reader in "${readers[@]}"; do printf '%s"%s"' "$sep" "$reader"; sep=", "; done
-    echo ']'
-  } > "$settings.new"
+elif [ ! -f "$settings" ] || [ "$given" != " " ]; then
+  # The settings given on this run replace theirs; every other line of the file stays
+  # (a device token, the readers, a webhook set by hand), so a second run that adds one
+  # thing (--kiosk-user, a reader) loses nothing.
+  "$python" - "$settings" "$settings.new" "$given" "$role" "$port" "$upstream" \
+      "$device_token" "${readers[@]}" <<'PY'
+import json, sys, tomllib
+from pathlib import Path
+
+path, out, given, role, port, upstream, token, *readers = sys.argv[1:]
+given = set(given.split())
+old = tomllib.loads(Path(path).read_text()) if Path(path).exists() else {}
+asked = {"role": role, "port": int(port), "upstream": upstream, "device_token": token,
+         "readers": readers}
+merged = dict(old)
+for key, value in asked.items():
+    if key in given or (key not in merged and key in ("role", "port", "readers")):
+        merged[key] = value
+if "role" in given or "host" not in merged:
+    merged["host"] = "0.0.0.0" if merged["role"] == "hub" else "127.0.0.1"
+order = ["role", "host", "port", "upstream", "device_token", "readers"]
+keys = [k for k in order if k in merged] + [k for k in merged if k not in order]
+
+
+def toml(key, value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "[" + ", ".join(json.dumps(v, ensure_ascii=False) for v in value) + "]"
+    sys.exit(f"install.sh: {path} sets {key} to more than a plain value: edit the file by "
+             "hand, or give the whole file with --settings FILE")
+
+
+lines = ["# campus-edge settings (written by systemd/install.sh; see README, Configuration)"]
+lines += [f"{key} = {toml(key, merged[key])}" for key in keys]
+Path(out).write_text("\n".join(lines) + "\n")
+PY
 fi
 if [ -f "$settings.new" ]; then
   chmod 0640 "$settings.new"  # it holds the device token
@@ -385,6 +468,7 @@ elif [ -d "$venv" ]; then
 fi
 ln -sfn "$(basename "$release")" "$venv.link"
 mv -Tf "$venv.link" "$venv"
+cleanup=("${cleanup[@]/#$release/}")  # switched to: it stays
 for old in "$base"/venv-*; do
   name="$(basename "$old")"
   [ "$name" = "$(basename "$release")" ] || [ "$name" = "$previous" ] || rm -rf "$old"
@@ -408,14 +492,16 @@ if [ -z "$station" ] && [ -f "$screen_bin" ]; then  # an upgrade: the newer laun
   mv "$screen_bin.new" "$screen_bin"
 fi
 if [ -n "$station" ] && [ -z "$prefix" ] && ! id "$kiosk_user" >/dev/null 2>&1; then
-  log "no user $kiosk_user to show the tap screen for: run this again with --kiosk-user NAME"
-  log "(the user that logs in to the desktop); the service itself is installed and running"
+  log "no user $kiosk_user to show the tap screen for: run this again as" \
+      "sudo $0 --station $station --kiosk-user NAME (NAME: the user that logs in to the" \
+      "desktop); the settings stay, and the service itself is installed"
 elif [ -n "$station" ]; then
   screen_url="http://127.0.0.1:$port/kiosk/$station"
   screen_home="$(getent passwd "$kiosk_user" | cut -d: -f6 || true)"
   [ -n "$screen_home" ] || screen_home="/home/$kiosk_user"
   screen_home="$prefix$screen_home"
   log "the tap screen for the desktop user $kiosk_user: $screen_url"
+  echo "$kiosk_user" > "$kiosk_user_file"  # so --uninstall finds this user's autostart
   mkdir -p "$(dirname "$screen_bin")"
   install -m 0755 "$here/kiosk/campus-edge-screen" "$screen_bin.new"
   mv "$screen_bin.new" "$screen_bin"

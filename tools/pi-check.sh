@@ -162,6 +162,7 @@ if [ ! -d "$online$stick/debs" ]; then
   mkdir -p "$online$stick/debs"
   cp "$online"/var/cache/apt/archives/*.deb "$online$stick/debs/"
   in_root "$online" apt-get clean
+  python3 "$repo/tools/wheelhouse.py" sums "$online$stick"  # the stick now holds debs/ too
 fi
 say "wheelhouse $(basename "$house"): $(find "$online$stick/wheels" -name '*.whl' | wc -l) wheels," \
     "$(find "$online$stick/debs" -name '*.deb' | wc -l) debs, $(du -sh "$online$stick" | cut -f1)"

@@ -262,6 +262,7 @@ def build(platform: str, debs: bool) -> Path:
             " no network at all, run `make wheelhouse DEBS=1` (README, A USB stick)."
         )
 
+    fingerprint = write_sums(house)
     archive = DIST / f"{house.name}.tar.gz"
     say(f"packing {archive.relative_to(ROOT)}")
     with tarfile.open(archive, "w:gz") as tar:
@@ -271,7 +272,28 @@ def build(platform: str, debs: bool) -> Path:
         f"done in {time.monotonic() - started:.0f} s: {house.relative_to(ROOT)}/ holds {count}"
         f" wheels, {size_mb(house):.1f} MB; {archive.name} is {size_mb(archive):.1f} MB"
     )
+    say(
+        f"fingerprint {fingerprint} (the sha256 of its SHA256SUMS): install.sh prints it on"
+        " every Pi; publish it beside the stick so each install can be compared"
+    )
     return house
+
+
+def write_sums(house: Path) -> str:
+    """Write SHA256SUMS of every file in the wheelhouse; return the sha256 of that list.
+
+    install.sh refuses a wheelhouse with a file that is not listed or does not match, and
+    prints this fingerprint: a wheel swapped on a stick (the project's own, which no lock
+    pins) is caught where the printed fingerprint differs from the one published here.
+    """
+    lines = [
+        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(house)}"
+        for path in sorted(house.rglob("*"))
+        if path.is_file() and path.name != "SHA256SUMS"
+    ]
+    listing = ("\n".join(lines) + "\n").encode()
+    (house / "SHA256SUMS").write_bytes(listing)
+    return hashlib.sha256(listing).hexdigest()
 
 
 def wheelhouse_lock(lock_text: str, built: dict[str, str]) -> str:
@@ -388,11 +410,17 @@ def main() -> None:
     build_cmd.add_argument("--debs", action="store_true", help="add the apt packages' .debs")
     verify_cmd = commands.add_parser("verify", help="install a wheelhouse with no network")
     verify_cmd.add_argument("house", type=Path)
+    sums_cmd = commands.add_parser(
+        "sums", help="list a wheelhouse's files again in SHA256SUMS (after adding debs/)"
+    )
+    sums_cmd.add_argument("house", type=Path)
     args = parser.parse_args()
     if args.command == "lock":
         lock(args.upgrade)
     elif args.command == "build":
         build(args.platform, args.debs)
+    elif args.command == "sums":
+        say(f"fingerprint {write_sums(args.house.resolve())} (the sha256 of its SHA256SUMS)")
     else:
         verify(args.house.resolve())
 

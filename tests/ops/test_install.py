@@ -11,6 +11,7 @@ fails leaves the running version as it was. The whole path from a bare Bookworm 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -25,6 +26,10 @@ import pytest
 from tests import roster_files
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import wheelhouse as wheelhouse_tool  # noqa: E402
+
 INSTALL = ROOT / "systemd" / "install.sh"
 APT_PACKAGES = [
     line.split("#")[0].strip()
@@ -178,7 +183,14 @@ def test_install_upgrade_and_uninstall_in_a_throwaway_root(tmp_path: Path) -> No
     assert releases(root) == sorted([before, os.readlink(venv)])
     assert f"the previous release stays in {root / 'opt/campus-edge' / before}" in again.stdout
 
-    install("--prefix", str(root), "--uninstall")
+    # A later run that adds one thing (the desktop user) keeps every setting it was not given.
+    install("--prefix", str(root), "--station", "K1", "--kiosk-user", "kiosk")
+    assert (data / "settings.toml").read_text() == settings
+    autostart = root / "home/kiosk/.config/labwc/autostart"
+    assert "/kiosk/K1 &" in autostart.read_text()
+
+    install("--prefix", str(root), "--uninstall")  # it finds the desktop user it set up
+    assert "campus-edge-screen" not in autostart.read_text()
     assert not (units / "campus-edge.service").exists()
     assert not kiosk.exists()
     assert not (root / "etc/udev/rules.d/60-campus-edge.rules").exists()
@@ -222,6 +234,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([*pip, "--no-deps", "-w", str(wheels), str(ROOT)], check=True, timeout=600,
                    capture_output=True)  # fmt: skip
     shutil.copy(ROOT / "systemd/apt-packages.txt", house / "apt-packages.txt")
+    wheelhouse_tool.write_sums(house)
     return house
 
 
@@ -244,6 +257,7 @@ def poison(house: Path, to: Path) -> Path:
                 data = data.replace(f"Version: {version}".encode(), b"Version: 9.9.9")
             new.writestr(item.filename.replace(info, new_info), data)
     wheel.unlink()
+    wheelhouse_tool.write_sums(to)  # built and listed as a release would be: it passes the sums
     return to
 
 
@@ -272,14 +286,24 @@ def test_offline_install_from_a_wheelhouse_and_upgrades_that_fail(
     assert "nothing was changed: the running version" in bad.stderr
     assert f"{running}) keeps running" in bad.stderr
 
-    # A wheelhouse with a damaged wheel stops at pip's hash check, with the same outcome.
+    # A damaged wheel, or campus-edge's own wheel swapped on the stick (no lock pins it), is
+    # refused before anything is built: the stick no longer matches its SHA256SUMS.
     broken = shutil.copytree(wheelhouse, tmp_path / "broken")
     (next((broken / "wheels").glob("pyserial-*.whl"))).write_bytes(b"not a wheel")
-    damaged = install("--prefix", str(root), "--wheelhouse", str(broken), check=False,
-                      offline=True)  # fmt: skip
-    assert damaged.returncode == 1, damaged.stdout
-    assert "DO NOT MATCH THE HASHES" in damaged.stderr
-    assert "nothing was changed" in damaged.stderr
+    swapped = shutil.copytree(wheelhouse, tmp_path / "swapped")
+    (theirs,) = (poisoned / "wheels").glob("campus_edge-*.whl")
+    (ours,) = (swapped / "wheels").glob("campus_edge-*.whl")
+    ours.write_bytes(theirs.read_bytes())  # same name, other content
+    for altered in (broken, swapped):
+        refused = install("--prefix", str(root), "--wheelhouse", str(altered), check=False,
+                          offline=True)  # fmt: skip
+        assert refused.returncode == 1, refused.stdout
+        assert "does not match its SHA256SUMS" in refused.stderr
+        assert "Nothing was changed" in refused.stderr
+    extra = shutil.copytree(wheelhouse, tmp_path / "extra")
+    (extra / "wheels" / "evil-1.0-py3-none-any.whl").write_bytes(b"unlisted")
+    refused = install("--prefix", str(root), "--wheelhouse", str(extra), check=False)
+    assert "not listed: wheels/evil-1.0-py3-none-any.whl" in refused.stderr
 
     # The old version still answers, with its settings and units, and was not restarted.
     assert os.readlink(venv) == running
@@ -294,6 +318,18 @@ def test_offline_install_from_a_wheelhouse_and_upgrades_that_fail(
     assert all(line.startswith("apt-get install") for line in added), added
 
 
+def test_one_installer_runs_at_a_time(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    lock = root / "run/lock/campus-edge-install.lock"
+    lock.parent.mkdir(parents=True)
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another install.sh, mid-way
+        refused = install("--prefix", str(root), check=False)
+    assert refused.returncode == 2
+    assert "another install.sh is running" in refused.stderr
+    assert not (root / "opt").exists()  # it built nothing
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
@@ -301,6 +337,10 @@ def test_offline_install_from_a_wheelhouse_and_upgrades_that_fail(
         (["--upstream", "https://hub"], "--upstream needs --device-token"),
         (["--frobnicate"], "unknown option --frobnicate"),
         (["--wheelhouse", "/nonexistent"], "/nonexistent is not a wheelhouse"),
+        (["--station", "K1$(touch /tmp/pwned)"], "is not a station id"),
+        (["--station", "K#1"], "is not a station id"),
+        (["--kiosk-user", "Gate User"], "is not a user name"),
+        (["--reader", 'K1=nfc:usb"'], "holds a quote"),
     ],
 )
 def test_the_installer_refuses_what_it_cannot_do(tmp_path: Path, args: list, says: str) -> None:
