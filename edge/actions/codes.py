@@ -12,12 +12,13 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from edge.actions.desk import GRANT_ROLES, Desk
+from edge.actions.desk import Desk
 from edge.clock import reading
 from edge.errors import TapError
 from edge.school import auth
 from edge.school.events import Tap
 from edge.school.pickup import CODE_ISSUED, CODE_PREFIX
+from edge.school.proof import GRANT_ROLES
 from edge.writer import TapResult
 
 

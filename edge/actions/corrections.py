@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
-from edge.actions.desk import CORRECT_ROLES, Desk
+from edge.actions.desk import Desk
 from edge.school import auth
 from edge.school.events import Event
+from edge.school.proof import CORRECT_ROLES
 
 
 async def correct(desk: Desk, who: auth.Principal, event_id: str, reason: str) -> Event:

@@ -14,11 +14,12 @@ import re
 import secrets
 from typing import Any
 
-from edge.actions.desk import GRANT_ROLES, VIEW_ROLES, Desk
+from edge.actions.desk import VIEW_ROLES, Desk
 from edge.errors import TapError
 from edge.files import write_atomic
 from edge.school import auth
 from edge.school.pickup import DELEGATE_GRANTED, DELEGATE_REVOKED
+from edge.school.proof import GRANT_ROLES
 from edge.school.roster import PHOTO_LIMIT, PHOTO_TYPES
 
 PHONE = re.compile(r"^[0-9+\-\s()]{5,20}$")

@@ -27,10 +27,9 @@ from edge.school.roster import Roster, Student
 from edge.settings import Settings
 from edge.writer import TapWriter
 
-# Who may make each staff action: the roles edge.school.proof checks a synced action against.
-GRANT_ROLES = proof.GRANT_ROLES
-CORRECT_ROLES = proof.CORRECT_ROLES
-VIEW_ROLES = GRANT_ROLES | {"guard"}  # who may look at delegations and plans
+# Who may make each staff action is school.proof's GRANT_ROLES and CORRECT_ROLES (the roles
+# a synced action is checked against); who may look at delegations and plans:
+VIEW_ROLES = proof.GRANT_ROLES | {"guard"}
 CODE_FAILURES = 5  # wrong codes at one station within CODE_LOCKOUT before it stops taking any
 CODE_LOCKOUT = 600.0
 SEARCHES = (20, 60.0)  # adult searches per screen (or staff member) a minute

@@ -12,10 +12,11 @@ import re
 import secrets
 from typing import Any
 
-from edge.actions.desk import GRANT_ROLES, Desk
+from edge.actions.desk import Desk
 from edge.errors import TapError
 from edge.school import auth, passes
 from edge.school.pickup import PASS_REVOKED
+from edge.school.proof import GRANT_ROLES
 
 LONGEST = 181  # days a pass may run, both ends counted
 PASS_ID = re.compile(r"X[0-9a-f]{12}")

@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from edge.actions.desk import GRANT_ROLES, VIEW_ROLES, Desk
+from edge.actions.desk import VIEW_ROLES, Desk
 from edge.errors import TapError
 from edge.school import auth
 from edge.school.calendar import CalendarError, parse_time
 from edge.school.pickup import PLAN_SET
+from edge.school.proof import GRANT_ROLES
 
 
 def set_plan(
