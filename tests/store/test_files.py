@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from edge.files import read_or_create, write_atomic
 from edge.school import auth
 
@@ -21,12 +23,21 @@ def test_a_write_leaves_the_old_file_or_the_new_one_and_no_part(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.csv"]
 
 
-def test_a_half_made_key_from_a_power_cut_is_not_taken_for_the_key(tmp_path: Path) -> None:
-    # A power cut while the key was being written leaves only a .part beside it.
-    (tmp_path / "secret.key.123-4.part").write_text("0f")
-    secret = auth.load_secret(tmp_path)
+def test_a_key_cut_off_while_being_made_is_not_taken_for_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cut_off(_: int) -> str:
+        raise KeyboardInterrupt("the power goes while the key is being made")
+
+    monkeypatch.setattr(auth.secrets, "token_hex", cut_off)
+    with pytest.raises(KeyboardInterrupt):
+        auth.load_secret(tmp_path)
+    assert not (tmp_path / "secret.key").exists()  # no empty key left to sign with
+    monkeypatch.undo()
+    secret = auth.load_secret(tmp_path)  # the next start makes a whole one
     assert len(secret) == 32
-    assert auth.load_secret(tmp_path) == secret  # made once, then read
+    assert auth.load_secret(tmp_path) == secret
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.key"]
 
 
 def test_two_processes_making_a_key_at_once_share_one(tmp_path: Path) -> None:
