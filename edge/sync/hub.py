@@ -19,7 +19,7 @@ from edge.school.events import Event
 from edge.store import meta
 from edge.store.access import Device
 from edge.store.ledger import Ledger
-from edge.sync.protocol import RosterSnapshot
+from edge.sync.protocol import RosterSnapshot, photo_names
 from edge.writer import Ingested, TapWriter
 
 CLOCK_STEP = "clock_step."
@@ -157,13 +157,9 @@ class LedgerStore:
         version, source, school_toml, tables = self.ledger.roster_snapshot()
         if version == 0:
             return None
-        photos = sorted(
-            {row["photo"] for name in ("students", "guardians") for row in tables.get(name, [])
-             if row.get("photo")}
-        )  # fmt: skip
         return RosterSnapshot(
             version=version, source=source, school_toml=school_toml, tables=tables,
-            photos=photos, tag=self.ledger.roster_tag(),
+            photos=photo_names(tables), tag=self.ledger.roster_tag(),
         )  # fmt: skip
 
     def photo(self, device: Device, name: str) -> bytes | None:
