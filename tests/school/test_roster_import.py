@@ -258,6 +258,22 @@ BROKEN = [
         None,
         "not a known time zone",
     ),
+    (  # an escape sequence in a name would reach the screen, the ledger's sentences, logs
+        "students.csv",
+        FILES["students.csv"].replace("小明", "小\x1b[31m明"),
+        "students.csv",
+        2,
+        "name",
+        "holds a control character (U+001B)",
+    ),
+    (  # a right-to-left override would show the name backwards on the guard's screen
+        "students.csv",
+        FILES["students.csv"].replace("小明", "小\u202e明"),
+        "students.csv",
+        2,
+        "name",
+        "(U+202E)",
+    ),
     ("staff.csv", "", "staff.csv", None, None, "missing"),
     ("groups.csv", "\n\n", "groups.csv", None, None, "is empty"),
 ]

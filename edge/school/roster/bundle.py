@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from edge import text as text_rules
 from edge.errors import RosterError
 from edge.school import calendar as calendar_mod
 from edge.school.calendar import CalendarError
@@ -217,7 +218,7 @@ def _map_columns(
     """
     positions = _positions(name, header)
     table: Table = []
-    cards: list[RosterError] = []
+    cards: list[RosterError] = []  # and cells holding what no screen or ledger may show
     for number, values in rows:
         if len(values) > len(header) and any(values[len(header) :]):
             raise RosterError(
@@ -233,16 +234,35 @@ def _map_columns(
             wrong = _card_cell(row, values[positions["card_uid"]], name, workbook, card_form)
             if wrong is not None:
                 cards.append(wrong)
+        cards.extend(_unshowable(row, name))
         table.append(row)
     if cards:
         raise RosterError(
             cards[0].reason,
             file=cards[0].file,
             row=cards[0].row,
-            column="card_uid",
+            column=cards[0].column,
             more=cards[1:21],
         )
     return table
+
+
+def _unshowable(row: dict[str, str], name: str) -> list[RosterError]:
+    """Refuse cells with a control character or a direction override (edge.text's rule).
+
+    A name goes onto the guard's screen, into the ledger's sentences and the logs: an
+    escape sequence or a right-to-left override would show it other than it was typed.
+    The card cell has its own reading (cards.normalize), which drops spaces and tabs.
+    """
+    found = []
+    for column, value in row.items():
+        wrong = text_rules.problem(value.strip()) if column not in ("_row", "card_uid") else None
+        if wrong is not None:
+            found.append(RosterError(
+                f"{wrong}: type the cell again without it",
+                file=f"{name}.csv", row=int(row["_row"]), column=column,
+            ))  # fmt: skip
+    return found
 
 
 def _positions(name: str, header: list[str]) -> dict[str, int]:
