@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from edge.actions.desk import Desk
@@ -31,6 +32,7 @@ from edge.metrics import Lag, Metrics
 from edge.periodic import Periodic
 from edge.projection import DayCache, Projection
 from edge.school import auth, cards, conflicts, passes, proof
+from edge.school.events import Event
 from edge.school.roster import Roster
 from edge.school.rules import Timing
 from edge.settings import Settings
@@ -60,7 +62,7 @@ class Node:
             settings.database, settings.node_id, claim="node_id" in settings.model_fields_set
         )
         self.projection = Projection(
-            self.ledger.iter_day, self.ledger.pickup_actions, local=self.ledger.node_id
+            self._events_of_day, self.ledger.pickup_actions, local=self.ledger.node_id
         )
         self.secret = auth.load_secret(settings.data_dir)
         self.pass_key = passes.load_key(settings.data_dir)
@@ -100,6 +102,10 @@ class Node:
             "late-pickups", self.ESCALATE_EVERY, lambda: self.writer.escalate().result(timeout=30),
             "late pickups could not be passed to the gate guard",
         )  # fmt: skip
+
+    def _events_of_day(self, day: dt.date) -> Iterator[Event]:
+        """Yield a day's events to fold, those made on a wrong clock placed where they belong."""
+        return self.ledger.iter_day(day, tz=self.writer.roster.calendar.tz)
 
     @property
     def roster(self) -> Roster:

@@ -26,6 +26,7 @@ from edge.school.events import Event
 from edge.school.fold import EXPECTED, ON_LEAVE, PRESENT, STATES, DayState, Presence, fold
 from edge.school.pickup import CODES as PICKUP_CODES
 from edge.school.pickup import PickupBook, Plan, fold_book
+from edge.school.placement import CLOCK_STEPPED
 from edge.school.roster import Roster
 from edge.school.rules import late_stage
 
@@ -80,6 +81,9 @@ class Projection:
 
         ``mono`` is the monotonic reading of the tap the event records (see DayState).
         """
+        if event.kind == ev.ACTION and event.code == CLOCK_STEPPED:
+            self.forget()  # its kiosk's unsynced events move to where they belong
+            return
         if event.kind == ev.ACTION:
             with self.lock:
                 book = self._book

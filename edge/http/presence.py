@@ -52,7 +52,8 @@ def presence(
     day = date or roster.calendar.day_of(at or node.clock.now())
     if at is None:
         return json_response(node.projection.picture(roster, day, node.clock.now()))
-    return json_response(picture_at(roster, day, at, node.ledger.iter_day(day, until=at)))
+    events = node.ledger.iter_day(day, until=at, tz=roster.calendar.tz)
+    return json_response(picture_at(roster, day, at, events))
 
 
 @router.get("/api/v1/events", responses=STAFF_ERRORS)

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
-from edge.school.events import Event
+from edge.school.events import CORRECTED, SIGNED_IN, Event
 from edge.school.fold import effective
 from edge.school.roster import Roster
 from edge.store.ledger import Ledger
@@ -38,6 +38,9 @@ class Source(Protocol):
         ...
 
 
+SIGN_IN_KINDS = frozenset({SIGNED_IN, CORRECTED})  # a sign-in, and what may undo it
+
+
 class LedgerSource:
     """A node's own ledger as a report source: a kiosk's taps, or a hub's whole campus."""
 
@@ -54,12 +57,21 @@ class LedgerSource:
     def events(
         self, start: dt.date, end: dt.date, kinds: Iterable[str] | None = None
     ) -> Iterator[Event]:
-        """Yield the ledger's events of the days, day by day in fold order."""
-        return self._ledger.iter_days(start, end, kinds)
+        """Yield the ledger's events of the days, day by day in fold order.
+
+        Events made on a wrong clock count on the day they are placed on
+        (edge.school.placement).
+        """
+        return self._ledger.iter_days(start, end, kinds, tz=self.roster().calendar.tz)
 
     def sign_ins(self, start: dt.date, end: dt.date) -> Iterator[tuple[dt.date, str]]:
         """Yield each (day, student_id) with a sign-in in the days."""
-        return self._ledger.sign_ins(start, end)
+        if not self._ledger.clock_steps():
+            return self._ledger.sign_ins(start, end)
+        # A kiosk's clock was stepped: its sign-ins count on the day they are placed on.
+        seen = {(day, e.subject_id) for day, events in by_day(self, start, end, SIGN_IN_KINDS, None)
+                for e in events if e.kind == SIGNED_IN and e.subject_id}  # fmt: skip
+        return iter(sorted(seen))
 
 
 def by_day(

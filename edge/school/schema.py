@@ -35,8 +35,9 @@ import orjson
 from edge import text
 from edge.clock import AHEAD, COUNTER_BITS, to_millis
 from edge.school import events as ev
-from edge.school import proof
+from edge.school import placement, proof
 from edge.school.events import Event
+from edge.school.placement import CLOCK_STEPPED
 from edge.school.roster import PHOTO_NAME
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -113,6 +114,8 @@ ACTION_FIELDS: dict[str, dict[str, Check]] = {
     "plan_set": {"student_id": _ID, "date": _date, "batch": _CLOCK,
                  "point": _optional(_ID), "mode": _one_of("guardian", "alone"),
                  "club_until": _CLOCK},
+    CLOCK_STEPPED: {"step_seconds": lambda value: None if placement.usable(value)
+                    else "is not a clock step in seconds (at most 400 days either way)"},
 }  # fmt: skip
 OPTIONAL = {"delegate_granted": {"phone", "photo"}, "plan_set": {"batch", "point", "club_until"}}
 CORRECTION_FIELDS: dict[str, Check] = {

@@ -10,13 +10,17 @@ row selected as ``SELECT_COLUMNS`` back to an Event.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
+import orjson
+
 from edge.clock import MAX_STAMP
 from edge.school.events import Chain, Event, utc_text
 from edge.school.pickup import CODES
+from edge.school.placement import CLOCK_STEPPED, Steps, placed
 from edge.store.db import Database, connect
 
 ROW_COLUMNS = (
@@ -47,6 +51,20 @@ _INSERT = (
     f"VALUES ({', '.join('?' for _ in ROW_COLUMNS)})"
 )
 _FOLD_ORDER = "ORDER BY hlc, node_id, epoch, seq"
+_DAY = dt.timedelta(days=1)
+
+
+def _day_order(event: Event) -> tuple[dt.date, tuple[int, str, str, int]]:
+    return event.day, event.key
+
+
+def _step_seconds(data: str) -> object:
+    """Return the step a clock_stepped action's data names (anything: Steps checks it)."""
+    try:
+        found = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return found.get("step_seconds") if isinstance(found, dict) else None
 
 
 class Head(NamedTuple):
@@ -114,13 +132,17 @@ class EventLog(Database):
 
     insert_events = staticmethod(insert_events)
 
-    def iter_day(self, day: dt.date, until: dt.datetime | None = None) -> Iterator[Event]:
+    def iter_day(
+        self, day: dt.date, until: dt.datetime | None = None, tz: dt.tzinfo | None = None
+    ) -> Iterator[Event]:
         """Yield a day's events in fold order, optionally only those up to a moment.
 
         Streams from a cursor on a connection of its own, so a day of 40,000 events is
         never held in memory at once and this thread's reader stays free meanwhile.
+        With ``tz`` (the school's zone), events made on a wrong clock are placed where
+        they belong (edge.school.placement).
         """
-        return self.iter_days(day, day, until=until)
+        return self.iter_days(day, day, until=until, tz=tz)
 
     def iter_days(
         self,
@@ -128,12 +150,47 @@ class EventLog(Database):
         end: dt.date,
         kinds: Iterable[str] | None = None,
         until: dt.datetime | None = None,
+        tz: dt.tzinfo | None = None,
     ) -> Iterator[Event]:
         """Yield the events of the days ``start``..``end`` (inclusive), day by day in fold order.
 
         ``kinds`` keeps only events of those kinds (a report reads what it needs). Rows
-        come as plain tuples: sqlite3.Row would cost 70% more over a term.
+        come as plain tuples: sqlite3.Row would cost 70% more over a term. With ``tz``,
+        an event made on a wrong clock and corrected by a later clock step of its
+        kiosk is yielded as placed (its moment, day and order corrected), on the day
+        it is placed on.
         """
+        steps = self.clock_steps() if tz is not None else Steps()
+        stamped = self._days(start, end, kinds, None if steps else until)
+        if not steps or tz is None:
+            return stamped
+        moved = [
+            event
+            for candidate in self._days(
+                start - steps.span() - _DAY,
+                end + steps.span() + _DAY,
+                kinds,
+                None,
+                unsynced_of=steps.nodes(),
+            )  # fmt: skip
+            if (step := steps.step_of(candidate)) is not None
+            and start <= (event := placed(candidate, step, tz)).day <= end
+            and (until is None or event.at <= until)
+        ]
+        kept = (e for e in stamped if steps.step_of(e) is None
+                and (until is None or e.at <= until))  # fmt: skip
+        moved.sort(key=_day_order)
+        return heapq.merge(kept, moved, key=_day_order)
+
+    def _days(
+        self,
+        start: dt.date,
+        end: dt.date,
+        kinds: Iterable[str] | None,
+        until: dt.datetime | None,
+        unsynced_of: set[str] | None = None,
+    ) -> Iterator[Event]:
+        """Yield the events stamped on the days ``start``..``end``, in day and fold order."""
         sql = f"SELECT {SELECT_COLUMNS} FROM events WHERE day BETWEEN ? AND ?"  # noqa: S608
         params: list[Any] = [start.isoformat(), end.isoformat()]
         if kinds is not None:
@@ -143,7 +200,19 @@ class EventLog(Database):
         if until is not None:
             sql += " AND at <= ?"
             params.append(utc_text(until))
+        if unsynced_of is not None:
+            nodes = sorted(unsynced_of)
+            sql += f" AND clock_synced = 0 AND node_id IN ({', '.join('?' * len(nodes))})"
+            params += nodes
         return self._stream(sql + " ORDER BY day, hlc, node_id, epoch, seq", params, Event.from_row)
+
+    def clock_steps(self) -> Steps:
+        """Return the clock steps the ledger's chains recorded (edge.school.placement)."""
+        rows = self.reader().execute(
+            "SELECT node_id, epoch, seq, data FROM events WHERE kind = 'action' AND code = ?",
+            (CLOCK_STEPPED,),
+        )
+        return Steps.of((r[0], r[1], r[2], _step_seconds(r[3])) for r in rows)
 
     def pickup_actions(self) -> Iterator[Event]:
         """Yield the actions the pickup book folds (delegates, codes), in fold order."""

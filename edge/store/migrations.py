@@ -194,6 +194,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
     """,
     ),
+    (
+        "0009_clock_steps",  # edge.school.placement reads a ledger's clock steps by this
+        """
+        CREATE INDEX events_action_code ON events (code) WHERE kind = 'action';
+    """,
+    ),
 ]
 
 

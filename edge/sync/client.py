@@ -37,6 +37,7 @@ from edge.school import proof, schema
 from edge.school import roster as roster_mod
 from edge.school.events import Event
 from edge.school.pickup import DELEGATE_GRANTED
+from edge.school.placement import CLOCK_STEPPED
 from edge.settings import Settings
 from edge.store import meta, rosters
 from edge.store.ledger import Ledger
@@ -46,6 +47,7 @@ from edge.writer import TapResult, TapWriter
 log = logging.getLogger(__name__)
 
 PUSH_CURSOR, PULL_CURSOR = "sync.push_cursor", "sync.pull_cursor"
+STEP_RECORDED = 1.0  # seconds: a smaller step moves no tap to another place
 UPSTREAM_ROSTER = "sync.upstream_roster"  # the tag of the roster last taken from upstream
 PUSH_BATCH, PULL_BATCH = 2000, 2000
 
@@ -139,6 +141,7 @@ class SyncClient:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._greeted = False
+        self._unrecorded_step = 0.0  # a clock step not yet recorded in the chain (seconds)
         self._key = proof.load_key(node.settings.data_dir)  # signs hello's key and each push
         self._refused_page: str | None = None
         self._reader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sync-read")
@@ -224,13 +227,23 @@ class SyncClient:
         return response
 
     def _follow_clock(self, now: dt.datetime, sent: dt.datetime, received: dt.datetime) -> None:
-        clock = self.node.clock
+        clock, writer = self.node.clock, self.node.writer
         if isinstance(clock, CorrectedClock) and not self.node.clock_trusted():
             step = clock.follow(now, sent, received)
             if step:
                 log.warning("clock not synchronized: following the hub's, a %+.1f s step", step)
                 self.status.clock_step_seconds += step
-            self.node.writer.clock_synced = True
+            if not writer.clock_synced:  # the step that corrects the taps made till now
+                self._unrecorded_step += step
+            writer.clock_synced = True
+        if abs(self._unrecorded_step) >= STEP_RECORDED:
+            # The taps made on the wrong clock go where they belong, here and on the
+            # hub, once the step is in this node's chain (edge.school.placement).
+            step_seconds = round(self._unrecorded_step, 3)
+            writer.record_action(
+                CLOCK_STEPPED, {"step_seconds": step_seconds}, station="system"
+            ).result(timeout=30)
+            self._unrecorded_step = 0.0
 
     def _hello(self) -> None:
         key = proof.public_text(self._key)

@@ -223,20 +223,37 @@ def test_a_kiosk_with_a_wrong_clock_follows_the_hub(tmp_path: Path, offset: int)
             assert abs((dt.datetime.fromisoformat(late["at"]) - now).total_seconds()) < 5
             headers = {"authorization": f"Bearer {hub.token('A1')}"}
 
-            def on_hub() -> list[dict]:
+            def on_hub(actions: bool = False) -> list[dict]:
                 page = httpx.get(f"{hub.url}/api/v1/events", headers=headers, timeout=5)
-                return [e for e in page.json()["events"] if e["node_id"] == "kiosk-c"]
+                return [e for e in page.json()["events"] if e["node_id"] == "kiosk-c"
+                        and (e["kind"] == "action") == actions]  # fmt: skip
 
             wait_for(lambda: len(on_hub()) == 2)
             first, second = on_hub()
+            (stepped,) = on_hub(actions=True)  # the kiosk recorded how far it stepped
+            assert stepped["code"] == "clock_stepped"
+            assert abs(stepped["data"]["step_seconds"] + offset) < 5
             assert first["clock_synced"] is False  # marked: made on the wrong clock
             corrected = dt.datetime.fromisoformat(first["at_corrected"])
             assert abs((corrected - early_real).total_seconds()) < 5  # the hub corrects it
             assert second["clock_synced"] is True
             assert "at_corrected" not in second
+            # The sign-in made on the wrong clock counts where it happened: today, at
+            # its real moment, on the hub and on the kiosk itself once it has synced.
+            for node in (hub, kiosk):
+                wait_for(lambda node=node: presence_of(node, "S1").get("state") == "present")
+                since = dt.datetime.fromisoformat(presence_of(node, "S1")["since"])
+                assert abs((since - early_real).total_seconds()) < 5, node.data_dir
         finally:
             kiosk.stop()
             hub.stop()
+
+
+def presence_of(node: Service, student_id: str) -> dict:
+    """Return a child's entry in a node's presence answer for its today ({} if absent)."""
+    headers = {"authorization": f"Bearer {node.token('A1')}"}
+    answer = httpx.get(f"{node.url}/api/v1/presence", headers=headers, timeout=5).json()
+    return next((s for s in answer["students"] if s["student_id"] == student_id), {})
 
 
 def test_delegations_and_passes_reach_the_kiosk_and_work_there_with_the_hub_stopped(
