@@ -118,7 +118,7 @@ FILES: dict[str, tuple[bool, tuple[Column, ...]]] = {
             Column("checkpoint_id", ("巡查点编号", "巡查点")),
             Column("name", ("名称", "巡查点名称")),
             Column("card_uid", ("标签号", "卡号", "标签")),
-            Column("place", ("位置", "地点"), required=False),
+            Column("place", ("位置", "地点"), required=False, optional_column=True),
         ),
     ),
 }
