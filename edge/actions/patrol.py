@@ -30,10 +30,13 @@ AHEAD = dt.timedelta(minutes=5)  # a phone's clock may run this far ahead of our
 
 
 def visit(
-    desk: Desk, who: auth.Principal, tag: str, at: dt.datetime | None, visit_id: str | None
-) -> tuple[dict[str, Any], bool]:
+    desk: Desk, who: auth.Principal, tag: str, at: dt.datetime | None, visit_id: str | None,
+    sent_at: dt.datetime | None = None,
+) -> tuple[dict[str, Any], bool]:  # fmt: skip
     """Record a checkpoint visit by ``who``; return (the visit, whether it is new).
 
+    ``sent_at`` (the phone's clock when it sent the visit) corrects a phone whose clock
+    is wrong: the visit is taken as made ``sent_at - at`` before this node's now.
     TapError: 404 for a tag that is no checkpoint's, 422 for a moment too far off.
     """
     auth.require(who, VISIT_ROLES)
@@ -49,8 +52,10 @@ def visit(
                        "(checkpoints.csv)", 404)  # fmt: skip
     if at is None:
         at = now
-    elif at.tzinfo is None:
-        at = at.replace(tzinfo=roster.calendar.tz)
+    elif sent_at is not None:
+        if at > sent_at:
+            raise TapError("at: the tag cannot have been read after the visit was sent (sent_at)")
+        at = now - (sent_at - at)
     if not now - dt.timedelta(days=OFFLINE_DAYS) <= at <= now + AHEAD:
         raise TapError(f"at: {at.isoformat()} is not within the last {OFFLINE_DAYS} days "
                        "of this node's clock (check the phone's date)")  # fmt: skip

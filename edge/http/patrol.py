@@ -37,6 +37,9 @@ class VisitIn(BaseModel):
     tag: str = Field(min_length=4, max_length=40, pattern=r"^[0-9A-Fa-f:\- ]+$",
                      examples=["04:A2:B3:C4:D5:E6:F7"])  # fmt: skip
     at: AwareDatetime | None = Field(default=None, description="when the tag was read (offline)")
+    sent_at: AwareDatetime | None = Field(
+        default=None, description="the phone's clock when sending: corrects a wrong phone clock"
+    )
     visit_id: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9_-]{8,40}$",
         description="the phone's id of this visit: sent twice, kept once",
@@ -53,9 +56,10 @@ class ConfirmIn(BaseModel):
 @router.post("/api/v1/patrol/visits", status_code=201, responses=PICKUP_ERRORS)
 def post_visit(node: NodeDep, who: Staff, body: VisitIn) -> Response:
     """Record a checkpoint visit by the caller (201; the same visit_id again: 200)."""
-    if body.at is not None:
-        check_moment(body.at, "at")
-    shown, new = patrol.visit(node.desk, who, body.tag, body.at, body.visit_id)
+    for name, moment in (("at", body.at), ("sent_at", body.sent_at)):
+        if moment is not None:
+            check_moment(moment, name)
+    shown, new = patrol.visit(node.desk, who, body.tag, body.at, body.visit_id, body.sent_at)
     return json_response(shown, 201 if new else 200)
 
 

@@ -95,10 +95,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "not_present": ("{student}不在校，无法放行", "{student} is not on campus: nothing to release"),
     "corrected": ("{staff}更正了一条记录：{reason}", "{staff} corrected a record: {reason}"),
     "patrol_visit": (
-        "巡查：{staff}，{group}实到{head_count}人，应到{expected}人，未到{missing_count}人"
-        "（看护不变；要接管本组，60秒内再刷卡或点“确认接管”）",
-        "Patrol: {staff}, {group}: {head_count} present of {expected}, {missing_count} missing "
-        "(custody unchanged; to take the group over, tap again within 60 s or press Confirm)",
+        "巡查：{staff}，{group}实到{head_count}人，应到{expected}人，未到{missing_count}人；看护不变",
+        "Patrol: {staff}, {group}: {head_count} present of {expected}, {missing_count} missing; "
+        "custody unchanged",
     ),
     "patrol_custody_taken": (
         "{staff}确认接管{group}：实到{head_count}人，应到{expected}人，未到{missing_count}人",

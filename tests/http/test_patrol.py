@@ -195,3 +195,21 @@ def test_a_visit_sent_twice_is_kept_once(patrolled: tuple[LiveServer, ManualCloc
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json()["event_id"] == second.json()["event_id"]
     assert len(rounds["rounds"][0]["visits"]) == 1
+
+
+def test_a_phone_with_a_wrong_date_is_corrected_by_when_it_sent(
+    patrolled: tuple[LiveServer, ManualClock],
+) -> None:
+    live, clock = patrolled
+    clock.set(local("16:20"))
+    post, guard = "/api/v1/patrol/visits", bearer(live, "GU")
+    # The phone thinks it is New Year's Day 2027; it read the tag 6 minutes before sending.
+    wrong = {"tag": TAG, "at": "2027-01-01T10:00:00+08:00", "sent_at": "2027-01-01T10:06:00+08:00"}
+    backwards = {**wrong, "sent_at": "2027-01-01T09:00:00+08:00"}
+    with httpx.Client(base_url=live.url, timeout=10) as client:
+        kept = client.post(post, headers=guard, json=wrong)
+        refused = client.post(post, headers=guard, json=backwards)
+    assert kept.status_code == 201, kept.text
+    assert kept.json()["at"] == local("16:14").isoformat()
+    assert refused.status_code == 422
+    assert "sent_at" in refused.json()["detail"]
