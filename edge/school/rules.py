@@ -26,6 +26,7 @@ from edge.school import events as ev
 from edge.school.calendar import Calendar
 from edge.school.events import Decision, Tap
 from edge.school.fold import ON_LEAVE, PRESENT, Context, DayState
+from edge.school.gate import CONTRACT_ENDED, INSTRUCTOR_IN, INSTRUCTOR_OUT
 from edge.school.passes import CARD_PREFIX as PASS_PREFIX
 from edge.school.passes import holds_on
 from edge.school.pickup import CODE_PREFIX, ManualRelease, PickupBook
@@ -82,6 +83,10 @@ def decide(
         return Decision(ev.DENIED, ev.UNKNOWN_CARD, "unknown_card", data={"alert": "normal"})
     kind, ident = holder
     station = roster.stations[tap.station]
+    if kind == "staff" and roster.staff[ident].external:
+        outside = _instructor(roster, state, ident, station.role)
+        if outside is not None:
+            return outside
     if station.role == "classroom":
         return _at_classroom(tap, roster, state, timing, station.group_id or "", kind, ident)
     if (
@@ -95,6 +100,26 @@ def decide(
     if decision.kind in (ev.RELEASED, ev.LEFT_ALONE) and decision.subject_id:
         return _against_plan(decision, tap, roster, state, book)
     return decision
+
+
+def _instructor(roster: Roster, state: DayState, ident: str, role: str) -> Decision | None:
+    """Decide an outside instructor's (外聘人员) tap: refused outside the contract; gate in/out.
+
+    At a classroom door, within the contract, they are staff like any other (None).
+    """
+    member = roster.staff[ident]
+    if not member.contract_holds(state.day):
+        data: dict[str, object] = {"reason": CONTRACT_ENDED, "alert": "alert"}
+        if member.valid_to is not None:
+            data["valid_to"] = member.valid_to.isoformat()
+        if member.valid_from is not None:
+            data["valid_from"] = member.valid_from.isoformat()
+        return Decision(ev.DENIED, ev.REFUSED, CONTRACT_ENDED, "staff", ident, data)
+    if role != "pickup":
+        return None
+    direction = "out" if state.gate.get(ident) == "in" else "in"
+    code = INSTRUCTOR_IN if direction == "in" else INSTRUCTOR_OUT
+    return Decision(ev.ACCEPTED, ev.STAFF_ON_DUTY, code, "staff", ident, {"gate": direction})
 
 
 def _debounced(tap: Tap, previous: dt.datetime, state: DayState, timing: Timing) -> bool:

@@ -20,6 +20,7 @@ from edge.school.roster.check import build
 from edge.school.roster.model import (
     FILES,
     ROLES,
+    Banned,
     Column,
     Group,
     Guardian,
@@ -33,6 +34,7 @@ from edge.school.roster.model import (
 
 __all__ = [
     "FILES",
+    "Banned",
     "PHOTO_LIMIT",
     "PHOTO_NAME",
     "PHOTO_TYPES",
