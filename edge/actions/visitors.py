@@ -57,16 +57,17 @@ class Gate:
         end = roster.calendar.service_end_at(day)
         register = self.day(day)
         shown = []
+        tz = roster.calendar.tz
         for visit in register.inside():
             if visit.at <= now:
-                shown.append({**visit.to_json(), "overdue": now >= end})
+                shown.append({**visit.to_json(tz), "overdue": now >= end})
         for staff_id, since in sorted(register.instructors_inside().items()):
             member = roster.staff.get(staff_id)
             shown.append({
                 "kind": "instructor", "staff_id": staff_id,
                 "name": member.name if member else staff_id,
                 "organization": member.organization if member else "",
-                "in_at": since.isoformat(), "inside": True, "overdue": now >= end,
+                "in_at": since.astimezone(tz).isoformat(), "inside": True, "overdue": now >= end,
             })  # fmt: skip
         return shown
 
@@ -165,8 +166,10 @@ def listing(
     """List a day's visitors (only those still inside, if asked), earliest first."""
     auth.require(who, GATE_ROLES)
     visits = book.day(day).visits.values()
-    until = desk.roster.calendar.service_end_at(day).isoformat()  # a slip holds until then
-    shown = [{**v.to_json(), "valid_until": until} for v in sorted(visits, key=lambda v: v.at)]
+    calendar = desk.roster.calendar
+    until = calendar.service_end_at(day).isoformat()  # a slip holds until then
+    shown = [{**v.to_json(calendar.tz), "valid_until": until}
+             for v in sorted(visits, key=lambda v: v.at)]  # fmt: skip
     return [v for v in shown if v["inside"]] if inside_only else shown
 
 
@@ -184,4 +187,5 @@ def search(desk: Desk, who: auth.Principal, document_no: str) -> list[dict[str, 
     for event in desk.writer.ledger.iter_days(start, today, kinds=(ev.ACTION,)):
         register.apply(event)
     found = [v for v in register.visits.values() if v.document_hash == wanted]
-    return [v.to_json() for v in sorted(found, key=lambda v: v.at, reverse=True)]
+    tz = desk.roster.calendar.tz
+    return [v.to_json(tz) for v in sorted(found, key=lambda v: v.at, reverse=True)]

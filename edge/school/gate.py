@@ -160,13 +160,18 @@ class Visit:
     left_at: dt.datetime | None = None
     left_by: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """Return the visit as answers show it: never the document number or the phone."""
+    def to_json(self, tz: dt.tzinfo | None = None) -> dict[str, Any]:
+        """Return the visit as answers show it: never the document number or the phone.
+
+        Times are in ``tz`` (the school's zone: screens show ISO text as it is).
+        """
+        at = self.at.astimezone(tz) if tz else self.at
+        left = self.left_at.astimezone(tz) if tz and self.left_at else self.left_at
         return {
             "kind": "visitor", "visitor_id": self.visitor_id, "name": self.name,
             "document": masked(self.last4), "phone": masked_phone(self.phone),
-            "visiting": self.visiting, "purpose": self.purpose, "in_at": self.at.isoformat(),
-            "registered_by": self.by, "out_at": self.left_at.isoformat() if self.left_at else None,
+            "visiting": self.visiting, "purpose": self.purpose, "in_at": at.isoformat(),
+            "registered_by": self.by, "out_at": left.isoformat() if left else None,
             "checked_out_by": self.left_by, "inside": self.left_at is None, "alert": self.alert,
             "photo": self.photo, "station": self.station,
         }  # fmt: skip

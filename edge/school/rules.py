@@ -84,6 +84,8 @@ def decide(
     kind, ident = holder
     station = roster.stations[tap.station]
     if kind == "staff" and roster.staff[ident].external:
+        if not clock_trusted:  # a contract holds only on some days: which day is it?
+            return _untrusted_clock(None)
         outside = _instructor(roster, state, ident, station.role)
         if outside is not None:
             return outside
