@@ -14,7 +14,7 @@ SHA256 under the campus's document key, so that a search by the full number find
 visitor on every node that has the roster) and its last 4 characters. The key is
 school.toml's ``[gate] document_key`` (any text of 16+ characters, the same on every
 node because the roster carries it); without one, a fixed key is used and the hash is
-only as hard to reverse as an ID number is to guess (doctor says so).
+only as hard to reverse as an ID number is to guess: set one.
 """
 
 from __future__ import annotations
