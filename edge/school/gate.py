@@ -103,7 +103,10 @@ def masked_phone(phone: str | None) -> str | None:
 
 def name_key(name: str) -> str:
     """Return a name as the watchlist compares it (width, spaces and case folded)."""
-    return re.sub(r"[\s·•.]", "", unicodedata.normalize("NFKC", name)).casefold()
+    text = unicodedata.normalize("NFKC", name)
+    # Invisible format characters (a zero-width space typed into a name) would hide it.
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return re.sub(r"[\s·•.]", "", text).casefold()
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,7 @@ def test_a_visitor_who_never_leaves_is_on_the_roll_call_after_the_service_end(
         ({"name": "张三", "document_no": BANNED_ID}, "banned", "document"),  # another name
         ({"name": "赵先生", "document_no": None}, "barred", "name"),  # P3, barred from S1
         ({"name": "钱 某", "document_no": None}, "banned", "name"),
+        ({"name": "钱\u200b某", "document_no": None}, "banned", "name"),  # a zero-width space
     ],
 )
 def test_the_watchlist_raises_the_loud_alert(server, client, changes, reason, by) -> None:
@@ -159,6 +160,26 @@ def test_the_watchlist_raises_the_loud_alert(server, client, changes, reason, by
     assert recorded["data"]["watch"]["reason"] == reason
     listed = client.get("/api/v1/gate/inside", headers=guard).json()["inside"]
     assert listed[0]["alert"]["reason"] == reason
+
+
+def test_a_watchlist_match_reaches_the_dashboards_stream_loudly(server, client) -> None:
+    leader = as_staff(server, "L1")["authorization"].removeprefix("Bearer ")
+    seen: list[str] = []
+    with client.stream("GET", "/api/v1/stream", params={"token": leader}) as stream:
+        lines = stream.iter_lines()
+        assert next(lines).startswith("retry")
+        body = visitor(name="赵先生", document_no=None)
+        del body["document_no"]
+        reply = client.post("/api/v1/visitors", json=body, headers=as_staff(server, "GU"))
+        assert reply.status_code == 201
+        for line in lines:
+            seen.append(line)
+            if "visitor_watchlist" in line:
+                break
+    alert = seen[-1]
+    assert '"alert":"loud"' in alert
+    assert "赵先生" in alert
+    assert "值班领导" in alert
 
 
 def test_no_answer_carries_a_full_document_number_and_a_search_finds_it(server, client) -> None:
