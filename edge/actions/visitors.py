@@ -50,18 +50,18 @@ class Gate:
     def inside(self, day: dt.date, now: dt.datetime) -> list[dict[str, Any]]:
         """Return who came in through the gate on ``day`` and has not left, as of ``now``.
 
-        Visitors (``kind`` "visitor") and outside instructors (``kind`` "instructor");
-        ``overdue`` is true once the service has ended: they belong on the roll call.
+        Visitors (``kind`` "visitor") and outside instructors (``kind`` "instructor"), as
+        they stood at ``now`` (a moment in the past: incident review); ``overdue`` is
+        true once the service has ended: they belong on the roll call.
         """
         roster = self._writer.roster
         end = roster.calendar.service_end_at(day)
         register = self.day(day)
         shown = []
         tz = roster.calendar.tz
-        for visit in register.inside():
-            if visit.at <= now:
-                shown.append({**visit.to_json(tz), "overdue": now >= end})
-        for staff_id, since in sorted(register.instructors_inside().items()):
+        for visit in register.inside(now):
+            shown.append({**visit.to_json(tz), "inside": True, "overdue": now >= end})
+        for staff_id, since in sorted(register.instructors_inside(now).items()):
             member = roster.staff.get(staff_id)
             shown.append({
                 "kind": "instructor", "staff_id": staff_id,

@@ -202,14 +202,23 @@ class Register:
             moves = self.instructors.setdefault(event.subject_id or "", [])
             moves.append((str(data["gate"]), event.at, event.station))
 
-    def inside(self) -> list[Visit]:
-        """Return the visitors who have not left, earliest first."""
-        return sorted((v for v in self.visits.values() if v.left_at is None), key=lambda v: v.at)
+    def inside(self, at: dt.datetime | None = None) -> list[Visit]:
+        """Return the visitors inside (at ``at``: in by then, not yet out), earliest first."""
+        shown = [
+            v
+            for v in self.visits.values()
+            if (at is None or v.at <= at) and (v.left_at is None or (at and v.left_at > at))
+        ]
+        return sorted(shown, key=lambda v: v.at)  # fmt: skip
 
-    def instructors_inside(self) -> dict[str, dt.datetime]:
-        """Return each outside instructor whose last gate tap was "in", with its time."""
-        return {sid: moves[-1][1] for sid, moves in self.instructors.items()
-                if moves and moves[-1][0] == "in"}  # fmt: skip
+    def instructors_inside(self, at: dt.datetime | None = None) -> dict[str, dt.datetime]:
+        """Return each outside instructor whose last gate tap (by ``at``) was "in", and when."""
+        inside = {}
+        for sid, moves in self.instructors.items():
+            made = [m for m in moves if at is None or m[1] <= at]
+            if made and made[-1][0] == "in":
+                inside[sid] = made[-1][1]
+        return inside
 
 
 def _visit(event: Event, vid: str) -> Visit:

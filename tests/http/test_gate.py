@@ -98,7 +98,12 @@ def test_a_visitor_is_registered_masked_listed_inside_and_checked_out(server, cl
     assert [v["visitor_id"] for v in inside["visitors"]] == [vid]
     assert client.get("/api/v1/gate/inside", headers=guard).json()["visitors_inside"] == 1
 
+    server.node.clock.set(local("16:00"))
     assert client.post(f"/api/v1/visitors/{vid}/leave", headers=guard).status_code == 200
+    # Incident review: who was inside at a past moment.
+    was = server.node.gate.inside(roster_files.TODAY, local("15:45"))
+    assert [v["visitor_id"] for v in was] == [vid]
+    assert server.node.gate.inside(roster_files.TODAY, local("16:05")) == []
     again = client.post(f"/api/v1/visitors/{vid}/leave", headers=guard)
     assert again.status_code == 409
     assert "已登记离开" in again.json()["detail"]
@@ -274,6 +279,7 @@ def test_an_instructor_card_records_in_and_out_at_the_gate_within_the_contract(
     assert arrived["outcome"] == "accepted"
     assert arrived["code"] == "instructor_in"
     guard = as_staff(server, "GU")
+    server.node.clock.set(local("15:41"))
     inside = client.get("/api/v1/gate/inside", headers=guard).json()["inside"]
     assert [(v["kind"], v["staff_id"], v["organization"]) for v in inside] == [
         ("instructor", "X1", "星火科技")
@@ -282,6 +288,7 @@ def test_an_instructor_card_records_in_and_out_at_the_gate_within_the_contract(
     assert tap(client, "K2", X1_CARD, local("15:45"))["code"] == "custody_taken"
     left = tap(client, "P1", X1_CARD, local("17:10"))
     assert left["code"] == "instructor_out"
+    server.node.clock.set(local("17:11"))
     assert client.get("/api/v1/gate/inside", headers=guard).json()["inside"] == []
     # An instructor at the gate does not become the pickup point's duty teacher.
     picture = server.node.projection.day(roster_files.TODAY)
