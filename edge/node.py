@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from edge.actions.desk import Desk
 from edge.actions.signin import SignInCodes
+from edge.actions.visitors import Gate
 from edge.clock import Clock, ClockTrust, CorrectedClock, SystemClock
 from edge.devices.base import Reader, Sink
 from edge.devices.registry import (
@@ -98,6 +99,7 @@ class Node:
         )
         self.writer.listen(self.metrics.count)
         self.conflicts = DayCache(self.ledger, conflicts.find)  # the day's, for the dashboard
+        self.gate = Gate(self.writer)  # the gate register (门卫登记): visitors, instructors
         self.late_pickups = Periodic(
             "late-pickups", self.ESCALATE_EVERY, lambda: self.writer.escalate().result(timeout=30),
             "late pickups could not be passed to the gate guard",

@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI
 
 from edge.http import health, pages, pickup, presence, reports, signin, simulate, streams
 from edge.http import patrol as patrol_routes
+from edge.http import visitors as gate_register
 from edge.http.responses import SYNC_BODY, BodyLimit, add_error_handlers
 from edge.node import Node
 from edge.school import passes
@@ -44,6 +45,7 @@ def create_app(node: Node) -> FastAPI:
     add_sync_routes(app, store, node.clock, node.peers)
     _include(app, presence.router, streams.router, signin.router, reports.router)
     _include(app, *pickup.routers)
+    _include(app, gate_register.router)  # the gate register (门卫登记)
     _include(app, pages.router)
     _include(app, patrol_routes.router, patrol_routes.pages)  # patrol rounds, /patrol
     app.add_middleware(

@@ -85,6 +85,8 @@ class DayState:
         # group -> (handing staff, when, the id of the offering tap)
         self.offers: dict[str, tuple[str, dt.datetime, str]] = {}
         self.on_duty: tuple[str, dt.datetime] | None = None  # the last staff at a pickup point
+        # outside instructor -> "in" or "out", their last gate tap (every node's: 门卫登记)
+        self.gate: dict[str, str] = {}
         self.last_taps: dict[tuple[str, str], dt.datetime] = {}
         # (station, card) -> (epoch, seq, event id) of the tap last_taps holds: on this node
         # the last tap is the one made last (seq), which a stepped-back clock may sort
@@ -168,6 +170,8 @@ class DayState:
             self.patrol_staff.pop(event.station, None)  # a visit taken over is done with
         elif kind == ev.HANDOVER_OFFERED and mine:
             self.offers[text(data, "group_id") or ""] = (sid, event.at, event.event_id)
+        elif kind == ev.STAFF_ON_DUTY and data.get("gate") in ("in", "out"):
+            self.gate[sid] = str(data["gate"])  # an instructor at the gate is not on duty
         elif kind == ev.STAFF_ON_DUTY:
             self.on_duty = (sid, event.at)
             if mine:  # a checkpoint tag tapped here next is attributed to them (rules)

@@ -54,6 +54,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "released": ("{student}，已由{guardian}接走", "{student} released to {guardian}"),
     "left_alone": ("{student}，自行离校", "{student} leaves alone (parents' consent)"),
     "staff_on_duty": ("{staff}，已在{station}值班", "{staff} on duty at {station}"),
+    # Outside instructors (外聘人员) at the gate, and their card outside the contract.
+    "instructor_in": ("{staff}（外聘），入校登记 {station}", "{staff} (outside instructor) in"),
+    "instructor_out": ("{staff}（外聘），离校登记 {station}", "{staff} (outside instructor) out"),
+    "contract_ended": (
+        "外聘人员合同已到期或未生效（有效期至{valid_to}），此卡不能使用，请联系教务处",
+        "Outside instructor's contract has ended or not begun (valid to {valid_to}): "
+        "this card does not work; see the office",
+    ),
     "needs_guardian": (
         "{student}需要家长接送，请家长先刷接送卡",
         "{student} needs a guardian: the guardian taps their pickup card first",

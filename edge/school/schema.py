@@ -99,6 +99,7 @@ _NAME = _text(1, 40)
 _CLOCK = _optional(_pattern(_CLOCK_TIME, "a time of day (HH:MM)"))
 _PHOTO = _optional(_pattern(PHOTO_NAME, "a photo name"))
 _PASS_ID = _pattern(re.compile(r"^X[0-9a-f]{12}$"), "a pass id")
+_VISITOR_ID = _pattern(re.compile(r"^V[0-9a-f]{10}$"), "a visitor id")
 
 # The fields each action code (and the correction) must carry, and their checks.
 ACTION_FIELDS: dict[str, dict[str, Check]] = {
@@ -116,8 +117,17 @@ ACTION_FIELDS: dict[str, dict[str, Check]] = {
                  "club_until": _CLOCK},
     CLOCK_STEPPED: {"step_seconds": lambda value: None if placement.usable(value)
                     else "is not a clock step in seconds (at most 400 days either way)"},
+    # The gate register (edge.school.gate): a visitor in (a document only as its keyed
+    # hash and last 4; ``watch`` the watchlist's alert) and out.
+    "visitor_in": {"visitor_id": _VISITOR_ID, "name": _NAME,
+                   "document_hash": _optional(_pattern(re.compile(r"^[0-9a-f]{64}$"), "a hash")),
+                   "last4": _optional(_pattern(re.compile(r"^[0-9A-Z]{1,4}$"), "4 characters")),
+                   "phone": _optional(_text(5, 20)), "visiting": _text(1, 40),
+                   "purpose": _text(1, 100), "photo": _PHOTO},
+    "visitor_out": {"visitor_id": _VISITOR_ID},
 }  # fmt: skip
-OPTIONAL = {"delegate_granted": {"phone", "photo"}, "plan_set": {"batch", "point", "club_until"}}
+OPTIONAL = {"delegate_granted": {"phone", "photo"}, "plan_set": {"batch", "point", "club_until"},
+            "visitor_in": {"document_hash", "last4", "phone", "photo"}}  # fmt: skip
 CORRECTION_FIELDS: dict[str, Check] = {
     "corrects": _pattern(_EVENT_ID, "an event id"),
     "reason": _text(1, 200),

@@ -38,7 +38,8 @@ NEEDS_PIN = (ADMIN, PAY, GRANT, CORRECT)
 # made-up id (the check of who may ask comes first).
 SUCCESS = {"/api/v1/delegates#POST": 201, "/api/v1/pickup-codes": 201,
            "/api/v1/delegates/Dnone": 404, "/api/v1/events/k:e:1/correct": 404,
-           "/api/v1/passes": 201, "/api/v1/patrol/visits": 404}  # fmt: skip
+           "/api/v1/passes": 201, "/api/v1/patrol/visits": 404,
+           "/api/v1/visitors#POST": 201, "/api/v1/visitors/Vffffffffff/leave": 404}  # fmt: skip
 DEVICE = "device"
 CODE = "a one-time sign-in code"  # a token grants nothing there; a wrong code is a 401
 
@@ -103,6 +104,17 @@ POLICY: dict[tuple[str, str], tuple[object, str]] = {
     ("GET", "/api/v1/sync/events"): (DEVICE, "/api/v1/sync/events"),
     ("GET", "/api/v1/sync/roster"): (DEVICE, "/api/v1/sync/roster"),
     ("GET", "/api/v1/sync/photos/{name}"): (DEVICE, "/api/v1/sync/photos/" + "0" * 64 + ".png"),
+    # The gate register (门卫登记): guard, duty leader, admin; its page signs in itself.
+    ("POST", "/api/v1/visitors"): (STAFF_VIEW, "/api/v1/visitors"),
+    ("GET", "/api/v1/visitors"): (STAFF_VIEW, "/api/v1/visitors"),
+    ("POST", "/api/v1/visitors/{visitor_id}/leave"): (
+        STAFF_VIEW,
+        "/api/v1/visitors/Vffffffffff/leave",
+    ),
+    ("GET", "/api/v1/gate/inside"): (STAFF_VIEW, "/api/v1/gate/inside"),
+    ("GET", "/gate"): (OPEN, "/gate"),
+    ("GET", "/gate/slip/{visitor_id}"): (OPEN, "/gate/slip/V0000000000"),
+    ("GET", "/ui/panels/register.js"): (OPEN, "/ui/panels/register.js"),
 }
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 ROLES = {"teacher": "T1", "guard": "GU", "duty_leader": "L1", "admin": "A1"}
@@ -138,6 +150,7 @@ def call(client: httpx.Client, method: str, path: str, token: str | None) -> int
             "/api/v1/passes": {"student_id": "S1", "name": "外婆"},
             "/api/v1/patrol/visits": {"tag": "04CC000001"},
             "/api/v1/stations/K1/patrol-confirm": {"event_id": "k:e:1"},
+            "/api/v1/visitors": {"name": "王建国", "visiting": "陈老师", "purpose": "家长会"},
             }.get(path) if method != "GET" else None  # fmt: skip
     with client.stream(method, path, headers=headers, params=params, json=body) as reply:
         return reply.status_code  # streams are closed after their headers

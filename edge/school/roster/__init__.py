@@ -20,6 +20,7 @@ from edge.school.roster.check import build
 from edge.school.roster.model import (
     FILES,
     ROLES,
+    Banned,
     Checkpoint,
     Column,
     Group,
@@ -34,6 +35,7 @@ from edge.school.roster.model import (
 
 __all__ = [
     "FILES",
+    "Banned",
     "PHOTO_LIMIT",
     "PHOTO_NAME",
     "PHOTO_TYPES",

@@ -14,10 +14,12 @@ import re
 from edge import text as text_rules
 from edge.errors import RosterError
 from edge.school import calendar as calendar_mod
+from edge.school import gate
 from edge.school.calendar import Calendar, CalendarError
 from edge.school.cards import ByteOrder, CardNumberError, normalize
 from edge.school.roster.model import (
     ROLES,
+    Banned,
     Checkpoint,
     Group,
     Guardian,
@@ -186,6 +188,7 @@ def build(tables: dict[str, Table], school_toml: str, version: int) -> Roster:
     leave = _leave(check, tables.get("leave", []), students)
     checkpoints = _checkpoints(check, tables.get("checkpoints", []), stations)
     _patrol_places(check, calendar, stations, checkpoints)
+    banned = _banned(check, tables.get("visitors_banned", []), gate.document_key(school_toml))
     check.raise_if_any()
 
     by_guardian: dict[str, list[tuple[str, PickupRight]]] = {}
@@ -212,6 +215,7 @@ def build(tables: dict[str, Table], school_toml: str, version: int) -> Roster:
         _by_guardian={k: tuple(v) for k, v in by_guardian.items()},
         _by_group={k: tuple(v) for k, v in by_group.items()},
         checkpoints=checkpoints,
+        banned=banned,
     )
 
 
@@ -273,13 +277,73 @@ def _staff(check: _Checker, rows: Table) -> dict[str, Staff]:
             check.fail(
                 f"role '{role_text}' is not one of {', '.join(ROLES)}", "staff.csv", row, "role"
             )
+        external = check.flag("staff.csv", row, "external", False)
+        start, end = _contract(check, row, external)
         staff[stid] = Staff(
             stid,
             check.required("staff.csv", row, "name"),
             role or "teacher",
             check.card("staff.csv", row, "staff", stid),
+            external,
+            row.get("organization", "").strip(),
+            start,
+            end,
         )
     return staff
+
+
+def _contract(check: _Checker, row: Row, external: bool) -> tuple[dt.date | None, dt.date | None]:
+    """Read an outside instructor's contract dates (valid_from, valid_to) from staff.csv."""
+    days: list[dt.date | None] = []
+    for column in ("valid_from", "valid_to"):
+        value = row.get(column, "").strip().replace("/", "-")
+        day = None
+        if value:
+            try:
+                day = dt.date.fromisoformat(value)
+            except ValueError:
+                check.fail(f"{column} '{value}' is not a date like 2026-09-01",
+                           "staff.csv", row, column)  # fmt: skip
+        days.append(day)
+    start, end = days
+    if (start or end) and not external:
+        check.fail("contract dates are for outside instructors: set external to 1",
+                   "staff.csv", row, "external")  # fmt: skip
+    if external and end is None:
+        check.fail("an outside instructor (external = 1) needs valid_to, the contract's "
+                   "last day", "staff.csv", row, "valid_to")  # fmt: skip
+    if start and end and end < start:
+        check.fail(f"valid_to {end} is before valid_from {start}", "staff.csv", row, "valid_to")
+    return start, end
+
+
+def _banned(check: _Checker, rows: Table, key: bytes) -> tuple[Banned, ...]:
+    """Check visitors_banned.csv; keep each document number only as its keyed hash.
+
+    The cell itself is replaced in the stored table by ``hmac:<hash>:<last 4>``, so the
+    number a school typed reaches no database or kiosk; a roster read back from the
+    store (or synced) gives the cell in that form, taken as it is.
+    """
+    banned = []
+    for row in rows:
+        name = check.required("visitors_banned.csv", row, "name")
+        cell = row.get("document_no", "").strip()
+        digest, last4 = None, ""
+        stored = re.fullmatch(r"hmac:([0-9a-f]{64}):([0-9A-Z]{1,4})", cell)
+        if stored:
+            digest, last4 = stored.group(1), stored.group(2)
+        elif cell:
+            try:
+                number = gate.normalize_document(cell)
+            except gate.DocumentError as err:
+                check.fail(str(err), "visitors_banned.csv", row, "document_no")
+            else:
+                digest, last4 = gate.document_hash(key, number), number[-4:]
+                row["document_no"] = f"hmac:{digest}:{last4}"
+        if name and len(name) > 40:
+            check.fail("name is longer than 40 characters", "visitors_banned.csv", row, "name")
+        banned.append(Banned(name, digest, last4, row.get("reason", "").strip()[:200]))
+    return tuple(banned)
 
 
 def _groups(check: _Checker, rows: Table, staff: dict[str, Staff]) -> dict[str, Group]:

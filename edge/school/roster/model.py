@@ -73,6 +73,12 @@ FILES: dict[str, tuple[bool, tuple[Column, ...]]] = {
             Column("name", ("姓名", "教师姓名")),
             Column("role", ("角色", "岗位", "职务")),
             Column("card_uid", ("卡号", "工作卡号"), required=False),
+            # Outside instructors (外聘人员): external = 1, their organization and the
+            # contract's dates, outside which their card is refused (edge.school.gate).
+            Column("external", ("外聘", "外聘人员"), required=False, optional_column=True),
+            Column("organization", ("单位", "所属机构"), required=False, optional_column=True),
+            Column("valid_from", ("合同开始", "有效期起"), required=False, optional_column=True),
+            Column("valid_to", ("合同结束", "有效期至"), required=False, optional_column=True),
         ),
     ),
     "groups": (
@@ -121,6 +127,16 @@ FILES: dict[str, tuple[bool, tuple[Column, ...]]] = {
             Column("place", ("位置", "地点"), required=False, optional_column=True),
         ),
     ),
+    # The school's banned list for the gate register (门卫登记): the document number is
+    # kept only as a keyed hash and its last 4 (edge.school.gate), never as typed.
+    "visitors_banned": (
+        False,
+        (
+            Column("name", ("姓名",)),
+            Column("document_no", ("证件号", "证件号码", "身份证号"), required=False),
+            Column("reason", ("原因", "事由"), required=False),
+        ),
+    ),
 }
 
 
@@ -164,6 +180,28 @@ class Staff:
     name: str
     role: str
     card: str | None
+    external: bool = False  # an outside instructor (外聘人员)
+    organization: str = ""
+    valid_from: dt.date | None = None  # the contract's first and last day (external only)
+    valid_to: dt.date | None = None
+
+    def contract_holds(self, day: dt.date) -> bool:
+        """Tell whether this member's card may work on ``day`` (always, unless external)."""
+        if not self.external:
+            return True
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day <= self.valid_to
+        )
+
+
+@dataclass(frozen=True)
+class Banned:
+    """A row of the school's banned list: a name and (hashed) document number, and why."""
+
+    name: str
+    document_hash: str | None  # edge.school.gate.document_hash of the number
+    last4: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -222,6 +260,7 @@ class Roster:
         default_factory=dict, repr=False, compare=False
     )
     photos: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+    banned: tuple[Banned, ...] = field(default=(), repr=False, compare=False)
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
 
     def patrol_places(self) -> tuple[str, ...]:
