@@ -21,12 +21,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from edge.errors import StorageError
 from edge.files import write_atomic
 from edge.school import roster as roster_mod
 from edge.school.roster import Column, Roster
+from edge.school.roster.model import StoredTable
 from edge.store.db import Database, Writes
 
 
@@ -69,6 +68,8 @@ def _stage(
     conn: sqlite3.Connection, name: str, columns: tuple[Column, ...], rows: list[dict[str, Any]]
 ) -> None:
     """Load one roster table into its staging table (dropped and made again)."""
+    import sqlite_utils  # only an import needs it: not kept by every serving process
+
     db = sqlite_utils.Database(conn, recursive_triggers=False)
     staging = db.table(f"roster_{name}_staging")
     staging.drop(ignore=True)
@@ -113,13 +114,28 @@ def _photos_named(conn: sqlite3.Connection) -> set[str]:
     return names
 
 
+def _stored(conn: sqlite3.Connection) -> dict[str, StoredTable]:
+    """Return every roster table in force as stored: column names and tuples, NULL empty.
+
+    A cell's text is one object however often it repeats (a grade, a relation, a
+    weekday list), so the Roster built from these rows keeps it once.
+    """
+    tables = {}
+    shared: dict[Any, Any] = {}
+    for name in roster_mod.FILES:
+        cursor = conn.cursor()
+        cursor.row_factory = None  # plain tuples: no sqlite3.Row beside each row
+        cursor.execute(f"SELECT * FROM [roster_{name}]")  # noqa: S608
+        keys = tuple(shared.setdefault(d[0], d[0]) for d in cursor.description)
+        one = shared.setdefault
+        rows = [tuple(map(one, row, row)) for row in cursor]
+        tables[name] = StoredTable(keys, rows)
+    return tables
+
+
 def _tables(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     """Return every roster table in force as stored (rows without their empty cells)."""
-    tables = {}
-    for name in roster_mod.FILES:
-        rows = conn.execute(f"SELECT * FROM [roster_{name}]").fetchall()  # noqa: S608
-        tables[name] = [{k: r[k] for k in r.keys() if r[k] is not None} for r in rows]
-    return tables
+    return {name: list(table) for name, table in _stored(conn).items()}
 
 
 class Rosters(Database):
@@ -154,7 +170,7 @@ class Rosters(Database):
             school_toml = conn.execute(
                 "SELECT school_toml FROM roster_versions WHERE version = ?", (version,)
             ).fetchone()[0]
-            tables = _tables(conn)
+            tables = _stored(conn)
         finally:
             conn.execute("COMMIT")
         return roster_mod.build(tables, school_toml, version)

@@ -9,7 +9,9 @@ raises RosterError naming file, row and column of the first problem found (and u
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+from collections.abc import Mapping
 
 from edge import text as text_rules
 from edge.errors import RosterError
@@ -18,6 +20,7 @@ from edge.school.calendar import Calendar, CalendarError
 from edge.school.cards import ByteOrder, CardNumberError, normalize
 from edge.school.roster.model import (
     ROLES,
+    Cells,
     Group,
     Guardian,
     PickupRight,
@@ -25,13 +28,14 @@ from edge.school.roster.model import (
     Staff,
     Station,
     Student,
-    Table,
+    pack,
 )
 
 Row = dict[str, str]
 
 _TRUE = {"1", "true", "yes", "y", "是", "可以", "允许", "√", "✓"}
 _FALSE = {"0", "false", "no", "n", "否", "不", "不可以", "不允许", "×"}
+_DAY_SETS: dict[frozenset[int], frozenset[int]] = {}
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _ROLE_ALIASES = {
     "teacher": "teacher",
@@ -164,7 +168,7 @@ class _Checker:
         return default
 
 
-def build(tables: dict[str, Table], school_toml: str, version: int) -> Roster:
+def build(tables: Mapping[str, Cells], school_toml: str, version: int) -> Roster:
     """Check the tables as a whole and return the Roster they describe.
 
     Raises RosterError naming file, row and column of the first problem (and
@@ -204,14 +208,14 @@ def build(tables: dict[str, Table], school_toml: str, version: int) -> Roster:
         enrollments={k: tuple(v) for k, v in enrollments.items()},
         leave=leave,
         cards=check.cards,
-        tables=tables,
+        packed=pack(tables),
         school_toml=school_toml,
         _by_guardian={k: tuple(v) for k, v in by_guardian.items()},
         _by_group={k: tuple(v) for k, v in by_group.items()},
     )
 
 
-def _students(check: _Checker, rows: Table) -> dict[str, Student]:
+def _students(check: _Checker, rows: Cells) -> dict[str, Student]:
     """Check students.csv: ids, names, grades, cards, walk-alone flags."""
     students: dict[str, Student] = {}
     seen: dict[str, str] = {}
@@ -238,7 +242,7 @@ def _students(check: _Checker, rows: Table) -> dict[str, Student]:
     return students
 
 
-def _guardians(check: _Checker, rows: Table) -> dict[str, Guardian]:
+def _guardians(check: _Checker, rows: Cells) -> dict[str, Guardian]:
     """Check guardians.csv: ids, names, phone numbers, cards."""
     guardians: dict[str, Guardian] = {}
     seen: dict[str, str] = {}
@@ -257,7 +261,7 @@ def _guardians(check: _Checker, rows: Table) -> dict[str, Guardian]:
     return guardians
 
 
-def _staff(check: _Checker, rows: Table) -> dict[str, Staff]:
+def _staff(check: _Checker, rows: Cells) -> dict[str, Staff]:
     """Check staff.csv: ids, roles, names, cards."""
     staff: dict[str, Staff] = {}
     seen: dict[str, str] = {}
@@ -278,7 +282,7 @@ def _staff(check: _Checker, rows: Table) -> dict[str, Staff]:
     return staff
 
 
-def _groups(check: _Checker, rows: Table, staff: dict[str, Staff]) -> dict[str, Group]:
+def _groups(check: _Checker, rows: Cells, staff: dict[str, Staff]) -> dict[str, Group]:
     """Check groups.csv: ids, kinds, the staff in charge, start times, names."""
     groups: dict[str, Group] = {}
     seen: dict[str, str] = {}
@@ -318,10 +322,11 @@ def _start(check: _Checker, row: Row) -> dt.time | None:
 
 
 def _pickup(
-    check: _Checker, rows: Table, students: dict[str, Student], guardians: dict[str, Guardian]
+    check: _Checker, rows: Cells, students: dict[str, Student], guardians: dict[str, Guardian]
 ) -> dict[tuple[str, str], PickupRight]:
     """Check pickup.csv: each (student, guardian) once, both known, allowed 1 or 0."""
     pickup: dict[tuple[str, str], PickupRight] = {}
+    shared: dict[PickupRight, PickupRight] = {}  # a few distinct rights, one object each
     for row in rows:
         sid = check.required("pickup.csv", row, "student_id")
         gid = check.required("pickup.csv", row, "guardian_id")
@@ -342,14 +347,15 @@ def _pickup(
                 row,
                 "allowed",
             )
-        pickup[(sid, gid)] = PickupRight(
+        right = PickupRight(
             row.get("relation", "").strip(), check.flag("pickup.csv", row, "allowed", False)
         )
+        pickup[(sid, gid)] = shared.setdefault(right, right)
     return pickup
 
 
 def _enrollments(
-    check: _Checker, rows: Table, students: dict[str, Student], groups: dict[str, Group]
+    check: _Checker, rows: Cells, students: dict[str, Student], groups: dict[str, Group]
 ) -> dict[str, list[tuple[str, frozenset[int]]]]:
     """Check enrollments.csv: known students and groups, weekdays 1-7."""
     enrollments: dict[str, list[tuple[str, frozenset[int]]]] = {}
@@ -374,7 +380,7 @@ def _enrollments(
     return enrollments
 
 
-def _stations(check: _Checker, rows: Table, groups: dict[str, Group]) -> dict[str, Station]:
+def _stations(check: _Checker, rows: Cells, groups: dict[str, Group]) -> dict[str, Station]:
     """Check stations.csv: ids fit in a web address, roles, a classroom's group, names."""
     stations: dict[str, Station] = {}
     seen: dict[str, str] = {}
@@ -409,7 +415,7 @@ def _stations(check: _Checker, rows: Table, groups: dict[str, Group]) -> dict[st
 
 
 def _leave(
-    check: _Checker, rows: Table, students: dict[str, Student]
+    check: _Checker, rows: Cells, students: dict[str, Student]
 ) -> dict[tuple[str, dt.date], str]:
     """Check leave.csv: known students, real dates."""
     leave: dict[tuple[str, dt.date], str] = {}
@@ -441,6 +447,7 @@ def _grade(text: str) -> int | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)  # a roster repeats a few lists of days thousands of times
 def _weekdays(text: str) -> frozenset[int] | None:
     """Read weekdays 1-7 like 1,2,3 or 1-5 (None: not a list of days)."""
     days: set[int] = set()
@@ -454,4 +461,7 @@ def _weekdays(text: str) -> frozenset[int] | None:
         if not 1 <= low <= high <= 7:
             return None
         days.update(range(low, high + 1))
-    return frozenset(days) if days else None
+    if not days:
+        return None
+    found = frozenset(days)
+    return _DAY_SETS.setdefault(found, found)  # at most 127 sets, shared by every enrolment
