@@ -15,13 +15,14 @@ import base64
 import datetime as dt
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from edge.files import read_or_create
+
+if TYPE_CHECKING:  # cryptography (some 8 MB) is imported when a key is first used
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 PREFIX = "CE1."
 CARD_PREFIX = "pass:"
@@ -38,6 +39,8 @@ def _unb32(text: str) -> bytes:
 
 def load_key(data_dir: Path) -> Ed25519PrivateKey:
     """Return this node's pass-signing key, made on first use (pass.key, mode 0600)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     raw = read_or_create(
         Path(data_dir) / "pass.key", lambda: Ed25519PrivateKey.generate().private_bytes_raw()
     )
@@ -65,6 +68,9 @@ def verify(text: str, publics: list[str]) -> dict[str, Any]:
 
     The error's message is a reason code: malformed, unknown_key or bad_signature.
     """
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         body_text, signature_text = text.strip().upper().removeprefix(PREFIX).split(".")
         body, signature = _unb32(body_text), _unb32(signature_text)
