@@ -47,13 +47,14 @@ def save(photos: Path, roster: Roster, source: str, version: int | None, write: 
     for photo, data in roster.photos.items():
         if not (photos / photo).exists():
             write_atomic(photos / photo, data)
+    tables = roster.tables  # unpacked once, outside the writes
     try:
         for name, (_, columns) in roster_mod.FILES.items():
-            rows = roster.tables.get(name, [])
+            rows = tables.get(name, [])
             stage = functools.partial(_stage, name=name, columns=columns, rows=rows)
             write(stage, in_transaction=False)  # sqlite-utils commits in batches itself
-        made, dropped = write(functools.partial(_swap, roster=roster, source=source,
-                                                version=version))  # fmt: skip
+        made, dropped = write(functools.partial(_swap, roster=roster, tables=tables,
+                                                source=source, version=version))  # fmt: skip
     except sqlite3.DatabaseError as err:
         raise StorageError(f"the roster could not be stored: {err}") from err
     # A photo the new roster no longer names starts its retention period now (its
@@ -78,7 +79,11 @@ def _stage(
 
 
 def _swap(
-    conn: sqlite3.Connection, roster: Roster, source: str, version: int | None
+    conn: sqlite3.Connection,
+    roster: Roster,
+    tables: dict[str, list[dict[str, Any]]],
+    source: str,
+    version: int | None,
 ) -> tuple[int, set[str]]:
     """Put the staged tables in force with their version row (inside the write's transaction).
 
@@ -86,9 +91,9 @@ def _swap(
     does not.
     """
     digest = hashlib.sha256(
-        json.dumps([roster.tables, roster.school_toml], sort_keys=True, ensure_ascii=False).encode()
+        json.dumps([tables, roster.school_toml], sort_keys=True, ensure_ascii=False).encode()
     ).hexdigest()
-    counts = {name: len(rows) for name, rows in roster.tables.items()}
+    counts = {name: len(rows) for name, rows in tables.items()}
     made = max(roster_version(conn) + 1, version or 0)
     before = _photos_named(conn)
     for name in roster_mod.FILES:
