@@ -66,6 +66,7 @@ class Node:
             self.ledger.iter_day, self.ledger.pickup_actions, local=self.ledger.node_id
         )
         self.secret = auth.load_secret(settings.data_dir)
+        self._pass_raw = passes.key_bytes(settings.data_dir)  # read (or made) now, used later
         self.writer = TapWriter(
             self.ledger,
             self.projection,
@@ -115,7 +116,7 @@ class Node:
         A node that never issues or checks a pass, nor hands its key to a kiosk, does
         not import cryptography at all (some 8 MB of a Pi's memory).
         """
-        return passes.load_key(self.settings.data_dir)
+        return passes.private_key(self._pass_raw)
 
     def staff_of(self, token: str) -> auth.Principal:
         """Return who a staff bearer token speaks for now; AuthError (401) saying why not."""
