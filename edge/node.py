@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import functools
 import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -43,6 +44,8 @@ from edge.sync.server import Peers
 from edge.writer import TapResult, TapWriter
 
 if TYPE_CHECKING:  # for the types only: start() imports them when the settings ask
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from edge.notices import Notifier
     from edge.sync.client import SyncClient
 
@@ -66,7 +69,7 @@ class Node:
             self._events_of_day, self.ledger.pickup_actions, local=self.ledger.node_id
         )
         self.secret = auth.load_secret(settings.data_dir)
-        self.pass_key = passes.load_key(settings.data_dir)
+        self._pass_raw = passes.key_bytes(settings.data_dir)  # read (or made) now, used later
         self.writer = TapWriter(
             self.ledger,
             self.projection,
@@ -87,7 +90,7 @@ class Node:
         )
         self.broadcast = Broadcast()
         self.desk = Desk(  # staff actions (edge.actions), signed with this node's key
-            self.writer, settings, self.pass_key, self.broadcast.publish,
+            self.writer, settings, lambda: self.pass_key, self.broadcast.publish,
             lambda who: proof.prover(who, settings.data_dir),
         )  # fmt: skip
         screens = Screens(self.broadcast, self.projection, self.clock, self.ledger.node_id,
@@ -113,6 +116,15 @@ class Node:
     def roster(self) -> Roster:
         """Return the roster in force."""
         return self.writer.roster
+
+    @functools.cached_property
+    def pass_key(self) -> Ed25519PrivateKey:
+        """Return the key this node signs passes with, loaded (or made) when first needed.
+
+        A node that never issues or checks a pass, nor hands its key to a kiosk, does
+        not import cryptography at all (some 8 MB of a Pi's memory).
+        """
+        return passes.private_key(self._pass_raw)
 
     def staff_of(self, token: str) -> auth.Principal:
         """Return who a staff bearer token speaks for now; AuthError (401) saying why not."""

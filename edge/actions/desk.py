@@ -14,9 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edge.errors import TapError
 from edge.lockout import Lockout
@@ -26,6 +24,9 @@ from edge.school.events import Event
 from edge.school.roster import Roster, Student
 from edge.settings import Settings
 from edge.writer import TapWriter
+
+if TYPE_CHECKING:  # cryptography is imported when a pass is first issued
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 # Who may make each staff action is school.proof's GRANT_ROLES and CORRECT_ROLES (the roles
 # a synced action is checked against); who may look at delegations and plans:
@@ -58,11 +59,16 @@ class Desk:
 
     writer: TapWriter
     settings: Settings
-    pass_key: Ed25519PrivateKey
+    pass_key_of: Callable[[], Ed25519PrivateKey]  # loaded when a pass is first issued
     publish: Publish
     prove: Callable[[auth.Principal], Prover]  # signs an action for who made it
     code_failures: Lockout = field(default_factory=_code_failures)
     searches: Lockout = field(default_factory=_searches)
+
+    @property
+    def pass_key(self) -> Ed25519PrivateKey:
+        """Return the key this node signs passes with."""
+        return self.pass_key_of()
 
     @property
     def roster(self) -> Roster:

@@ -41,7 +41,7 @@ def create_app(node: Node) -> FastAPI:
     _include(app, health.router)
     if node.settings.simulate:
         _include(app, simulate.router)
-    store = LedgerStore(node.writer, node.settings.role, passes.public_text(node.pass_key))
+    store = LedgerStore(node.writer, node.settings.role, lambda: passes.public_text(node.pass_key))
     add_sync_routes(app, store, node.clock, node.peers)
     _include(app, presence.router, streams.router, signin.router, reports.router)
     _include(app, *pickup.routers)

@@ -28,17 +28,45 @@ district central's PostgreSQL, one campus at a time.
 
 from __future__ import annotations
 
-from edge.reports.attendance import attendance
-from edge.reports.catalog import NAMES, make
-from edge.reports.cells import KIND_ZH
-from edge.reports.central import CentralSource, across, district
-from edge.reports.parents import parents
-from edge.reports.period import Period, period
-from edge.reports.source import LedgerSource, Source
-from edge.reports.supervision import supervision
-from edge.reports.tables import Column, Report, Table
-from edge.reports.timeline import timeline
-from edge.reports.workload import workload
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edge.reports.attendance import attendance
+    from edge.reports.catalog import NAMES, make
+    from edge.reports.cells import KIND_ZH
+    from edge.reports.central import CentralSource, across, district
+    from edge.reports.parents import parents
+    from edge.reports.period import Period, period
+    from edge.reports.source import LedgerSource, Source
+    from edge.reports.supervision import supervision
+    from edge.reports.tables import Column, Report, Table
+    from edge.reports.timeline import timeline
+    from edge.reports.workload import workload
+
+# Each name's module, imported when the name is first asked for: a serving node that
+# nobody asks for a report does not hold the report modules (nor what they import).
+_HOME = {
+    "attendance": "attendance", "NAMES": "catalog", "make": "catalog", "KIND_ZH": "cells",
+    "CentralSource": "central", "across": "central", "district": "central",
+    "parents": "parents", "Period": "period", "period": "period", "LedgerSource": "source",
+    "Source": "source", "supervision": "supervision", "Column": "tables", "Report": "tables",
+    "Table": "tables", "timeline": "timeline", "workload": "workload",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    """Return one of the package's names, importing every report module on first use.
+
+    All at once, names bound after every import: several modules share a name with the
+    function they hold (``attendance``), and the function is what the package names.
+    """
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    found = {n: getattr(importlib.import_module(f"edge.reports.{m}"), n) for n, m in _HOME.items()}
+    globals().update(found)
+    return found[name]
+
 
 __all__ = [
     "KIND_ZH",

@@ -14,14 +14,17 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from edge.errors import StorageError
 from edge.files import read_or_create
+
+if TYPE_CHECKING:  # cryptography (some 8 MB) is imported when a key is first used
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 PREFIX = "CE1."
 CARD_PREFIX = "pass:"
@@ -36,12 +39,32 @@ def _unb32(text: str) -> bytes:
     return base64.b32decode(text + "=" * (-len(text) % 8))
 
 
+def key_bytes(data_dir: Path) -> bytes:
+    """Return this node's pass-signing key as stored, made on first use (pass.key, 0600).
+
+    An Ed25519 private key is 32 random bytes, so it is made (and a full or read-only
+    disk found) at a node's start without loading cryptography.
+    """
+    path = Path(data_dir) / "pass.key"
+    raw = read_or_create(path, lambda: secrets.token_bytes(32))
+    if len(raw) != 32:
+        raise StorageError(
+            f"{path} holds {len(raw)} bytes, not a pass key (32): restore it from the "
+            "backup (a new key makes every pass issued so far unreadable)"
+        )
+    return raw
+
+
+def private_key(raw: bytes) -> Ed25519PrivateKey:
+    """Return the signing key of pass.key's bytes (ValueError if they are not 32)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.from_private_bytes(raw)
+
+
 def load_key(data_dir: Path) -> Ed25519PrivateKey:
     """Return this node's pass-signing key, made on first use (pass.key, mode 0600)."""
-    raw = read_or_create(
-        Path(data_dir) / "pass.key", lambda: Ed25519PrivateKey.generate().private_bytes_raw()
-    )
-    return Ed25519PrivateKey.from_private_bytes(raw)
+    return private_key(key_bytes(data_dir))
 
 
 def public_text(key: Ed25519PrivateKey) -> str:
@@ -65,6 +88,9 @@ def verify(text: str, publics: list[str]) -> dict[str, Any]:
 
     The error's message is a reason code: malformed, unknown_key or bad_signature.
     """
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         body_text, signature_text = text.strip().upper().removeprefix(PREFIX).split(".")
         body, signature = _unb32(body_text), _unb32(signature_text)

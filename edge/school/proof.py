@@ -25,14 +25,15 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from edge.files import read_or_create
 from edge.school import events as ev
 from edge.school.auth import CLOCK_SLACK, MAX_TOKEN_HOURS, Principal
 from edge.school.events import Event, utc_text
+
+if TYPE_CHECKING:  # cryptography (some 8 MB) is imported when a key is first used
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 DOMAIN = b"campus-edge action v1\x00"
 PUSH_DOMAIN = b"campus-edge push v1\x00"
@@ -62,6 +63,8 @@ def roles_for(event: Event) -> frozenset[str] | None:
 
 def load_key(data_dir: Path) -> Ed25519PrivateKey:
     """Return this node's signing key, made on first use (node.key, mode 0600)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     raw = read_or_create(
         Path(data_dir) / KEY_FILE, lambda: Ed25519PrivateKey.generate().private_bytes_raw()
     )
@@ -77,6 +80,8 @@ def is_public_key(text: str) -> bool:
     """Tell whether a text is a node's public key as ``public_text`` writes it."""
     if len(text) != 43 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in text):
         return False
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         Ed25519PublicKey.from_public_bytes(_unb64(text))
     except ValueError:
@@ -151,6 +156,9 @@ def check(event: Event, roles: frozenset[str], public: str | None) -> str | None
     # stall the sender's chain at a lawful event for good.
     if public is None:
         return None
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = Ed25519PublicKey.from_public_bytes(_unb64(public))
         key.verify(_unb64(proof["sig"]), _message(event))
@@ -235,6 +243,9 @@ def push_problem(
                 "batch, so the push's signature does not vouch for it"
             )
         last[(event.node_id, event.epoch)] = event
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = Ed25519PublicKey.from_public_bytes(_unb64(public))
         key.verify(_unb64(signature), push_message(events, head))

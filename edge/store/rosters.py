@@ -21,12 +21,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from edge.errors import StorageError
 from edge.files import write_atomic
 from edge.school import roster as roster_mod
 from edge.school.roster import Column, Roster
+from edge.school.roster.model import StoredTable
 from edge.store.db import Database, Writes
 
 
@@ -48,13 +47,14 @@ def save(photos: Path, roster: Roster, source: str, version: int | None, write: 
     for photo, data in roster.photos.items():
         if not (photos / photo).exists():
             write_atomic(photos / photo, data)
+    tables = roster.tables  # unpacked once, outside the writes
     try:
         for name, (_, columns) in roster_mod.FILES.items():
-            rows = roster.tables.get(name, [])
+            rows = tables.get(name, [])
             stage = functools.partial(_stage, name=name, columns=columns, rows=rows)
             write(stage, in_transaction=False)  # sqlite-utils commits in batches itself
-        made, dropped = write(functools.partial(_swap, roster=roster, source=source,
-                                                version=version))  # fmt: skip
+        made, dropped = write(functools.partial(_swap, roster=roster, tables=tables,
+                                                source=source, version=version))  # fmt: skip
     except sqlite3.DatabaseError as err:
         raise StorageError(f"the roster could not be stored: {err}") from err
     # A photo the new roster no longer names starts its retention period now (its
@@ -69,6 +69,8 @@ def _stage(
     conn: sqlite3.Connection, name: str, columns: tuple[Column, ...], rows: list[dict[str, Any]]
 ) -> None:
     """Load one roster table into its staging table (dropped and made again)."""
+    import sqlite_utils  # only an import needs it: not kept by every serving process
+
     db = sqlite_utils.Database(conn, recursive_triggers=False)
     staging = db.table(f"roster_{name}_staging")
     staging.drop(ignore=True)
@@ -77,7 +79,11 @@ def _stage(
 
 
 def _swap(
-    conn: sqlite3.Connection, roster: Roster, source: str, version: int | None
+    conn: sqlite3.Connection,
+    roster: Roster,
+    tables: dict[str, list[dict[str, Any]]],
+    source: str,
+    version: int | None,
 ) -> tuple[int, set[str]]:
     """Put the staged tables in force with their version row (inside the write's transaction).
 
@@ -85,9 +91,9 @@ def _swap(
     does not.
     """
     digest = hashlib.sha256(
-        json.dumps([roster.tables, roster.school_toml], sort_keys=True, ensure_ascii=False).encode()
+        json.dumps([tables, roster.school_toml], sort_keys=True, ensure_ascii=False).encode()
     ).hexdigest()
-    counts = {name: len(rows) for name, rows in roster.tables.items()}
+    counts = {name: len(rows) for name, rows in tables.items()}
     made = max(roster_version(conn) + 1, version or 0)
     before = _photos_named(conn)
     for name in roster_mod.FILES:
@@ -113,16 +119,32 @@ def _photos_named(conn: sqlite3.Connection) -> set[str]:
     return names
 
 
+def _stored(conn: sqlite3.Connection) -> dict[str, StoredTable]:
+    """Return every roster table in force as stored: column names and tuples, NULL empty.
+
+    A cell's text is one object however often it repeats (a grade, a relation, a
+    weekday list), so the Roster built from these rows keeps it once.
+    """
+    tables = {}
+    shared: dict[Any, Any] = {}
+    for name in roster_mod.FILES:
+        cursor = conn.cursor()
+        cursor.row_factory = None  # plain tuples: no sqlite3.Row beside each row
+        try:
+            cursor.execute(f"SELECT * FROM [roster_{name}]")  # noqa: S608
+        except sqlite3.OperationalError:  # a file added since this roster was stored: none
+            tables[name] = StoredTable((), [])
+            continue
+        keys = tuple(shared.setdefault(d[0], d[0]) for d in cursor.description)
+        one = shared.setdefault
+        rows = [tuple(map(one, row, row)) for row in cursor]
+        tables[name] = StoredTable(keys, rows)
+    return tables
+
+
 def _tables(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     """Return every roster table in force as stored (rows without their empty cells)."""
-    tables = {}
-    for name in roster_mod.FILES:
-        try:
-            rows = conn.execute(f"SELECT * FROM [roster_{name}]").fetchall()  # noqa: S608
-        except sqlite3.OperationalError:
-            rows = []  # a file added since this roster was stored (checkpoints): none
-        tables[name] = [{k: r[k] for k in r.keys() if r[k] is not None} for r in rows]
-    return tables
+    return {name: list(table) for name, table in _stored(conn).items()}
 
 
 class Rosters(Database):
@@ -157,7 +179,7 @@ class Rosters(Database):
             school_toml = conn.execute(
                 "SELECT school_toml FROM roster_versions WHERE version = ?", (version,)
             ).fetchone()[0]
-            tables = _tables(conn)
+            tables = _stored(conn)
         finally:
             conn.execute("COMMIT")
         return roster_mod.build(tables, school_toml, version)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from edge.errors import AuthError, TapError
@@ -39,10 +40,11 @@ class HoldsLedger(Protocol):
 class LedgerStore:
     """The SyncStore of a node whose ledger is SQLite (a hub, or a kiosk others sync to)."""
 
-    def __init__(self, writer: TapWriter, role: str, pass_key: str) -> None:
+    def __init__(self, writer: TapWriter, role: str, pass_key: Callable[[], str]) -> None:
         """Serve sync from ``writer``'s ledger, as a node of ``role`` (kiosk, hub).
 
-        ``pass_key`` is the public text of the key this node signs passes with.
+        ``pass_key`` returns the public text of the key this node signs passes with
+        (asked at the first hello, so a node nobody syncs with never loads the key).
         """
         self.writer = writer
         self.ledger = writer.ledger
@@ -59,7 +61,7 @@ class LedgerStore:
 
     def pass_key(self) -> str:
         """Return the public key this node signs pickup passes with."""
-        return self._pass_key
+        return self._pass_key()
 
     def push(self, device: Device, events: list[Event]) -> Ingested:
         """Store a pushed batch through the writer; ChainBroken if it cannot be stored."""

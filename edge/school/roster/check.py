@@ -9,7 +9,9 @@ raises RosterError naming file, row and column of the first problem found (and u
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+from collections.abc import Mapping
 
 from edge import text as text_rules
 from edge.errors import RosterError
@@ -20,6 +22,7 @@ from edge.school.cards import ByteOrder, CardNumberError, normalize
 from edge.school.roster.model import (
     ROLES,
     Banned,
+    Cells,
     Checkpoint,
     Group,
     Guardian,
@@ -28,13 +31,14 @@ from edge.school.roster.model import (
     Staff,
     Station,
     Student,
-    Table,
+    pack,
 )
 
 Row = dict[str, str]
 
 _TRUE = {"1", "true", "yes", "y", "是", "可以", "允许", "√", "✓"}
 _FALSE = {"0", "false", "no", "n", "否", "不", "不可以", "不允许", "×"}
+_DAY_SETS: dict[frozenset[int], frozenset[int]] = {}
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _ROLE_ALIASES = {
     "teacher": "teacher",
@@ -167,7 +171,7 @@ class _Checker:
         return default
 
 
-def build(tables: dict[str, Table], school_toml: str, version: int) -> Roster:
+def build(tables: Mapping[str, Cells], school_toml: str, version: int) -> Roster:
     """Check the tables as a whole and return the Roster they describe.
 
     Raises RosterError naming file, row and column of the first problem (and
@@ -210,7 +214,7 @@ def build(tables: dict[str, Table], school_toml: str, version: int) -> Roster:
         enrollments={k: tuple(v) for k, v in enrollments.items()},
         leave=leave,
         cards=check.cards,
-        tables=tables,
+        packed=pack(tables),
         school_toml=school_toml,
         _by_guardian={k: tuple(v) for k, v in by_guardian.items()},
         _by_group={k: tuple(v) for k, v in by_group.items()},
@@ -219,7 +223,7 @@ def build(tables: dict[str, Table], school_toml: str, version: int) -> Roster:
     )
 
 
-def _students(check: _Checker, rows: Table) -> dict[str, Student]:
+def _students(check: _Checker, rows: Cells) -> dict[str, Student]:
     """Check students.csv: ids, names, grades, cards, walk-alone flags."""
     students: dict[str, Student] = {}
     seen: dict[str, str] = {}
@@ -246,7 +250,7 @@ def _students(check: _Checker, rows: Table) -> dict[str, Student]:
     return students
 
 
-def _guardians(check: _Checker, rows: Table) -> dict[str, Guardian]:
+def _guardians(check: _Checker, rows: Cells) -> dict[str, Guardian]:
     """Check guardians.csv: ids, names, phone numbers, cards."""
     guardians: dict[str, Guardian] = {}
     seen: dict[str, str] = {}
@@ -265,7 +269,7 @@ def _guardians(check: _Checker, rows: Table) -> dict[str, Guardian]:
     return guardians
 
 
-def _staff(check: _Checker, rows: Table) -> dict[str, Staff]:
+def _staff(check: _Checker, rows: Cells) -> dict[str, Staff]:
     """Check staff.csv: ids, roles, names, cards."""
     staff: dict[str, Staff] = {}
     seen: dict[str, str] = {}
@@ -317,7 +321,7 @@ def _contract(check: _Checker, row: Row, external: bool) -> tuple[dt.date | None
     return start, end
 
 
-def _banned(check: _Checker, rows: Table, key: bytes) -> tuple[Banned, ...]:
+def _banned(check: _Checker, rows: Cells, key: bytes) -> tuple[Banned, ...]:
     """Check visitors_banned.csv; keep each document number only as its keyed hash.
 
     The cell itself is replaced in the stored table by ``hmac:<hash>:<last 4>``, so the
@@ -346,7 +350,7 @@ def _banned(check: _Checker, rows: Table, key: bytes) -> tuple[Banned, ...]:
     return tuple(banned)
 
 
-def _groups(check: _Checker, rows: Table, staff: dict[str, Staff]) -> dict[str, Group]:
+def _groups(check: _Checker, rows: Cells, staff: dict[str, Staff]) -> dict[str, Group]:
     """Check groups.csv: ids, kinds, the staff in charge, start times, names."""
     groups: dict[str, Group] = {}
     seen: dict[str, str] = {}
@@ -386,10 +390,11 @@ def _start(check: _Checker, row: Row) -> dt.time | None:
 
 
 def _pickup(
-    check: _Checker, rows: Table, students: dict[str, Student], guardians: dict[str, Guardian]
+    check: _Checker, rows: Cells, students: dict[str, Student], guardians: dict[str, Guardian]
 ) -> dict[tuple[str, str], PickupRight]:
     """Check pickup.csv: each (student, guardian) once, both known, allowed 1 or 0."""
     pickup: dict[tuple[str, str], PickupRight] = {}
+    shared: dict[PickupRight, PickupRight] = {}  # a few distinct rights, one object each
     for row in rows:
         sid = check.required("pickup.csv", row, "student_id")
         gid = check.required("pickup.csv", row, "guardian_id")
@@ -410,14 +415,15 @@ def _pickup(
                 row,
                 "allowed",
             )
-        pickup[(sid, gid)] = PickupRight(
+        right = PickupRight(
             row.get("relation", "").strip(), check.flag("pickup.csv", row, "allowed", False)
         )
+        pickup[(sid, gid)] = shared.setdefault(right, right)
     return pickup
 
 
 def _enrollments(
-    check: _Checker, rows: Table, students: dict[str, Student], groups: dict[str, Group]
+    check: _Checker, rows: Cells, students: dict[str, Student], groups: dict[str, Group]
 ) -> dict[str, list[tuple[str, frozenset[int]]]]:
     """Check enrollments.csv: known students and groups, weekdays 1-7."""
     enrollments: dict[str, list[tuple[str, frozenset[int]]]] = {}
@@ -442,7 +448,7 @@ def _enrollments(
     return enrollments
 
 
-def _stations(check: _Checker, rows: Table, groups: dict[str, Group]) -> dict[str, Station]:
+def _stations(check: _Checker, rows: Cells, groups: dict[str, Group]) -> dict[str, Station]:
     """Check stations.csv: ids fit in a web address, roles, a classroom's group, names."""
     stations: dict[str, Station] = {}
     seen: dict[str, str] = {}
@@ -477,7 +483,7 @@ def _stations(check: _Checker, rows: Table, groups: dict[str, Group]) -> dict[st
 
 
 def _checkpoints(
-    check: _Checker, rows: Table, stations: dict[str, Station]
+    check: _Checker, rows: Cells, stations: dict[str, Station]
 ) -> dict[str, Checkpoint]:
     """Check checkpoints.csv: ids apart from stations', names, a tag that is no one's card."""
     found: dict[str, Checkpoint] = {}
@@ -510,7 +516,7 @@ def _patrol_places(
 
 
 def _leave(
-    check: _Checker, rows: Table, students: dict[str, Student]
+    check: _Checker, rows: Cells, students: dict[str, Student]
 ) -> dict[tuple[str, dt.date], str]:
     """Check leave.csv: known students, real dates."""
     leave: dict[tuple[str, dt.date], str] = {}
@@ -542,6 +548,7 @@ def _grade(text: str) -> int | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)  # a roster repeats a few lists of days thousands of times
 def _weekdays(text: str) -> frozenset[int] | None:
     """Read weekdays 1-7 like 1,2,3 or 1-5 (None: not a list of days)."""
     days: set[int] = set()
@@ -555,4 +562,7 @@ def _weekdays(text: str) -> frozenset[int] | None:
         if not 1 <= low <= high <= 7:
             return None
         days.update(range(low, high + 1))
-    return frozenset(days) if days else None
+    if not days:
+        return None
+    found = frozenset(days)
+    return _DAY_SETS.setdefault(found, found)  # at most 127 sets, shared by every enrolment
