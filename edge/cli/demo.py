@@ -248,9 +248,12 @@ def fresh_start(data_dir: Path, database: Path) -> None:
     morning's) would leave the children released before they sign in again.
     """
     mark = data_dir / DEMO_MARK
-    stations = data_dir / "roster" / "stations.csv"
+    # An older demo's directory has no mark: its roster folder holds the demo's own files.
+    made = [data_dir / "roster" / name for name in ("stations.csv", "school.toml")]
     made_by_demo = mark.exists() or (
-        stations.exists() and "P-EAST,东门接送点" in stations.read_text(encoding="utf-8")
+        all(path.exists() for path in made)
+        and "P-EAST,东门接送点" in made[0].read_text(encoding="utf-8")
+        and "an 8-digit card number without a letter" in made[1].read_text(encoding="utf-8")
     )
     if database.exists() and not made_by_demo:
         raise CampusEdgeError(

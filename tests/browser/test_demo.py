@@ -30,6 +30,8 @@ def test_the_demo_screens_move_with_its_afternoon(tmp_path: Path, browser: Brows
         classroom.goto(f"{shown.url}/kiosk/K-1A")
         pickup.goto(f"{shown.url}/kiosk/P-EAST")
         expect(pickup.locator("#title")).to_have_text("东门接送点")
+        expect(pickup.locator("#nocard")).to_be_visible()  # the guard's desk: release by hand
+        expect(classroom.locator("#nocard")).to_be_hidden()  # not at a classroom door
         expect(board.locator("body")).to_contain_text("18:00")  # the service end, school time
         ARTIFACTS.mkdir(exist_ok=True)
         counts, shown_present = {}, {}
