@@ -125,9 +125,11 @@ def run(
     except CampusEdgeError as err:
         fail(str(err))
     node.start()
-    stop_started = started(node) if started is not None else None
+    stop_started: Callable[[], None] | None = None
     watchdog: systemd.Watchdog | None = None
     try:
+        if started is not None:
+            stop_started = started(node)
         config = uvicorn.Config(
             create_app(node),
             host=settings.host,
