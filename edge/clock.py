@@ -133,6 +133,69 @@ class ManualClock:
         self._now += dt.timedelta(**delta)
 
 
+class ScaledClock:
+    """A demo's clock: a chosen moment, then time passing ``speed`` times faster than real.
+
+    ``campus-edge demo`` plays an afternoon in minutes whatever the hour it is started:
+    the node, its screens and its tokens all live on this clock. Its monotonic reading
+    is scaled too, so windows measured in real time (a pickup context's 120 s, a manual
+    release's 60 s) last as long in the demo's time as they would at a gate. From
+    ``slow_after`` on it moves at real speed, so a demo left running stays in its evening.
+    Thread-safe: it only reads ``real`` (time.monotonic by default).
+    """
+
+    def __init__(
+        self,
+        start: dt.datetime,
+        speed: float,
+        slow_after: dt.datetime | None = None,
+        real: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if start.tzinfo is None:
+            raise ValueError("a demo clock starts at a moment with its time zone")
+        if not 0 < speed <= 10_000:
+            raise ValueError(f"a demo clock's speed is between 0 and 10000, not {speed}")
+        self.start = start.astimezone(dt.UTC)
+        self.speed = float(speed)
+        self._fast = (
+            max(0.0, (slow_after - start).total_seconds()) if slow_after is not None else None
+        )
+        self._real = real
+        self._began = real()
+        self._boot = secrets.token_hex(4)
+
+    def restart(self) -> None:
+        """Read ``start`` again from now (a demo begins its afternoon once its node is up)."""
+        self._began = self._real()
+
+    def elapsed(self) -> float:
+        """Return how many seconds have passed on this clock since its start."""
+        real = self._real() - self._began
+        scaled = real * self.speed
+        if self._fast is None or scaled <= self._fast:
+            return scaled
+        return self._fast + (real - self._fast / self.speed)
+
+    def now(self) -> dt.datetime:
+        """Return the demo's time (UTC)."""
+        return self.start + dt.timedelta(seconds=self.elapsed())
+
+    def monotonic(self) -> Reading:
+        """Return a monotonic reading in the demo's seconds."""
+        return self._boot, self.elapsed()
+
+    def real_seconds_until(self, moment: dt.datetime) -> float:
+        """Return how many real seconds pass before this clock reads ``moment`` (0 if past)."""
+        ahead = (moment - self.now()).total_seconds()
+        if ahead <= 0:
+            return 0.0
+        done = self.elapsed()
+        if self._fast is None or done + ahead <= self._fast:
+            return ahead / self.speed
+        fast = max(0.0, self._fast - done)
+        return fast / self.speed + (ahead - fast)
+
+
 def within(
     window: dt.timedelta,
     since: dt.datetime,

@@ -178,3 +178,31 @@ function liveFetch(url, handlers, onState, headers) {
   run();
   return { close() { stopped = true; } };
 }
+
+// A class as people say it: 一年级4班, or Grade 1 Class 4. Rosters give it as a bare
+// number beside the grade ("4", grade 1), as "4班", or written out already ("一年级4班").
+const CN_NUMERALS = "零一二三四五六七八九十";
+function cnNumber(n) {
+  if (n <= 10) return CN_NUMERALS[n];
+  return n < 20 ? `十${CN_NUMERALS[n - 10]}` : `${CN_NUMERALS[Math.floor(n / 10)]}十${n % 10 ? CN_NUMERALS[n % 10] : ""}`;
+}
+function cnValue(text) {
+  if (text.length === 1) return CN_NUMERALS.indexOf(text);
+  const [tens, ones] = text.split("十");
+  return (tens ? CN_NUMERALS.indexOf(tens) : 1) * 10 + (ones ? CN_NUMERALS.indexOf(ones) : 0);
+}
+export function classLabel(grade, cls) {
+  const text = cls == null ? "" : String(cls).trim();
+  const g = Number(grade);
+  const hasGrade = Number.isInteger(g) && g >= 1 && g <= 12;
+  const bare = /^(\d{1,2})\s*班?$/.exec(text);
+  if (bare) {
+    const n = Number(bare[1]);
+    if (lang === "en") return hasGrade ? `Grade ${g} Class ${n}` : `Class ${n}`;
+    return hasGrade ? `${cnNumber(g)}年级${n}班` : `${n}班`;
+  }
+  if (!text) return !hasGrade ? "" : lang === "en" ? `Grade ${g}` : `${cnNumber(g)}年级`;
+  const full = /^([一二三四五六七八九十]{1,3})年级\s*[（(]?(\d{1,2})[）)]?\s*班$/.exec(text);
+  if (lang === "en" && full) return `Grade ${cnValue(full[1])} Class ${Number(full[2])}`;
+  return text;
+}

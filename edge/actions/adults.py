@@ -84,6 +84,7 @@ def _child(roster: Roster, state: DayState, student_id: str) -> dict[str, Any]:
     group = roster.groups.get(seen.group_id or "") if seen else None
     return {
         "student_id": student_id, "name": student.name, "class": student.class_name,
+        "grade": student.grade,
         "state": state.state_of(roster, student_id) or "not_enrolled_today",
         "group_name": group.name if group else None,
         "photo": f"/photos/{student.photo}" if student.photo else None,

@@ -16,6 +16,9 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge.clock import ScaledClock
+from edge.errors import CampusEdgeError
+from edge.school import auth
 from edge.school.roster import Roster
 
 SURNAMES = (
@@ -42,7 +45,7 @@ card_form = "hex"  # an 8-digit card number without a letter is a reader's hex U
 [[service_end]]
 from = "12-01"
 to = "03-31"
-end = "17:00"
+end = "17:45"
 
 [[service_end]]
 from = "04-01"
@@ -52,7 +55,23 @@ end = "18:00"
 [dismissal]
 "1-2" = ["16:00", "17:00", "17:30"]
 "3-6" = ["17:00", "17:30"]
+
+[service]
+start = "15:30"
+late_call_minutes = 10     # the duty leader calls guardians 10 minutes after the end
+late_custody_minutes = 20  # the gate guard takes the children still here after 20
 """
+
+
+def school_toml(today: dt.date) -> str:
+    """Return the demo's school.toml; a weekend today is a make-up day (调休) for Friday.
+
+    The demo plays an afternoon whatever the day it is started: on a Saturday or a
+    Sunday the school works as on a Friday, as Chinese schools do around holidays.
+    """
+    if today.isoweekday() <= 5:
+        return SCHOOL_TOML
+    return SCHOOL_TOML + f'\n[days]\nmakeup = {{ "{today.isoformat()}" = 5 }}\n'
 
 
 def _name(rng: random.Random) -> str:
@@ -114,8 +133,10 @@ def _families(students: int, rng: random.Random, used: set[bytes], today: dt.dat
     for index in range(students):
         grade = min(6, index // per_grade + 1)
         sid = f"S{index + 1:05d}"
-        klass = f"{CN_GRADE[grade - 1]}年级{index % 3 + 1}班"
-        walk = "1" if grade >= 5 and rng.random() < 0.3 else "0"
+        # Many schools' exports write the class as a bare number beside the grade; some
+        # write it out: the demo has both (the screens say 一年级4班 either way).
+        klass = str(index % 3 + 1) if grade <= 4 else f"{CN_GRADE[grade - 1]}年级{index % 3 + 1}班"
+        walk = "1" if grade >= 5 and rng.random() < 0.3 or index == students - 1 else "0"
         name = _name(rng)
         rows.students.append([sid, name, str(grade), klass, _uid(rng, used, 4).hex().upper(), walk])
         # Siblings: one child in eight shares the previous child's guardians.
@@ -123,7 +144,8 @@ def _families(students: int, rng: random.Random, used: set[bytes], today: dt.dat
             family = _guardians(rows, rng, used)
         for n, gid in enumerate(family):
             rows.pickup.append([sid, gid, ("母亲", "父亲", "祖母", "外公")[n % 4], "1"])
-        if rng.random() < 0.02:  # a custody restriction: this adult must not collect
+        # A custody restriction: this adult must not collect (always one, for the demo).
+        if rng.random() < 0.02 or index == 7:
             gid = rows.next_guardian()
             rows.guardians.append(
                 [gid, _name(rng), "", f"{int.from_bytes(_uid(rng, used, 4), 'little'):010d}"]
@@ -188,6 +210,9 @@ def _staff_and_groups(
         group_rows.append([gid, name, "club", sid, room])
         station_rows.append([f"K-{gid[2:]}", name, "classroom", gid])
     station_rows += [["P-EAST", "东门接送点", "pickup", ""], ["P-WEST", "西门接送点", "pickup", ""]]
+    for name in ("赵老师", "钱老师"):  # 科任老师 with no group of their own: they take over
+        sid = f"T{len(staff_rows) + 1:03d}"
+        staff_rows.append([sid, name, "teacher", _uid(rng, used, 7).hex().upper()])
     return staff_rows, group_rows, station_rows
 
 
@@ -200,7 +225,7 @@ def write_bundle(
     for name, rows in make_bundle(students, seed, today).items():
         with open(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as out:
             csv.writer(out).writerows(rows)
-    (folder / "school.toml").write_text(SCHOOL_TOML, encoding="utf-8")
+    (folder / "school.toml").write_text(school_toml(today or dt.date.today()), encoding="utf-8")  # noqa: DTZ011
     return folder
 
 
@@ -210,3 +235,77 @@ def first_card(roster: Roster) -> str:
         if row.get("card_uid"):
             return row["card_uid"]
     return "04A2B3C4"
+
+
+DEMO_MARK = "demo-campus"  # in a data directory the demo made (and may start afresh)
+DEMO_ZONE = "Asia/Shanghai"  # SCHOOL_TOML's timezone
+
+
+def fresh_start(data_dir: Path, database: Path) -> None:
+    """Clear a demo's ledger for a new afternoon; refuse a directory that is not a demo's.
+
+    Each demo plays today's afternoon from its start: yesterday's run (or this
+    morning's) would leave the children released before they sign in again.
+    """
+    mark = data_dir / DEMO_MARK
+    # An older demo's directory has no mark: its roster folder holds the demo's own files.
+    made = [data_dir / "roster" / name for name in ("stations.csv", "school.toml")]
+    made_by_demo = mark.exists() or (
+        all(path.exists() for path in made)
+        and "P-EAST,东门接送点" in made[0].read_text(encoding="utf-8")
+        and "an 8-digit card number without a letter" in made[1].read_text(encoding="utf-8")
+    )
+    if database.exists() and not made_by_demo:
+        raise CampusEdgeError(
+            f"{data_dir} holds a campus that is not a demo's; the demo starts its directory "
+            "afresh, so give it one of its own (--data-dir)"
+        )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    mark.write_text("made by `campus-edge demo`, which starts it afresh each time\n", "utf-8")
+
+
+def demo_day(now: dt.datetime | None = None) -> dt.date:
+    """Return today in the demo school's zone."""
+    from zoneinfo import ZoneInfo
+
+    return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(DEMO_ZONE)).date()
+
+
+def welcome(
+    roster: Roster, clock: ScaledClock, secret: bytes, base: str, data_dir: Path,
+    last: dt.datetime,
+) -> str:  # fmt: skip
+    """Return what the demo prints: pages to open first, tokens, the clock's pace, how to stop."""
+    tz = roster.calendar.tz
+    start = clock.now().astimezone(tz)
+    leader = next(s for s in roster.staff.values() if s.role == "duty_leader")
+    admin = next(s for s in roster.staff.values() if s.role == "admin")
+    classroom = next(s for s in roster.stations.values() if s.role == "classroom")
+    gate = next(s for s in roster.stations.values() if s.role == "pickup")
+    three_hours = 3 * 3600 / clock.speed
+    pace = f"{three_hours / 60:.1f} min" if three_hours >= 60 else f"{three_hours:.0f} s"
+    end = roster.calendar.service_end_at(start.date())
+    token = auth.issue(secret, leader.staff_id, leader.role, clock.now(), 24)
+    return "\n".join([
+        f"演示校园 Demo campus: {len(roster.students)} students, {len(roster.groups)} groups, "
+        f"{len(roster.stations)} stations (in {data_dir}).",
+        f"演示时钟 Demo clock: {start:%Y-%m-%d %H:%M} ({tz}), {clock.speed:g}x real time: "
+        f"3 hours of the afternoon take {pace}; service ends {end:%H:%M}; "
+        f"after {last.astimezone(tz):%H:%M} it runs at real speed.",
+        "The afternoon plays by itself through the simulated readers; its moments are "
+        "told below as they happen.",
+        "Open first:",
+        f"  1. {base}/dashboard            duty leader's dashboard: sign in with the token below",
+        f"  2. {base}/kiosk/{classroom.station_id:<14} a classroom kiosk ({classroom.name})",
+        f"  3. {base}/kiosk/{gate.station_id:<14} a pickup kiosk, the guard's screen ({gate.name})",
+        f"  4. {base}/dashboard/rollcall   the roll call (same token)",
+        f"Duty leader token ({leader.name}): {token}",
+        f"Admin token ({admin.name}): "
+        + auth.issue(secret, admin.staff_id, admin.role, clock.now(), 24),
+        "Tap a card yourself:",
+        f"  curl -s -XPOST {base}/api/v1/sim/taps -H 'content-type: application/json' "
+        f'-d \'{{"station": "{classroom.station_id}", "uid": "{first_card(roster)}"}}\'',
+        "Stop: Ctrl+C (the next demo starts a fresh afternoon).",
+    ])  # fmt: skip

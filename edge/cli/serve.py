@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import ctypes
+import datetime as dt
 import gc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from edge.cli.common import DataDir, fail, node_settings, open_ledger
+from edge.cli.common import DataDir, fail, node_settings
 from edge.errors import CampusEdgeError
 from edge.school import auth
 from edge.school import roster as roster_mod
 from edge.settings import Settings
+
+if TYPE_CHECKING:
+    from edge.clock import Clock
+    from edge.node import Node
 
 
 def serve(
@@ -99,8 +105,16 @@ def _adopt_device_name(settings: Settings) -> Settings:
     return settings.model_copy(update={"node_id": name})
 
 
-def run(settings: Settings) -> None:
-    """Start a node and serve it until interrupted (under systemd: notify, watchdog)."""
+def run(
+    settings: Settings,
+    clock: Clock | None = None,
+    started: Callable[[Node], Callable[[], None]] | None = None,
+) -> None:
+    """Start a node and serve it until interrupted (under systemd: notify, watchdog).
+
+    ``clock`` replaces the machine's (the demo's); ``started`` is called once the node
+    runs and returns what stops what it started (the demo's afternoon).
+    """
     import uvicorn
 
     from edge import systemd
@@ -109,13 +123,16 @@ def run(settings: Settings) -> None:
 
     systemd.configure_logging()
     try:
-        node = Node(settings)
+        node = Node(settings, clock)
     except CampusEdgeError as err:
         fail(str(err))
     node.start()
     settle()
+    stop_started: Callable[[], None] | None = None
     watchdog: systemd.Watchdog | None = None
     try:
+        if started is not None:
+            stop_started = started(node)
         config = uvicorn.Config(
             create_app(node),
             host=settings.host,
@@ -145,6 +162,8 @@ def run(settings: Settings) -> None:
         systemd.notify("STOPPING=1")
         if watchdog is not None:
             watchdog.stop()
+        if stop_started is not None:
+            stop_started()
         node.stop()
 
 
@@ -167,38 +186,62 @@ def demo(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     students: Annotated[int, typer.Option(help="how many students the demo campus has")] = 300,
+    speed: Annotated[
+        float, typer.Option(help="how many times faster than real time the demo's clock runs")
+    ] = 30.0,
+    start: Annotated[
+        str, typer.Option(help="the demo clock's first moment today, HH:MM school time")
+    ] = "15:30",
+    seed: Annotated[int, typer.Option(help="the same seed plays the same afternoon")] = 2026,
     data_dir: DataDir = None,
 ) -> None:
-    """Build a demo campus (roster, simulated readers) and serve it."""
-    from edge.cli import demo as demo_mod
+    """Build a demo campus and play an afternoon on it, on a clock that runs fast."""
+    from zoneinfo import ZoneInfo
 
+    from edge.cli import afternoon
+    from edge.cli import demo as demo_mod
+    from edge.clock import ScaledClock
+    from edge.store.ledger import Ledger
+
+    if not 0 < speed <= 1000:  # beyond, a guardian's 120 s lasts less than a tap's commit
+        fail(f"--speed {speed:g}: give how many times faster than real time, up to 1000")
+    if not 20 <= students <= 5000:
+        fail(f"--students {students}: a demo campus has 20 to 5000 students")
+    begin = _hhmm(start)
     settings = node_settings(
-        data_dir or Path(".demo"), host=host, port=port, simulate=True, node_id="demo-kiosk"
-    )
-    bundle = settings.data_dir / "roster"
-    demo_mod.write_bundle(bundle, students=students)
-    ledger = open_ledger(settings)
-    new = roster_mod.load(bundle, version=ledger.roster_version() + 1)
-    version = ledger.save_roster(new, source=str(bundle))
-    secret = auth.load_secret(settings.data_dir)
-    leader = next(s for s in new.staff.values() if s.role == "duty_leader")
-    admin = next(s for s in new.staff.values() if s.role == "admin")
-    now = ledger.clock.now()  # the node's clock: its tokens are checked against it
+        data_dir or Path(".demo"), host=host, port=port, simulate=True, node_id="demo-kiosk",
+        clock_trusted=True,  # the demo's clock is its world's time
+    )  # fmt: skip
+    day = demo_mod.demo_day()
+    try:
+        demo_mod.fresh_start(settings.data_dir, settings.database)
+        bundle = demo_mod.write_bundle(settings.data_dir / "roster", students=students, today=day)
+    except (CampusEdgeError, OSError) as err:  # not a demo's directory; a full or read-only disk
+        fail(str(err))
+    first = dt.datetime.combine(day, begin, tzinfo=ZoneInfo(demo_mod.DEMO_ZONE))
+    roster = roster_mod.load(bundle, version=1)
+    steps = afternoon.plan(roster, day, seed, begin=first)
+    last = max([first, *(s.at for s in steps)]) + dt.timedelta(minutes=10)
+    clock = ScaledClock(first, speed, slow_after=last)
+    Ledger(settings.database, settings.node_id, clock=clock).save_roster(roster, str(bundle))
     base = f"http://{host}:{port}"
-    lines = [
-        f"Demo campus: {len(new.students)} students, {len(new.groups)} groups, "
-        f"{len(new.stations)} stations (roster version {version}, in {settings.data_dir}).",
-        "Open:",
-        *[f"  {base}/kiosk/{s.station_id}   {s.name}" for s in list(new.stations.values())[:4]],
-        f"  {base}/dashboard   (duty leader; token below)",
-        f"  {base}/docs        (the API)",
-        f"Duty leader token ({leader.name}): "
-        + auth.issue(secret, leader.staff_id, leader.role, now, 24),
-        f"Admin token ({admin.name}): " + auth.issue(secret, admin.staff_id, admin.role, now, 24),
-        "Tap a card:",
-        f"  curl -s -XPOST {base}/api/v1/sim/taps -H 'content-type: application/json' "
-        f'-d \'{{"station": "{next(iter(new.stations))}", '
-        f'"uid": "{demo_mod.first_card(new)}"}}\'',
-    ]
-    typer.echo("\n".join(lines))
-    run(settings)
+    secret = auth.load_secret(settings.data_dir)
+
+    def play(node: Node) -> Callable[[], None]:
+        clock.restart()  # the afternoon begins once the node is up; tokens from then on
+        typer.echo(demo_mod.welcome(roster, clock, secret, base, settings.data_dir, last))
+        player = afternoon.Player(node, clock, steps, typer.echo)
+        player.start()
+        return player.stop
+
+    run(settings, clock, play)
+
+
+def _hhmm(text: str) -> dt.time:
+    """Return a time of day written HH:MM; fail with a sentence otherwise."""
+    try:
+        if len(text) != 5 or text[2] != ":":
+            raise ValueError(text)
+        return dt.time(int(text[:2]), int(text[3:]))
+    except ValueError:
+        fail(f"--start {text}: give a time of day as HH:MM, e.g. 15:30")

@@ -105,5 +105,6 @@ class TapResult:
             "student_id": student_id,
             "name": student.name if student else None,
             "class": student.class_name if student else None,
+            "grade": student.grade if student else None,
             "photo": f"/photos/{student.photo}" if student and student.photo else None,
         }

@@ -59,8 +59,8 @@ def test_staff_tap_answers_with_head_count_and_named_missing(client: httpx.Clien
     tap(client, "K1", "S1", "15:40")
     answer = tap(client, "K1", "T1", "15:45")
     assert answer["missing"] == [
-        {"student_id": "S2", "name": "小红", "class": "一年级1班", "photo": None},
-        {"student_id": "S3", "name": "小刚", "class": "五年级2班", "photo": None},
+        {"student_id": "S2", "name": "小红", "class": "一年级1班", "grade": 1, "photo": None},
+        {"student_id": "S3", "name": "小刚", "class": "五年级2班", "grade": 5, "photo": None},
     ]
     assert answer["head_count"] == 1
     assert "实到1人，应到4人，未到2人" in answer["message"]
