@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
-import gc
 import logging
 from typing import TYPE_CHECKING
 
@@ -159,7 +158,6 @@ class Node:
         """Start the tap writer, the campus's services, sync (with an upstream), then readers."""
         self.writer.start()
         self.live_clock.start()
-        gc.freeze()  # the roster and what start-up built live on: the cyclic GC skips them
         # One node speaks for the campus (notices, late pickups): the hub, or a kiosk that
         # runs alone. A kiosk that syncs leaves it to its hub (its dashboard still shows
         # the stages).

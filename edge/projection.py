@@ -36,6 +36,7 @@ class Projection:
     """The live pictures of recent days, updated as events are committed."""
 
     KEEP_DAYS = 3
+    freeze_gc = False  # serve: freeze what a new day's View built (see edge.cli.serve)
 
     def __init__(
         self,
@@ -162,10 +163,8 @@ class Projection:
                 view = self._views[day] = fresh
                 while len(self._views) > self.KEEP_DAYS:
                     self._views.popitem(last=False)
-                # What was just built lives all day: the cyclic GC need not walk it again
-                # (a full collection over 5,000 children's state was the presence answer's
-                # periodic 85 ms spike). Refcounting still frees it.
-                gc.freeze()
+                if self.freeze_gc:  # it lives all day: the cyclic GC need not walk it again
+                    gc.freeze()  # (full collections over it were presence's 85 ms spikes)
             elif view.state is not state or view.late != late:
                 if view.late != late:
                     view.reload = "service_end"

@@ -99,6 +99,8 @@ def _adopt_device_name(settings: Settings) -> Settings:
 
 def run(settings: Settings) -> None:
     """Start a node and serve it until interrupted (under systemd: notify, watchdog)."""
+    import gc
+
     import uvicorn
 
     from edge import systemd
@@ -111,6 +113,12 @@ def run(settings: Settings) -> None:
     except CampusEdgeError as err:
         fail(str(err))
     node.start()
+    # The roster and what start-up built live all day: the cyclic GC need not walk them
+    # again (full collections over them were presence's periodic spikes). Also each
+    # day's kept picture once built (Projection.freeze_gc).
+    gc.collect()
+    gc.freeze()
+    node.projection.freeze_gc = True
     watchdog: systemd.Watchdog | None = None
     try:
         config = uvicorn.Config(

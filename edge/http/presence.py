@@ -42,7 +42,11 @@ def presence(
     date: SchoolDay = None,
     at: Annotated[AwareDatetime | None, Query(description="the picture as it stood then")] = None,
 ) -> Response:
-    """Return who is on campus, where and with whom: now, or as it stood at ``at``."""
+    """Return who is on campus, where and with whom: now, or as it stood at ``at``.
+
+    Now: joined from the entries the projection keeps rendered, with ``cursor`` (the
+    ledger rowid of the last event reflected; the dashboard stream's deltas follow it).
+    """
     auth.require(who, PRESENCE_ROLES)
     roster = node.roster
     if at is not None:
