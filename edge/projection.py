@@ -210,18 +210,21 @@ class Projection:
         reason) when it cannot be bridged: a cursor ahead of the ledger or unknown,
         of another day, or more than ``most`` events behind.
         """
-        with self.lock:  # the writer applies nothing meanwhile: cursor and entries agree
-            cursor = self.cursor
-            if since > cursor or since < 0:
-                return cursor, Change.reload("cursor")
-            if since == cursor:
-                return cursor, None
-            held = self._load_after(max(since - 1, 0), most + 2, cursor)
-            if since > 0 and (not held or held[0].rowid != since or held[0].day != day):
-                return cursor, Change.reload("cursor")
-            events = [e for e in held if e.rowid != since]
-            if len(events) > most:
-                return cursor, Change.reload("behind")
+        cursor = self.cursor
+        if since > cursor or since < 0:
+            return cursor, Change.reload("cursor")
+        if since == cursor:
+            return cursor, None
+        # Read without the lock (the writer goes on): the entries below are taken as they
+        # stand later still; a delta committed meanwhile has a cursor past this one and
+        # is queued for the stream after this one, so the stream ends where the ledger is.
+        held = self._load_after(max(since - 1, 0), most + 2, cursor)
+        if since > 0 and (not held or held[0].rowid != since or held[0].day != day):
+            return cursor, Change.reload("cursor")
+        events = [e for e in held if e.rowid != since]
+        if len(events) > most:
+            return cursor, Change.reload("behind")
+        with self.lock:
             view = self.view(roster, day, now)  # a reload it asks for goes to every screen
             touched = view.touched_by(e for e in events if e.day == day)
             groups = range(len(view.group_ids))  # all: a moved child changed a count anywhere
