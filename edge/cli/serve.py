@@ -128,6 +128,9 @@ def run(
         fail(str(err))
     node.start()
     settle()
+    # Also each day's kept picture once built (Projection.freeze_gc): the GC need not
+    # walk it again (full collections over it were presence's periodic spikes).
+    node.projection.freeze_gc = True
     stop_started: Callable[[], None] | None = None
     watchdog: systemd.Watchdog | None = None
     try:

@@ -42,7 +42,11 @@ def presence(
     date: SchoolDay = None,
     at: Annotated[AwareDatetime | None, Query(description="the picture as it stood then")] = None,
 ) -> Response:
-    """Return who is on campus, where and with whom: now, or as it stood at ``at``."""
+    """Return who is on campus, where and with whom: now, or as it stood at ``at``.
+
+    Now: joined from the entries the projection keeps rendered, with ``cursor`` (the
+    ledger rowid of the last event reflected; the dashboard stream's deltas follow it).
+    """
     auth.require(who, PRESENCE_ROLES)
     roster = node.roster
     if at is not None:
@@ -51,7 +55,8 @@ def presence(
         school_day(date)
     day = date or roster.calendar.day_of(at or node.clock.now())
     if at is None:
-        return json_response(node.projection.picture(roster, day, node.clock.now()))
+        body = node.projection.picture_json(roster, day, node.clock.now())
+        return Response(body, media_type="application/json")
     events = node.ledger.iter_day(day, until=at, tz=roster.calendar.tz)
     return json_response(picture_at(roster, day, at, events))
 
