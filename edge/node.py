@@ -31,6 +31,7 @@ from edge.metrics import Lag, Metrics
 from edge.periodic import Periodic
 from edge.projection import DayCache, Projection
 from edge.school import auth, cards, conflicts, passes, proof
+from edge.school.curve import CurveCache
 from edge.school.roster import Roster
 from edge.school.rules import Timing
 from edge.settings import Settings
@@ -96,6 +97,7 @@ class Node:
         )
         self.writer.listen(self.metrics.count)
         self.conflicts = DayCache(self.ledger, conflicts.find)  # the day's, for the dashboard
+        self.curves = CurveCache(self.ledger)  # the afternoon's counts, for the dashboard's chart
         self.late_pickups = Periodic(
             "late-pickups", self.ESCALATE_EVERY, lambda: self.writer.escalate().result(timeout=30),
             "late pickups could not be passed to the gate guard",
