@@ -50,16 +50,22 @@ function signOut(why) {
 async function load() {
   if (loading) return loading;
   loading = (async () => {
-    const [body, line] = await Promise.all([api("/api/v1/presence"), api("/api/v1/presence/curve", true)]);
+    let body = null, line = null;
+    try {
+      [body, line] = await Promise.all([api("/api/v1/presence"), api("/api/v1/presence/curve", true)]);
+    } catch { /* the server restarts: the stream's hello or reload asks again */ } finally {
+      loading = null;
+    }
+    const waiting = queued;
+    queued = [];
     if (!body) return;
     setPicture(body);
     if (line) { curve = line; history = line.points.slice(); }
-    const waiting = queued; queued = [];
-    for (const d of waiting) if (d.cursor > (picture.cursor ?? 0)) applyDelta(d);
+    for (const d of waiting) applyDelta(d); // those the picture does not hold yet
     moveNow(picture.at);
     schedule();
   })();
-  try { await loading; } finally { loading = null; }
+  return loading;
 }
 
 function setPicture(body) {
@@ -192,8 +198,9 @@ function renderOverdue(overdueBy) {
   $("overdue-count").textContent = picture.counts.overdue ? `(${picture.counts.overdue})` : "";
   $("overdue").replaceChildren(...(groups.length ? groups.map((g) => el("div", { class: "bygroup", "data-group": g },
     el("h3", {}, `${groupName(g)} (${overdueBy[g].length})`),
-    el("ul", {}, ...overdueBy[g].slice(0, 300).map((s) => el("li", { "data-student": s.student_id }, `${s.name} · ${s.class}`,
-      ...(calls[s.student_id] || []).map((c) => el("div", { class: "call" }, `☎ ${c.name}（${c.relation}）${c.phone}`))))))) :
+    el("ul", {}, ...overdueBy[g].slice(0, 200).map((s) => el("li", { "data-student": s.student_id }, `${s.name} · ${s.class}`,
+      ...(calls[s.student_id] || []).map((c) => el("div", { class: "call" }, `☎ ${c.name}（${c.relation}）${c.phone}`)))),
+    ...(overdueBy[g].length > 200 ? [el("li", {}, `… ${t("more_names")} ${overdueBy[g].length - 200} ${t("people")}: ${t("rollcall")}`)] : [])))) :
     [el("p", {}, t("nobody"))]));
 }
 

@@ -35,9 +35,7 @@ def presence_curve(
     roster = node.roster
     now = node.clock.now()
     day = school_day(date) if date is not None else roster.calendar.day_of(now)
-    found, cursor = node.curves.of(roster, day)
-    answer = found.to_json(now, roster.calendar.tz)
-    answer["cursor"] = cursor
+    answer = node.curves.answer(roster, day, now)
     answer["dismissal"] = [
         {"grades": [low, high], "times": [t.strftime("%H:%M") for t in times]}
         for low, high, times in roster.calendar.dismissal

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import httpx
 
 from edge.clock import ManualClock
 from edge.node import Node
+from edge.school import auth
 from tests.roster_files import CARD
 from tests.servers import LiveServer, local
 
@@ -66,16 +68,46 @@ def test_the_curve_counts_the_afternoon_step_by_step_and_ends_as_presence_does(
     assert answer["cursor"] == presence.get("cursor", answer["cursor"]) > 0
 
 
-def test_the_curve_is_kept_until_the_ledger_grows(server: LiveServer, client: httpx.Client) -> None:
-    tap(client, "K1", "S1", "15:31")
+def test_the_curve_moves_with_new_events_and_folds_again_only_when_it_must(
+    server: LiveServer, client: httpx.Client
+) -> None:
     node = server.node
-    first, cursor = node.curves.of(node.roster, node.clock.now().date())
-    assert node.curves.of(node.roster, first.day) == (first, cursor)  # no refold
+    curves = node.curves
+    now = local("16:30")
+
+    def present() -> int:
+        return curves.answer(node.roster, now.date(), now)["points"][-1]["present"]
+
+    tap(client, "K1", "S1", "15:31")
+    assert present() == 1
+    assert curves.folds == 1
     tap(client, "K1", "S2", "15:32")
-    grown, moved = node.curves.of(node.roster, first.day)
-    assert moved > cursor
-    assert grown is not first
-    assert grown.final[2] == 2  # present
+    tap(client, "P1", "P1", "15:40")
+    tap(client, "P1", "S1", "15:41")
+    assert present() == 1  # S2 came, S1 went home: moved forward, not folded again
+    assert curves.folds == 1
+    tap(client, "K1", "S3", "15:35")  # stamped earlier, made later: the node's HLC orders it
+    assert present() == 2
+    assert curves.folds == 1
+    signed = next(e for e in node.ledger.student_day("S2", now.date()) if e.kind == "signed_in")
+    admin = auth.issue(node.secret, "A1", "admin", node.clock.now(), 12)
+    undone = client.post(
+        f"/api/v1/events/{signed.event_id}/correct",
+        headers={"authorization": f"Bearer {admin}"},
+        json={"reason": "刷错了"},
+    )
+    assert undone.status_code == 200, undone.text
+    assert present() == 1  # a correction: the day is folded again without the undone tap
+    assert curves.folds == 2
+    fixed = _fresh_fold(node, now)
+    assert curves.answer(node.roster, now.date(), now)["points"] == fixed
+
+
+def _fresh_fold(node: Node, now: dt.datetime) -> list[dict]:
+    from edge.school.curve import curve
+
+    folded = curve(node.roster, now.date(), node.ledger.iter_day(now.date()))
+    return folded.to_json(now, node.roster.calendar.tz)["points"]
 
 
 def test_the_curve_refuses_strangers_wrong_roles_and_bad_dates(
