@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
@@ -145,12 +146,18 @@ class DayEvents(Protocol):
 
 
 class CurveCache:
-    """One day's curve, moved forward with the ledger's new events (thread-safe)."""
+    """The curves of the last few days asked, moved forward with the ledger's new events.
+
+    Thread-safe: one request at a time folds or moves a curve.
+    """
+
+    KEEP_DAYS = 4
 
     def __init__(self, ledger: DayEvents) -> None:
         self._ledger = ledger
         self._lock = threading.Lock()
-        self._kept: tuple[tuple[dt.date, int, int], int, DayCurve] | None = None
+        # day -> (roster id and version, the ledger rowid folded up to, the curve)
+        self._kept: OrderedDict[dt.date, tuple[tuple[int, int], int, DayCurve]] = OrderedDict()
         self.folds = 0  # how many times a day was folded whole (for tests and benches)
 
     def answer(self, roster: Roster, day: dt.date, now: dt.datetime) -> dict[str, Any]:
@@ -162,18 +169,25 @@ class CurveCache:
         return answer
 
     def _current(self, roster: Roster, day: dt.date) -> tuple[int, DayCurve]:
-        key = (day, id(roster), roster.version)
+        key = (id(roster), roster.version)
         rowid = self._ledger.last_rowid()
-        if self._kept is not None and self._kept[0] == key and self._kept[1] <= rowid:
-            folded = self._kept[2]
-            if self._kept[1] == rowid or self._step(folded, self._kept[1], rowid):
-                self._kept = (key, rowid, folded)
+        kept = self._kept.get(day)
+        if kept is not None and kept[0] == key and kept[1] <= rowid:
+            folded = kept[2]
+            if kept[1] == rowid or self._step(folded, kept[1], rowid):
+                self._keep(day, (key, rowid, folded))
                 return rowid, folded
         kinds = [*MOVES, ev.CORRECTED]
         folded = curve(roster, day, self._ledger.iter_days(day, day, kinds=kinds))
         self.folds += 1
-        self._kept = (key, rowid, folded)
+        self._keep(day, (key, rowid, folded))
         return rowid, folded
+
+    def _keep(self, day: dt.date, kept: tuple[tuple[int, int], int, DayCurve]) -> None:
+        self._kept[day] = kept
+        self._kept.move_to_end(day)
+        while len(self._kept) > self.KEEP_DAYS:
+            self._kept.popitem(last=False)
 
     def _step(self, folded: DayCurve, since: int, upto: int) -> bool:
         """Add the events after ``since``; False if the day must be folded again."""

@@ -101,6 +101,10 @@ def test_the_curve_moves_with_new_events_and_folds_again_only_when_it_must(
     assert curves.folds == 2
     fixed = _fresh_fold(node, now)
     assert curves.answer(node.roster, now.date(), now)["points"] == fixed
+    friday = dt.date(2026, 11, 20)
+    for day in (friday, now.date(), friday, now.date()):  # a few days are kept
+        curves.answer(node.roster, day, now)
+    assert curves.folds == 3
 
 
 def _fresh_fold(node: Node, now: dt.datetime) -> list[dict]:
