@@ -31,6 +31,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/live.py
 	$(BIN)/python bench/readers.py
 	$(BIN)/python bench/screens.py
 	$(BIN)/python bench/sync.py

@@ -15,6 +15,7 @@ and a fault when taps were not saved.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -25,7 +26,7 @@ import orjson
 
 from edge.clock import Clock
 from edge.errors import StorageError
-from edge.projection import PRESENT, Projection
+from edge.projection import PRESENT, Change, Projection
 from edge.school.events import ACTION, PICKUP_OPENED, Tap
 from edge.school.roster import Roster
 from edge.writer import TapResult, WriterStopped
@@ -35,13 +36,29 @@ HEARTBEAT_SECONDS = 15.0
 BACKLOG = 500
 
 
+@dataclass(frozen=True)
+class Frame:
+    """An SSE event rendered once for every stream: a delta (with its cursor) or a reload."""
+
+    data: bytes
+    cursor: int = 0  # a delta's id; 0: never skipped
+
+    @classmethod
+    def of(cls, change: Change) -> Frame:
+        """Return the SSE bytes of a picture's change (a delta carries its cursor as ``id``)."""
+        if change.kind == "delta":
+            head = b"id: " + str(change.cursor).encode() + b"\n"
+            return cls(head + b"event: delta\ndata: " + change.data + b"\n\n", change.cursor)
+        return cls(b"event: " + change.kind.encode() + b"\ndata: " + change.data + b"\n\n")
+
+
 @dataclass(eq=False)
 class Subscriber:
     """One open stream: what it wants to see, and its queue on its event loop."""
 
     loop: asyncio.AbstractEventLoop
     station: str | None  # None: the dashboard's stream, every station
-    queue: asyncio.Queue[dict[str, Any] | None] = field(
+    queue: asyncio.Queue[dict[str, Any] | Frame | None] = field(
         default_factory=lambda: asyncio.Queue(BACKLOG)
     )
 
@@ -70,6 +87,16 @@ class Broadcast:
         """Return how many streams are open."""
         return len(self._subscribers)
 
+    @property
+    def dashboards(self) -> int:
+        """Return how many dashboard streams are open."""
+        with self._lock:
+            return sum(1 for s in self._subscribers if s.station is None)
+
+    def publish_frame(self, frame: Frame) -> None:
+        """Send a frame rendered once (a delta, a reload) to the dashboards' streams."""
+        self._send(frame, lambda s: s.station is None)
+
     def publish(self, message: dict[str, Any], station: str | None = None) -> None:
         """Send a message to one station's streams, or with None to the dashboards'."""
         self._send(message, lambda s: s.station == station)
@@ -78,16 +105,18 @@ class Broadcast:
         """Send a message to every open stream."""
         self._send(message, lambda s: True)
 
-    def _send(self, message: dict[str, Any], wanted: Callable[[Subscriber], bool]) -> None:
+    def _send(self, message: dict[str, Any] | Frame, wanted: Callable[[Subscriber], bool]) -> None:
         with self._lock:
             targets = [s for s in self._subscribers if wanted(s)]
+        if targets and isinstance(message, dict):  # rendered once, not once per stream
+            message = Frame(_event(str(message.get("type", "message")), message))
         for subscriber in targets:
             try:
                 subscriber.loop.call_soon_threadsafe(self._put, subscriber, message)
             except RuntimeError:  # its loop has closed
                 self.unsubscribe(subscriber)
 
-    def _put(self, subscriber: Subscriber, message: dict[str, Any]) -> None:
+    def _put(self, subscriber: Subscriber, message: dict[str, Any] | Frame) -> None:
         try:
             subscriber.queue.put_nowait(message)
         except asyncio.QueueFull:
@@ -96,10 +125,20 @@ class Broadcast:
             subscriber.queue.get_nowait()
             subscriber.queue.put_nowait(None)
 
-    async def stream(self, subscriber: Subscriber, hello: dict[str, Any]) -> AsyncIterator[bytes]:
-        """Yield the SSE bytes of a subscriber's stream until it is closed."""
+    async def stream(
+        self, subscriber: Subscriber, hello: dict[str, Any], first: Frame | None = None
+    ) -> AsyncIterator[bytes]:
+        """Yield the SSE bytes of a subscriber's stream until it is closed.
+
+        ``first`` follows the hello (a delta bridging a reconnect, or a reload). A delta
+        queued meanwhile with a cursor at or below what was sent is skipped: what was
+        sent already reflects it.
+        """
+        sent = int(hello.get("cursor", 0))
         try:
             yield b"retry: 1000\n" + _event("hello", hello)
+            if first is not None:
+                yield first.data
             while True:
                 try:
                     message = await asyncio.wait_for(subscriber.queue.get(), HEARTBEAT_SECONDS)
@@ -108,6 +147,12 @@ class Broadcast:
                     continue
                 if message is None:
                     return
+                if isinstance(message, Frame):
+                    if message.cursor and message.cursor <= sent:
+                        continue
+                    sent = max(sent, message.cursor)
+                    yield message.data
+                    continue
                 yield _event(str(message.get("type", "message")), message)
         finally:
             self.unsubscribe(subscriber)
@@ -153,6 +198,7 @@ class Screens:
         node_id: str,
         roster: Callable[[], Roster],
         signin_code: Callable[[str], str],
+        write: Callable[[Callable[[Any], None]], object] = lambda work: None,
     ) -> None:
         self.broadcast = broadcast
         self._projection = projection
@@ -160,11 +206,22 @@ class Screens:
         self._node_id = node_id
         self._roster = roster  # the roster in force (a roster import swaps it)
         self._signin_code = signin_code  # a one-time sign-in code for a staff member
+        self._write = write  # runs a no-op on the writer's thread (its commit listeners follow)
+        self._day: dt.date | None = None  # the day the dashboards' deltas are of
 
     def publish(self, results: list[TapResult]) -> None:
-        """Show a committed batch: its station's screen, the dashboards, changed groups."""
+        """Show a committed batch: its station's screen, the dashboards, changed groups.
+
+        Called after every write (an empty batch for one that made no tap); then the
+        dashboards get what the write changed in the picture (``settled``).
+        """
         if not self.broadcast.count:
+            self._projection.forget_changes()
             return  # no screen is open: render nothing (a synced batch is 1,000 events)
+        self._show(results)
+        self.settled()
+
+    def _show(self, results: list[TapResult]) -> None:
         changed: set[str] = set()
         for result in results:
             event = result.event
@@ -185,6 +242,36 @@ class Screens:
                     changed.add(event.data[key])
         if changed:
             self.broadcast.publish_everywhere({"type": "changed", "groups": sorted(changed)})
+
+    def settled(self) -> None:
+        """Send the dashboards what a commit changed in today's picture, rendered once.
+
+        The writer's commit listener (its thread, after COMMIT): one ``delta`` with the
+        changed entries, groups, counts and late pickups, or a ``reload`` (the day
+        changed, the service end passed, the late stage moved, a new roster). With no
+        dashboard open it only forgets what changed.
+        """
+        if not self.broadcast.dashboards:
+            self._projection.forget_changes()
+            self._day = None
+            return
+        roster, now = self._roster(), self._clock.now()
+        day = roster.calendar.day_of(now)
+        if self._day is not None and day != self._day:
+            self.broadcast.publish_frame(Frame.of(Change.reload("day")))
+        self._day = day
+        change = self._projection.changes(roster, day, now)
+        if change is not None:
+            self.broadcast.publish_frame(Frame.of(change))
+
+    def tick(self) -> None:
+        """Look at the clock for the dashboards (service end, late stage, a new day).
+
+        Run on the writer's thread (a no-op write), so every delta and reload keeps the
+        order of the commits.
+        """
+        if self.broadcast.dashboards:
+            self._write(lambda conn: None)
 
     def fault(self, taps: list[Tap], error: StorageError) -> None:
         """Tell the screens that taps were not saved: the person must tap again."""

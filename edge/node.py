@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import gc
 import logging
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,7 @@ class Node:
     """Everything one ``campus-edge serve`` process runs."""
 
     ESCALATE_EVERY = 15.0  # seconds between looks at the clock for late pickups
+    LIVE_EVERY = 5.0  # seconds between looks at the clock for the dashboards (service end)
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -61,8 +63,10 @@ class Node:
             settings.database, settings.node_id, claim="node_id" in settings.model_fields_set
         )
         self.projection = Projection(
-            self.ledger.iter_day, self.ledger.pickup_actions, local=self.ledger.node_id
-        )
+            self.ledger.iter_day, self.ledger.pickup_actions, local=self.ledger.node_id,
+            last_rowid=self.ledger.last_rowid,
+            load_after=lambda after, limit, upto: self.ledger.events_after(after, limit, upto=upto),
+        )  # fmt: skip
         self.secret = auth.load_secret(settings.data_dir)
         self.pass_key = passes.load_key(settings.data_dir)
         self.writer = TapWriter(
@@ -89,8 +93,11 @@ class Node:
             lambda who: proof.prover(who, settings.data_dir),
         )  # fmt: skip
         screens = Screens(self.broadcast, self.projection, self.clock, self.ledger.node_id,
-                          lambda: self.writer.roster, self.signin_codes.issue)  # fmt: skip
+                          lambda: self.writer.roster, self.signin_codes.issue,
+                          lambda work: self.writer.call(work, in_transaction=False))  # fmt: skip
         self.writer.listen(screens.publish)
+        self.live_clock = Periodic("live-clock", self.LIVE_EVERY, screens.tick,
+                                   "the dashboards' clock could not be looked at")  # fmt: skip
         self.writer.on_fault(screens.fault)
         self.metrics = Metrics(
             self.writer, self.readers, self.clock, settings.data_dir, self._sync_status
@@ -153,6 +160,8 @@ class Node:
     def start(self) -> None:
         """Start the tap writer, the campus's services, sync (with an upstream), then readers."""
         self.writer.start()
+        self.live_clock.start()
+        gc.freeze()  # the roster and what start-up built live on: the cyclic GC skips them
         # One node speaks for the campus (notices, late pickups): the hub, or a kiosk that
         # runs alone. A kiosk that syncs leaves it to its hub (its dashboard still shows
         # the stages).
@@ -201,6 +210,7 @@ class Node:
     def stop(self) -> None:
         """Stop sync and the readers, then let the writer finish what is queued."""
         self.late_pickups.stop()
+        self.live_clock.stop()
         if self.notifier is not None:
             self.notifier.stop()
         if self.sync is not None:

@@ -14,16 +14,18 @@ both hold ``Projection.lock``. A DayState itself is not thread-safe.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from edge.clock import Reading
+from edge.picture import DayRoster, View, day_roster, escalation, staff_name
 from edge.school import events as ev
 from edge.school.events import Event
-from edge.school.fold import EXPECTED, ON_LEAVE, PRESENT, STATES, DayState, Presence, fold
+from edge.school.fold import PRESENT, STATES, DayState, fold
 from edge.school.pickup import CODES as PICKUP_CODES
 from edge.school.pickup import PickupBook, Plan, fold_book
 from edge.school.roster import Roster
@@ -40,8 +42,14 @@ class Projection:
         load_day: Callable[[dt.date], Iterable[Event]],
         load_actions: Callable[[], Iterable[Event]] = lambda: (),
         local: str | None = None,
+        last_rowid: Callable[[], int] = lambda: 0,
+        load_after: Callable[[int, int, int], list[Event]] = lambda after, limit, upto: [],
     ) -> None:
         self.lock = threading.RLock()
+        self._last_rowid = last_rowid  # the ledger's newest rowid
+        self._load_after = load_after  # (after, limit, upto): events in ledger order
+        self._cursor: int | None = None  # the rowid of the last event reflected
+        self._views: OrderedDict[dt.date, View] = OrderedDict()
         self.local = local  # the node whose taps these states decide (see DayState)
         self._load_day = load_day
         self._load_actions = load_actions
@@ -79,7 +87,11 @@ class Projection:
         """Apply a committed event; refold its day if it sorts before what is applied.
 
         ``mono`` is the monotonic reading of the tap the event records (see DayState).
+        The event's ``rowid`` moves the cursor (what the pictures reflect).
         """
+        if event.rowid is not None:
+            with self.lock:
+                self._cursor = max(self.cursor, event.rowid)
         if event.kind == ev.ACTION:
             with self.lock:
                 book = self._book
@@ -102,6 +114,9 @@ class Projection:
                 return  # folded from the ledger, which holds the event, when first needed
             if state.last_key is None or event.key > state.last_key:
                 state.apply(event, mono)
+                view = self._views.get(event.day)
+                if view is not None and view.state is state:
+                    view.touch(event)
             else:
                 self.forget(event.day)  # refolded in key order when next needed
 
@@ -110,10 +125,108 @@ class Projection:
         with self.lock:
             return [*self.day(day).skipped, *self.book.skipped]
 
+    @property
+    def cursor(self) -> int:
+        """Return the ledger rowid of the last event the pictures reflect (0: none)."""
+        with self.lock:
+            if self._cursor is None:
+                self._cursor = self._last_rowid()
+            return self._cursor
+
     def picture(self, roster: Roster, day: dt.date, now: dt.datetime) -> dict[str, Any]:
         """Return the presence answer of a day as it stands now, from the live state."""
         with self.lock:
             return picture(roster, self.day(day), now, self.facts(roster, day))
+
+    def picture_json(self, roster: Roster, day: dt.date, now: dt.datetime) -> bytes:
+        """Return the presence answer of a day now, with ``cursor``: joined from kept bytes."""
+        with self.lock:
+            return self.view(roster, day, now).answer(now, self.cursor)
+
+    def view(self, roster: Roster, day: dt.date, now: dt.datetime) -> View:
+        """Return the kept presence answer of a day, brought up to the state and moment.
+
+        A refolded day, or the service end passed (everyone present turns overdue),
+        renders every entry once and keeps what changed; a new roster starts over.
+        ``reload`` says why screens must refetch (None while deltas can carry it).
+        """
+        with self.lock:
+            state = self.day(day)
+            facts = self.facts(roster, day)
+            late = now >= facts.service_end
+            view = self._views.get(day)
+            if view is None or view.roster is not roster:
+                fresh = View(roster, facts, state, late)
+                if view is not None:
+                    fresh.reload = "roster"
+                view = self._views[day] = fresh
+                while len(self._views) > self.KEEP_DAYS:
+                    self._views.popitem(last=False)
+                # What was just built lives all day: the cyclic GC need not walk it again
+                # (a full collection over 5,000 children's state was the presence answer's
+                # periodic 85 ms spike). Refcounting still frees it.
+                gc.freeze()
+            elif view.state is not state or view.late != late:
+                if view.late != late:
+                    view.reload = "service_end"
+                view.rebuild(state, late)
+            self._views.move_to_end(day)
+            return view
+
+    def changes(self, roster: Roster, day: dt.date, now: dt.datetime) -> Change | None:
+        """Return what changed in a day's picture since last asked, and forget it.
+
+        ("delta", JSON) with the changed entries and groups (notes/delta-protocol.md),
+        ("reload", reason) when screens must refetch, or None when nothing changed.
+        Only for a day whose picture was asked (a screen holds it); else None.
+        """
+        with self.lock:
+            if day not in self._views:
+                return None
+            view = self.view(roster, day, now)
+            students, groups = view.take_changes()
+            stage = late_stage(roster.calendar, view.facts.service_end, now)
+            moved, view.stage = view.stage is not None and view.stage != stage, stage
+            if view.reload or moved:
+                reason, view.reload = view.reload or "late_stage", None
+                return Change.reload(reason)
+            if not students and not groups:
+                return None
+            return Change("delta", view.delta(self.cursor, now, students, groups), self.cursor)
+
+    def forget_changes(self) -> None:
+        """Forget what changed (no screen is listening): the next delta starts from now."""
+        with self.lock:
+            for view in self._views.values():
+                view.take_changes()
+                view.reload = view.stage = None
+
+    def bridge(
+        self, roster: Roster, day: dt.date, now: dt.datetime, since: int, most: int = 5000
+    ) -> tuple[int, Change | None]:
+        """Return (cursor, what brings a picture at cursor ``since`` up to now).
+
+        ("delta", JSON): the current entries of every child and group the ledger's
+        events after ``since`` touched; None when nothing happened since; ("reload",
+        reason) when it cannot be bridged: a cursor ahead of the ledger or unknown,
+        of another day, or more than ``most`` events behind.
+        """
+        with self.lock:  # the writer applies nothing meanwhile: cursor and entries agree
+            cursor = self.cursor
+            if since > cursor or since < 0:
+                return cursor, Change.reload("cursor")
+            if since == cursor:
+                return cursor, None
+            held = self._load_after(max(since - 1, 0), most + 2, cursor)
+            if since > 0 and (not held or held[0].rowid != since or held[0].day != day):
+                return cursor, Change.reload("cursor")
+            events = [e for e in held if e.rowid != since]
+            if len(events) > most:
+                return cursor, Change.reload("behind")
+            view = self.view(roster, day, now)  # a reload it asks for goes to every screen
+            touched = view.touched_by(e for e in events if e.day == day)
+            groups = range(len(view.group_ids))  # all: a moved child changed a count anywhere
+            return cursor, Change("delta", view.delta(cursor, now, touched, groups), cursor)
 
     def room(self, roster: Roster, group_id: str, day: dt.date) -> Room:
         """Return how a group stands on a day: who is present, who has custody, the plans."""
@@ -142,9 +255,24 @@ class Projection:
         """Drop the in-memory state of a day (or of all days) so it refolds from the ledger."""
         with self.lock:
             for gone in list(self._days) if day is None else [day]:
-                self._days.pop(gone, None)
+                self._days.pop(gone, None)  # its View (if any) rebuilds and keeps what differs
             if day is None:
                 self._book = None
+                self._cursor = None  # a rolled-back write's rowids are used again
+
+
+@dataclass(frozen=True)
+class Change:
+    """What screens are told of a picture: a ``delta`` (JSON, up to ``cursor``) or a ``reload``."""
+
+    kind: str  # delta | reload
+    data: bytes  # the event's JSON
+    cursor: int = 0  # the delta's SSE id; 0 for a reload
+
+    @classmethod
+    def reload(cls, reason: str) -> Change:
+        """Return a reload, saying why (day, service_end, late_stage, roster, cursor, behind)."""
+        return cls("reload", b'{"reason":"' + reason.encode() + b'"}')
 
 
 @dataclass(frozen=True)
@@ -167,63 +295,6 @@ def picture_at(
     return picture(roster, fold(day, events, presorted=True), at)
 
 
-@dataclass(frozen=True)
-class DayRoster:
-    """What the roster says about one day, worked out once per roster version and day.
-
-    ``rows`` holds, per student in roster order: their id, the entry shown while they
-    are unseen today (expected or on leave; None when not listed at all), and the
-    identity fields every entry starts with. Entries here are shared: never mutate.
-    """
-
-    day: dt.date
-    rows: tuple[tuple[str, dict[str, Any] | None, dict[str, Any]], ...]
-    expected_by_group: dict[str, int]
-    service_end: dt.datetime
-    tz: dt.tzinfo
-    since_text: dict[dt.datetime, str] = field(default_factory=dict, compare=False)
-    entries: dict[str, tuple[Presence, str | None, bool, dict[str, Any]]] = field(
-        default_factory=dict, compare=False
-    )
-
-    def local_text(self, moment: dt.datetime) -> str:
-        """Return a moment as ISO text in the school's zone, formatted once per instant."""
-        text = self.since_text.get(moment)
-        if text is None:
-            text = self.since_text[moment] = moment.astimezone(self.tz).isoformat()
-        return text
-
-
-def day_roster(roster: Roster, day: dt.date) -> DayRoster:
-    """Work out the roster's facts for one day (see DayRoster)."""
-    rows = []
-    for sid, student in roster.students.items():
-        ident = {
-            "student_id": sid,
-            "name": student.name,
-            "grade": student.grade,
-            "class": student.class_name,
-        }
-        unseen: dict[str, Any] | None = None
-        groups = roster.expected_groups(sid, day)
-        if roster.on_leave(sid, day):
-            unseen = {**ident, "state": ON_LEAVE, **_NOBODY, "expected_groups": groups}
-        elif groups:
-            unseen = {**ident, "state": EXPECTED, **_NOBODY, "expected_groups": groups}
-        rows.append((sid, unseen, ident))
-    return DayRoster(
-        day,
-        tuple(rows),
-        {g: len(roster.expected_in_group(g, day)) for g in roster.groups},
-        roster.calendar.service_end_at(day),
-        roster.calendar.tz,
-    )
-
-
-_NOBODY = {"group_id": None, "custodian_staff_id": None, "released_to": None, "since": None,
-           "overdue": False}  # fmt: skip
-
-
 def picture(
     roster: Roster, state: DayState, judged_at: dt.datetime, facts: DayRoster | None = None
 ) -> dict[str, Any]:
@@ -241,7 +312,9 @@ def picture(
         ],
         "students": tally.students,
         "counts": tally.counts,
-        "late": _escalation(roster, facts, judged_at, tally),
+        "late": escalation(
+            roster, facts.service_end, judged_at, (e for e in tally.students if e.get("overdue"))
+        ),
         "groups": [
             {
                 "group_id": g.group_id,
@@ -249,7 +322,7 @@ def picture(
                 "kind": g.kind,
                 "room": g.room,
                 "custodian_staff_id": custodians.get(g.group_id, (None,))[0],
-                "custodian_name": _staff_name(roster, custodians.get(g.group_id, (None,))[0]),
+                "custodian_name": staff_name(roster, custodians.get(g.group_id, (None,))[0]),
                 "present": tally.present_by_group.get(g.group_id, 0),
                 "expected": facts.expected_by_group.get(g.group_id, 0),
             }
@@ -308,42 +381,6 @@ def _tally(state: DayState, facts: DayRoster, is_late: bool) -> _Tally:
         students.append(entry)
     counts["overdue"] = overdue
     return tally
-
-
-def _escalation(
-    roster: Roster, facts: DayRoster, judged_at: dt.datetime, tally: _Tally
-) -> dict[str, Any]:
-    """Return how far late pickups have gone, with the calls to make from stage 2."""
-    calendar = roster.calendar
-    stage = late_stage(calendar, facts.service_end, judged_at)
-    escalation: dict[str, Any] = {
-        "stage": stage,
-        "call_from": (facts.service_end + calendar.late_call).astimezone(calendar.tz).isoformat(),
-        "custody_at": (facts.service_end + calendar.late_custody)
-        .astimezone(calendar.tz)
-        .isoformat(),
-        "calls": [],
-    }
-    if stage >= 2 and tally.counts["overdue"]:  # the duty leader calls each overdue child's adults
-        adults: dict[str, list[dict[str, str]]] = {}
-        for (sid, gid), right in roster.pickup.items():
-            guardian = roster.guardians.get(gid)
-            if right.allowed and guardian is not None:
-                adults.setdefault(sid, []).append(
-                    {"name": guardian.name, "phone": guardian.phone, "relation": right.relation}
-                )
-        escalation["calls"] = [
-            {"student_id": e["student_id"], "name": e["name"],
-             "guardians": adults.get(e["student_id"], [])}
-            for e in tally.students if e.get("overdue")
-        ]  # fmt: skip
-    return escalation
-
-
-def _staff_name(roster: Roster, staff_id: str | None) -> str | None:
-    """Return the name of a member of staff, if the roster knows them."""
-    member = roster.staff.get(staff_id or "")
-    return member.name if member else None
 
 
 class DayLog(Protocol):

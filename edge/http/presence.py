@@ -51,7 +51,8 @@ def presence(
         school_day(date)
     day = date or roster.calendar.day_of(at or node.clock.now())
     if at is None:
-        return json_response(node.projection.picture(roster, day, node.clock.now()))
+        body = node.projection.picture_json(roster, day, node.clock.now())
+        return Response(body, media_type="application/json")
     return json_response(picture_at(roster, day, at, node.ledger.iter_day(day, until=at)))
 
 

@@ -6,12 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from edge import display
 from edge.errors import AuthError, TapError
 from edge.http.deps import PRESENCE_ROLES, STAFF_ERRORS, NodeDep
 from edge.http.responses import Problem
-from edge.live import Broadcast
+from edge.live import Broadcast, Frame
+from edge.projection import Change
 from edge.school import auth
 
 router = APIRouter()
@@ -46,10 +48,50 @@ async def station_stream(request: Request, node: NodeDep, station: str) -> Strea
 
 @router.get("/api/v1/stream", responses=STAFF_ERRORS)
 async def dashboard_stream(
+    request: Request,
     node: NodeDep,
     token: Annotated[str, Query(description="a staff token (EventSource sends no headers)")],
+    cursor: Annotated[
+        str | None,
+        Query(max_length=40, description="the picture's cursor: changes since then come first"),
+    ] = None,
 ) -> StreamingResponse:
-    """Stream every station's durable taps to the dashboard (Server-Sent Events)."""
+    """Stream every station's durable taps and the picture's changes to the dashboard (SSE).
+
+    Events: ``hello`` (with ``cursor`` and ``date``); ``delta`` (``id:`` its cursor;
+    the changed entries, groups, counts and late pickups); ``reload`` (refetch the
+    presence answer); ``tap``, ``changed``, ``fault`` as before. A reconnect with
+    ``Last-Event-ID`` (or ``?cursor=``) first gets one delta bridging from there, or a
+    reload when it cannot be bridged (notes/delta-protocol.md).
+    """
     who = node.staff_of(token)
     auth.require(who, PRESENCE_ROLES)
-    return _stream(node.broadcast, None, {"staff_id": who.staff_id})
+    subscriber = node.broadcast.subscribe(None)  # first: nothing committed from now is missed
+    since = _cursor(request.headers.get("last-event-id", cursor))
+    roster, now = node.roster, node.clock.now()
+    day = roster.calendar.day_of(now)
+    first: Frame | None = None
+    try:
+        if since is None:
+            at = node.projection.cursor
+            if request.headers.get("last-event-id") is not None or cursor is not None:
+                first = Frame.of(Change.reload("cursor"))  # not a cursor of ours
+        else:
+            at, change = await run_in_threadpool(node.projection.bridge, roster, day, now, since)
+            first = Frame.of(change) if change is not None else None
+    except BaseException:
+        node.broadcast.unsubscribe(subscriber)
+        raise
+    hello = {"staff_id": who.staff_id, "cursor": at, "date": day.isoformat()}
+    return StreamingResponse(
+        node.broadcast.stream(subscriber, hello, first),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def _cursor(given: str | None) -> int | None:
+    """Return a cursor a client sent (a ledger rowid), or None when absent or not one."""
+    if given is None or not given.isascii() or not given.isdigit() or len(given) > 18:
+        return None
+    return int(given)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from dataclasses import dataclass
 
@@ -50,7 +51,12 @@ def store_synced(
         check.problems.append(f"{check.gaps} events arrived before the events they follow")
     if check.problems:
         raise ChainBroken(check.problems)
+    before = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchone()[0]
     rows.insert_events(conn, check.stored)
+    # each stored event with its rowid, the cursor screens resume from (one writer: in order)
+    rowids = conn.execute("SELECT id, rowid FROM events WHERE rowid > ?", (before,)).fetchall()
+    placed = dict(rowids)
+    stored = [dataclasses.replace(e, rowid=placed.get(e.event_id)) for e in check.stored]
     for key, value in (meta or {}).items():
         meta_rows.put(conn, key, value)
-    return Ingested(check.stored, check.duplicates, {c: h[0] for c, h in check.heads.items()})
+    return Ingested(stored, check.duplicates, {c: h[0] for c, h in check.heads.items()})

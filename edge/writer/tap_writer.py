@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -199,7 +200,10 @@ class TapWriter:
         self._fault_listeners.append(listener)
 
     def listen(self, listener: Listener) -> None:
-        """Call ``listener`` on the writer thread with each committed batch."""
+        """Call ``listener`` on the writer thread after each write, with the events it made.
+
+        After every write that committed (an empty list for a write that made no tap).
+        """
         self._listeners.append(listener)
 
     # -- the writer thread --------------------------------------------------------
@@ -323,9 +327,8 @@ class TapWriter:
             _settle(job.future, error=err)
             return
         _settle(job.future, outcome)
-        if isinstance(outcome, Ingested) and outcome.stored:
-            results = [TapResult(e, self.roster, synced=True) for e in outcome.stored]
-            self._tell(results)
+        synced = outcome.stored if isinstance(outcome, Ingested) else []
+        self._tell([TapResult(e, self.roster, synced=True) for e in synced])  # [] too: a write
 
     def _tell(self, results: list[TapResult]) -> None:
         for listener in self._listeners:
@@ -423,8 +426,7 @@ class TapWriter:
             _settle(future, error=tap_error)
         for future, result in results:
             _settle(future, result)
-        if results:
-            self._tell([r for _, r in results])
+        self._tell([r for _, r in results])
 
     def _decide(
         self, tap: Tap, roster: Roster, signed: dict[str, ManualRelease] | None = None
@@ -567,6 +569,8 @@ class TapWriter:
             now=now, roster_version=roster.version, clock_synced=vouched, card=card, uid=uid,
             sign=proof,
         )  # fmt: skip
+        rowid = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        event = dataclasses.replace(event, rowid=int(rowid))  # the cursor screens resume from
         self.projection.add(event, mono)
         return event
 
