@@ -68,6 +68,7 @@ def board(browser: Browser) -> Iterator[Page]:
 def test_the_chart_and_tiles_move_with_taps_elsewhere_without_refetching_the_picture(
     server: LiveServer, board: Page
 ) -> None:
+    fetched = presence_requests(board)
     sign_in(board, server)
     tile = board.locator("#groups [data-group=G1]")
     expect(tile).to_have_attribute("data-tile", "missing")  # S1-S3 expected, S4 on leave
@@ -91,6 +92,8 @@ def test_the_chart_and_tiles_move_with_taps_elsewhere_without_refetching_the_pic
     tap(server, "P1", "S1")  # released to 王妈妈
     expect(board.locator("#legend [data-series=gone] b")).to_have_text("1")
     expect(tile).to_contain_text("2 / 4")
+    board.wait_for_timeout(300)
+    assert len(fetched) == 1, f"the picture was fetched again on a tap: {fetched}"
     fits(board, "dashboard-live")
 
 
@@ -203,3 +206,27 @@ def test_the_kiosk_page_does_not_overflow_small_screens(
         page.screenshot(path=str(ARTIFACTS / f"kiosk-{station}-{width}x{height}.png"))
         wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert wide <= 0, f"/kiosk/{station} overflows {wide}px sideways at {width}x{height}"
+
+
+def test_a_reconnect_after_a_restart_resumes_from_the_last_delta_without_a_reload(
+    make_node: Callable[..., Node], board: Page
+) -> None:
+    node = make_node()
+    first = LiveServer(node).__enter__()
+    fetched = presence_requests(board)
+    sign_in(board, first)
+    tile = board.locator("#groups [data-group=G1]")
+    tap(first, "K1", "S1")
+    expect(tile).to_contain_text("1 / 4")
+    first.__exit__(None, None, None)
+    expect(board.locator("#stream")).to_contain_text("连接中断")
+    expect(board.locator("#live")).to_have_class("live off")
+    with LiveServer(node) as aside:  # taps go on while the dashboard's server is down
+        tap(aside, "K1", "S2")
+        tap(aside, "P1", "S3")  # walks home alone
+    with LiveServer(node, port=first.port):
+        expect(board.locator("#stream")).to_be_hidden(timeout=15000)
+        expect(tile).to_contain_text("2 / 4")
+        expect(board.locator('[data-state="left_alone"] b')).to_have_text("1")
+        expect(board.locator("#legend [data-series=gone] b")).to_have_text("1")
+    assert len(fetched) == 1, f"the picture was fetched again: {fetched}"
