@@ -230,3 +230,30 @@ def test_a_reconnect_after_a_restart_resumes_from_the_last_delta_without_a_reloa
         expect(board.locator('[data-state="left_alone"] b')).to_have_text("1")
         expect(board.locator("#legend [data-series=gone] b")).to_have_text("1")
     assert len(fetched) == 1, f"the picture was fetched again: {fetched}"
+
+
+def test_the_service_end_turns_tiles_red_and_lists_the_overdue_by_group(
+    make_node: Callable[..., Node], board: Page
+) -> None:
+    clock = ManualClock(local("17:50"))
+    with LiveServer(make_node(clock=clock)) as server:
+        fetched = presence_requests(board)
+        tap(server, "K1", "S1")
+        tap(server, "K1", "S2")
+        sign_in(board, server)
+        tile = board.locator("#groups [data-group=G1]")
+        expect(tile).to_have_attribute("data-tile", "missing")  # S3 not here yet
+        expect(board.locator("#overdue")).to_have_text("暂无")
+        clock.set(local("18:01"))  # the service end passes with no tap
+        expect(tile).to_have_attribute("data-tile", "overdue", timeout=10000)
+        expect(tile).to_contain_text("超时未接 2")
+        group = board.locator("#overdue [data-group=G1]")
+        expect(group.locator("h3")).to_have_text("一年级看护组 (2)")
+        expect(group).to_contain_text("小明 · 一年级1班")
+        expect(board.locator("#legend [data-series=overdue] b")).to_have_text("2")
+        expect(board.locator("#chart path.area-overdue")).to_have_count(1)
+        clock.set(local("18:16"))  # the second stage: call the guardians
+        expect(board.locator("#late-stage")).to_have_text("请电话联系家长", timeout=10000)
+        expect(group).to_contain_text("☎ 王妈妈（母亲）13800000001")
+        fits(board, "dashboard-overdue")
+    assert len(fetched) <= 3  # the picture again only when time moved it (reload), never per tap
