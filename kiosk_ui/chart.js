@@ -44,7 +44,8 @@ export function draw(svg, curve, points) {
   svg.replaceChildren();
   if (!curve) return;
   const pad = { left: 40, right: 12, top: 16, bottom: 20 };
-  const x0 = ms(curve.start), x1 = Math.max(ms(curve.end), x0 + 60000);
+  const x0 = Math.min(ms(curve.start), ...points.map((p) => ms(p.at)));
+  const x1 = Math.max(ms(curve.end), x0 + 60000, ...points.map((p) => ms(p.at)));
   const total = Math.max(1, ...points.map((p) =>
     (p.expected || 0) + (p.present || 0) + (p.released || 0) + (p.left_alone || 0)));
   const top = Math.max(4, Math.ceil(total * 1.05));
@@ -77,7 +78,7 @@ export function draw(svg, curve, points) {
     if (!(when >= x0 && when <= x1)) continue;
     const mark = node("g", { class: "batch", "data-time": time });
     mark.append(node("line", { x1: X(when), x2: X(when), y1: pad.top - 4, y2: height - pad.bottom, stroke: "#78909c", "stroke-dasharray": "4 3" }));
-    mark.append(node("text", { x: X(when) + 2, y: pad.top - 6 + 12 * (row++ % 2) }, `${time} ${t("grades")}${grades.join(",")}`));
+    mark.append(node("text", { x: X(when) + 2, y: pad.top - 6 + 12 * (row++ % 2) }, `${time} ${t("grades")} ${grades.join(",")}`));
     mark.append(node("title", {}, `${t("dismissal")} ${time}: ${t("grades")} ${grades.join(", ")}`));
     svg.append(mark);
   }

@@ -257,3 +257,19 @@ def test_the_service_end_turns_tiles_red_and_lists_the_overdue_by_group(
         expect(group).to_contain_text("☎ 王妈妈（母亲）13800000001")
         fits(board, "dashboard-overdue")
     assert len(fetched) <= 3  # the picture again only when time moved it (reload), never per tap
+
+
+def test_before_the_service_starts_the_chart_waits_and_the_first_tap_starts_it(
+    make_node: Callable[..., Node], board: Page
+) -> None:
+    clock = ManualClock(local("14:50"))
+    with LiveServer(make_node(clock=clock)) as server:
+        sign_in(board, server)
+        expect(board.locator("#chart .end")).to_contain_text("18:00")
+        tap(server, "K1", "S1")  # early
+        expect(board.locator("#legend [data-series=present] b")).to_have_text("1")
+        box = board.locator("#chart").bounding_box()
+        dot = board.locator("#chart circle").bounding_box()
+        assert box is not None
+        assert dot is not None
+        assert box["x"] <= dot["x"] <= box["x"] + box["width"]  # drawn inside the chart
