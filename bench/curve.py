@@ -8,7 +8,7 @@ release or a walk home: bench/reports.py's ``one_day``) is written into a ledger
 - the curve (GET /api/v1/presence/curve's work): the same fold, counted every 5 minutes;
 - asked again with the ledger unchanged: the cache's answer.
 
-Run with `python bench/curve.py [--students 5000]`.
+Run with `python bench/curve.py [--students 5000]` (part of `make bench`).
 """
 
 from __future__ import annotations
