@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/screens.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/curve.py
 
 # The Pi's pinned dependencies (requirements/pi.in -> requirements/pi.lock, with hashes);
 # `make lock UPGRADE=1` takes the newest versions instead of keeping the pins.

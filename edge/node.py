@@ -34,6 +34,7 @@ from edge.metrics import Lag, Metrics
 from edge.periodic import Periodic
 from edge.projection import DayCache, Projection
 from edge.school import auth, cards, conflicts, passes, proof
+from edge.school.curve import CurveCache
 from edge.school.events import Event
 from edge.school.roster import Roster
 from edge.school.rules import Timing
@@ -109,6 +110,7 @@ class Node:
         self.writer.listen(self.metrics.count)
         self.conflicts = DayCache(self.ledger, conflicts.find)  # the day's, for the dashboard
         self.gate = Gate(self.writer)  # the gate register (门卫登记): visitors, instructors
+        self.curves = CurveCache(self.ledger)  # the afternoon's counts, for the dashboard's chart
         self.late_pickups = Periodic(
             "late-pickups", self.ESCALATE_EVERY, lambda: self.writer.escalate().result(timeout=30),
             "late pickups could not be passed to the gate guard",

@@ -7,6 +7,7 @@ limit, and includes the routers; nothing lives in module globals. The routers:
 - health: /healthz, /metrics, the sync status;
 - simulate: the simulation tap (only with ``--simulate``);
 - presence: the campus picture, the ledger, a station's idle screen, conflicts, a day;
+- curve: the afternoon's counts step by step, for the dashboard's chart;
 - streams: Server-Sent Events for screens and dashboards;
 - signin: a kiosk's sign-in code traded for a staff token;
 - reports: the reports as JSON or files;
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from edge.http import health, pages, pickup, presence, reports, signin, simulate, streams
+from edge.http import curve, health, pages, pickup, presence, reports, signin, simulate, streams
 from edge.http import patrol as patrol_routes
 from edge.http import visitors as gate_register
 from edge.http.responses import SYNC_BODY, BodyLimit, add_error_handlers
@@ -44,6 +45,7 @@ def create_app(node: Node) -> FastAPI:
     store = LedgerStore(node.writer, node.settings.role, lambda: passes.public_text(node.pass_key))
     add_sync_routes(app, store, node.clock, node.peers)
     _include(app, presence.router, streams.router, signin.router, reports.router)
+    _include(app, curve.router)
     _include(app, *pickup.routers)
     _include(app, gate_register.router)  # the gate register (门卫登记)
     _include(app, pages.router)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from edge import display
-from edge.http.deps import NodeDep
+from edge.http.deps import NodeDep, Staff
 from edge.http.responses import Problem, json_response
 from edge.school import auth
 
@@ -39,3 +41,17 @@ def signin(request: Request, node: NodeDep, body: SignIn) -> Response:
     """
     signed = node.signin_codes.redeem(body.code, body.pin, display.caller_key(request))
     return json_response(signed.to_json())
+
+
+@router.get("/api/v1/signin", responses={401: {"model": Problem}})
+def signed_in(who: Staff) -> Response:
+    """Say who a token signs in as (the dashboard's header): name, role and scope."""
+    return json_response(
+        {
+            "staff_id": who.staff_id,
+            "name": who.name,
+            "role": who.role,
+            "scope": who.scope,
+            "expires": dt.datetime.fromtimestamp(who.expires, dt.UTC).isoformat(),
+        }
+    )
