@@ -113,6 +113,9 @@ ACTION_FIELDS: dict[str, dict[str, Check]] = {
     "plan_set": {"student_id": _ID, "date": _date, "batch": _CLOCK,
                  "point": _optional(_ID), "mode": _one_of("guardian", "alone"),
                  "club_until": _CLOCK},
+    "duty_note": {"date": _date, "text": _text(1, 500)},
+    "duty_signed_off": {"date": _date,
+                        "notes": lambda v: _list_of(_pattern(_EVENT_ID, "an event id"))(v)},
 }  # fmt: skip
 OPTIONAL = {"delegate_granted": {"phone", "photo"}, "plan_set": {"batch", "point", "club_until"}}
 CORRECTION_FIELDS: dict[str, Check] = {
