@@ -39,9 +39,13 @@ from edge.school.rules import late_stage
 # notes, open_items), with the signer's proof.
 NOTE, SIGNED_OFF = DUTY_NOTE, DUTY_SIGNED_OFF
 READER_OFFLINE, READER_ONLINE = "reader_offline", "reader_online"  # action codes, by station
-# Kinds the patrol and gate helpers record (edge.school.events on their branches).
+# The gate register (edge.school.gate): a visitor in and out are actions of these codes;
+# an outside instructor's card at the gate is a staff_on_duty tap of these codes.
+VISITOR_IN, VISITOR_OUT = "visitor_in", "visitor_out"
+INSTRUCTOR_IN, INSTRUCTOR_OUT = "instructor_in", "instructor_out"
+# Kinds the patrol rounds record (edge.school.events on the patrol branch).
 PATROL_KINDS = ("patrol_visit",)
-VISITOR_KINDS = ("visitor_in", "visitor_out", "instructor_in", "instructor_out")
+WATCH_ZH = {"barred": "被禁止接送学生的家长", "banned": "学校禁止入校名单"}
 NOT_ENABLED = "未启用 not enabled"
 ROLE_ZH = {"teacher": "教师", "guard": "门卫", "duty_leader": "值班领导", "admin": "管理员"}
 STAGE_ZH = {0: "", 1: "服务结束后", 2: "已电话联系家长阶段", 3: "已交门卫看护"}
@@ -131,9 +135,14 @@ class _Walk:
         if not self.snapped and event.at >= self.end and event.kind in ev.TAP_KINDS:
             self._snapshot()  # a correction or note made late says nothing of who was here
         kind = event.kind
-        if event.subject_kind == "staff" and event.subject_id and kind in ev.TAP_KINDS:
+        gate = event.code in (VISITOR_IN, VISITOR_OUT, INSTRUCTOR_IN, INSTRUCTOR_OUT)
+        if gate:
+            self._visitor(event)
+        elif event.subject_kind == "staff" and event.subject_id and kind in ev.TAP_KINDS:
             self._staff(event)
-        if kind == ev.CUSTODY_TAKEN:
+        if gate:
+            pass
+        elif kind == ev.CUSTODY_TAKEN:
             self._handover(event)
         elif kind in (ev.RELEASED, ev.LEFT_ALONE) and event.subject_id in self.late:
             self._left_late(event)
@@ -145,8 +154,6 @@ class _Walk:
             self._alert(event, "离校后返回")
         elif kind in PATROL_KINDS:
             self._patrol(event)
-        elif kind in VISITOR_KINDS:
-            self._visitor(event)
         elif kind == ev.ACTION and event.code in (READER_OFFLINE, READER_ONLINE):
             self._reader(event)
         if kind == ev.RELEASED and event.data.get("signed_by"):
@@ -216,14 +223,19 @@ class _Walk:
         data = event.data
         station = self.roster.stations.get(event.station)
         adult = data.get("delegate_name") or name(self.roster.guardians, data.get("guardian_id"))
-        if data.get("alert") == "loud":
+        if event.code == VISITOR_IN:
+            adult = str(data.get("name") or "")
+        if event.code == VISITOR_IN:
+            pass
+        elif data.get("alert") == "loud":
             kind = "监护限制警报（禁止接走）"
         elif data.get("alert") == "alert":
             kind = "未授权接走警报"
         student = name(self.roster.students, event.subject_id) if (
             event.subject_kind == "student") else ""  # fmt: skip
         detail = f"卡号 {event.uid or event.card}" if event.kind == ev.UNKNOWN_CARD else (
-            message(self.roster, event))  # fmt: skip
+            message(self.roster, event) if event.kind != ev.ACTION else WATCH_ZH.get(
+                str((data.get("watch") or {}).get("reason")), "警示名单"))  # fmt: skip
         self.tables["alerts"].rows.append([hm(event.at, self.roster),
             station.name if station else event.station, student, adult, kind, detail])  # fmt: skip
 
@@ -245,14 +257,22 @@ class _Walk:
             data.get("head_count"), f"未到：{missing}" if missing else ""])  # fmt: skip
 
     def _visitor(self, event: Event) -> None:
+        """Note a visitor's or outside instructor's way in or out (the gate register)."""
         data = event.data
-        ident = str(data.get("visitor_id") or event.subject_id or event.event_id)
-        instructor = event.kind.startswith("instructor")
+        instructor = event.code in (INSTRUCTOR_IN, INSTRUCTOR_OUT)
+        ident = str(event.subject_id if instructor else data.get("visitor_id") or event.event_id)
+        if instructor and ident in self.visitors and self.visitors[ident][5] and (
+                event.code == INSTRUCTOR_IN):  # fmt: skip
+            ident = f"{ident}@{event.event_id}"  # back in again: a new line
+        last4 = str(data.get("last4") or "")
         row = self.visitors.setdefault(ident, [
             name(self.roster.staff, event.subject_id) if instructor else str(
                 data.get("name") or ident), "外聘人员" if instructor else "访客",
-            str(data.get("document") or ""), str(data.get("visiting") or ""), "", ""])  # fmt: skip
-        row[5 if event.kind.endswith("_out") else 4] = hm(event.at, self.roster)
+            f"****{last4}" if last4 else "", str(data.get("visiting") or data.get("organization")
+            or ""), "", ""])  # fmt: skip
+        row[5 if event.code in (VISITOR_OUT, INSTRUCTOR_OUT) else 4] = hm(event.at, self.roster)
+        if data.get("watch"):
+            self._alert(event, "来访人员在警示名单中")
 
     def finish(self) -> None:
         """Close the day: late pickups never recorded as gone, visitors still inside."""

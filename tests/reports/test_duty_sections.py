@@ -1,0 +1,65 @@
+"""The duty log's sections fed by other parts: readers offline, the gate register."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from edge import reports
+from edge.actions.readers import ReaderWatch
+from edge.node import Node
+from tests.roster_files import TODAY
+
+
+def log(node: Node, over: bool = True) -> reports.Report:
+    return reports.duty(reports.LedgerSource(node.ledger, node.roster), TODAY, over=over)
+
+
+def test_a_reader_offline_and_back_is_recorded_and_in_the_log(
+    make_node: Callable[..., Node],
+) -> None:
+    node = make_node(readers=["K2=serial:/dev/campus-edge-no-such-port:rdm6300"])
+    watch = ReaderWatch(node.writer, node.readers)
+    watch.check()
+    assert log(node).table("readers").rows == []  # one look is not news yet
+    watch.check()
+    node.readers["K2"].health.connected = True  # the port came back (as its driver says)
+    watch.check()
+    watch.check()
+    watch.check()
+    rows = log(node).table("readers").records()
+    assert [(r["station"], r["state"]) for r in rows] == [
+        ("实验室", "离线 offline"),
+        ("实验室", "恢复 online"),
+    ]
+    assert "cannot open /dev/campus-edge-no-such-port" in rows[0]["detail"]
+    assert all(r["station"] != "101教室" for r in rows)  # K1's simulated reader stayed up
+
+
+def test_visitors_in_and_out_and_one_never_out_is_an_open_item(
+    make_node: Callable[..., Node],
+) -> None:
+    node = make_node()
+    empty = log(node)
+    assert empty.table("visitors").empty == "未启用 not enabled"
+    inside = {"visitor_id": "V00000000a1", "name": "钱先生", "last4": "1234",
+              "visiting": "陈老师", "purpose": "送教材"}  # fmt: skip
+    node.writer.record_action("visitor_in", inside, "GU", "gate").result(timeout=5)
+    node.writer.record_action("visitor_out", {"visitor_id": "V00000000a1"}, "GU", "gate").result(
+        timeout=5
+    )
+    watched = {"visitor_id": "V00000000b2", "name": "赵先生", "visiting": "一年级",
+               "purpose": "接孩子", "watch": {"reason": "barred"}, "alert": "loud"}  # fmt: skip
+    node.writer.record_action("visitor_in", watched, "GU", "gate").result(timeout=5)
+    made = log(node)
+    visitors = made.table("visitors").records()
+    assert [(v["name"], v["document"], v["in"], v["out"]) for v in visitors] == [
+        ("钱先生", "****1234", "15:30", "15:30"),
+        ("赵先生", "", "15:30", ""),
+    ]
+    alerts = made.table("alerts").records()
+    assert [(a["adult"], a["detail"]) for a in alerts] == [("赵先生", "被禁止接送学生的家长")]
+    items = [(i["kind"], i["who"]) for i in made.table("open_items").records()]
+    assert ("访客未登记离开", "赵先生") in items
+    assert ("访客未登记离开", "钱先生") not in items
+    today = log(node, over=False)  # while the day goes on, nobody is an open item yet
+    assert today.table("open_items").rows == []
