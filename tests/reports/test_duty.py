@@ -278,3 +278,54 @@ def test_the_cli_writes_the_log_as_xlsx_csv_html_and_json(afternoon, tmp_path: P
                     headers=bearer(afternoon, "GU"), timeout=10)  # fmt: skip
     assert api.status_code == 200
     assert "值班领导签字" in api.text
+
+
+@pytest.fixture(scope="module")
+def central_url() -> Iterator[str]:
+    """A fresh database on the machine's PostgreSQL (as tests/sync/test_central does)."""
+    import secrets
+
+    import psycopg
+
+    server = os.environ.get("CAMPUS_EDGE_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
+    name = f"campus_edge_{secrets.token_hex(4)}"
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as err:
+        pytest.fail(f"PostgreSQL at {server} is needed for the central's duty log ({err})")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    yield server.rsplit("/", 1)[0] + "/" + name
+    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def test_the_central_makes_the_campus_log_from_postgres(
+    afternoon: Service, central_url: str, tmp_path: Path
+) -> None:
+    from edge import reports
+    from edge.store.access import Device
+    from edge.store.ledger import Ledger
+    from edge.sync.central import CentralStore
+
+    ledger = Ledger(afternoon.data_dir / "campus-edge.db", "gate-1")
+    events = ledger.events_after(0, 100_000)
+    store = CentralStore(central_url)
+    try:
+        store.add_device("campus-east", "hub")
+        store.save_roster("campus-east", ledger.load_roster(), "term")
+        store.push(Device("campus-east", "hub", ""), events)
+        now = local("21:00")
+        own = reports.make("duty", reports.LedgerSource(ledger), now=now, date=TODAY)
+        theirs = reports.make(
+            "duty", reports.CentralSource(store, "campus-east"), now=now, date=TODAY
+        )
+        assert theirs.to_json() == own.to_json()
+    finally:
+        store.close()
+    out = tmp_path / "east.html"
+    cli(tmp_path, "report", "duty", "--date", TODAY.isoformat(), "--database", central_url,
+        "--campus", "campus-east", "--out", str(out))  # fmt: skip
+    page = out.read_text(encoding="utf-8")
+    assert "刘校长（L1）" in page
+    assert "签字后补记" in page
+    assert "值班领导签字" in page
