@@ -55,7 +55,7 @@ def read(node: NodeDep, who: Staff, date: Annotated[dt.date | None, Query()] = N
     today = node.roster.calendar.day_of(node.clock.now())
     day = school_day(date) if date is not None else today
     source = reports.LedgerSource(node.ledger, node.roster)
-    log = reports.duty(source, day, over=_over(node, day))
+    log = reports.duty(source, day, over=_over(node, day), now=node.clock.now())
     before = day - dt.timedelta(days=1)
     earlier = reports.duty(source, before, over=True)
     signed = _signed(node, day)

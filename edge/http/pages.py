@@ -35,22 +35,12 @@ def rollcall_page() -> Response:
 def ui_file(name: str) -> Response:
     """Serve the pages' shared scripts and styles."""
     kind = SCRIPTS.get(Path(name).suffix)
-    if kind is None or name.startswith(".") or "/" in name.removeprefix("panels/"):
+    if kind is None or "/" in name or name.startswith("."):
         return JSONResponse({"detail": f"no such file: {name}"}, 404)
     try:
         return Response(_page(name), media_type=f"{kind}; charset=utf-8")
     except FileNotFoundError:
         return JSONResponse({"detail": f"no such file: {name}"}, 404)
-
-
-@router.get("/ui/panels/{name}")
-def ui_panel(name: str) -> Response:
-    """Serve a dashboard panel's script (kiosk_ui/panels: the duty log's, ...)."""
-    return (
-        ui_file(f"panels/{name}")
-        if name.endswith(".js") and "/" not in name
-        else (JSONResponse({"detail": f"no such file: {name}"}, 404))
-    )
 
 
 @router.get("/photos/{name}")

@@ -46,7 +46,7 @@ def make(
     through = today if now >= calendar.service_end_at(today) else today - dt.timedelta(days=1)
     if name == "duty":
         day = date or today
-        return duty(source, day, over=day <= through)
+        return duty(source, day, over=day <= through, now=now)
     if name in ("supervision", "timeline"):
         day = date or today
         if name == "supervision":

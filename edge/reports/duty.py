@@ -29,6 +29,7 @@ from edge.reports.cells import ends, group_name, hm, message, name
 from edge.reports.source import Source
 from edge.reports.tables import Column, Report, Table
 from edge.school import events as ev
+from edge.school import patrol
 from edge.school.events import Event
 from edge.school.fold import PRESENT, DayState, effective
 from edge.school.proof import DUTY_NOTE, DUTY_SIGNED_OFF
@@ -43,8 +44,9 @@ READER_OFFLINE, READER_ONLINE = "reader_offline", "reader_online"  # action code
 # an outside instructor's card at the gate is a staff_on_duty tap of these codes.
 VISITOR_IN, VISITOR_OUT = "visitor_in", "visitor_out"
 INSTRUCTOR_IN, INSTRUCTOR_OUT = "instructor_in", "instructor_out"
-# Kinds the patrol rounds record (edge.school.events on the patrol branch).
-PATROL_KINDS = ("patrol_visit",)
+PATROL_KINDS = (ev.PATROL_VISIT,)  # a patrol visit at a classroom or a checkpoint
+ROUND_ZH = {"done": "已完成", "missed": "漏巡", "incomplete": "未巡全", "open": "进行中",
+            "upcoming": "未开始"}  # fmt: skip
 WATCH_ZH = {"barred": "被禁止接送学生的家长", "banned": "学校禁止入校名单"}
 NOT_ENABLED = "未启用 not enabled"
 ROLE_ZH = {"teacher": "教师", "guard": "门卫", "duty_leader": "值班领导", "admin": "管理员"}
@@ -75,6 +77,9 @@ READERS = [_T, Column("station", "站点", "Station"), Column("state", "状态",
 PATROL = [_T, Column("staff", "巡查人", "By"), Column("where", "地点", "Where"),
           Column("head_count", "人数", "Head count", "int"),
           Column("detail", "说明", "Detail")]  # fmt: skip
+ROUNDS = [Column("due", "应巡时间", "Due"), Column("state", "状态", "State"),
+          Column("visits", "巡查次数", "Visits", "int"), Column("by", "巡查人", "By"),
+          Column("not_visited", "未巡地点", "Not visited")]  # fmt: skip
 VISITORS = [Column("name", "姓名", "Name"), Column("kind", "类别", "Kind"),
             Column("document", "证件", "Document"), Column("visiting", "拜访", "Visiting"),
             Column("in", "进入", "In"), Column("out", "离开", "Out")]  # fmt: skip
@@ -114,6 +119,7 @@ class _Walk:
     tables: dict[str, Table] = field(default_factory=dict)
     corrected: dict[str, Event] = field(default_factory=dict)
     visitors: dict[str, list[Any]] = field(default_factory=dict)
+    patrols: list[Event] = field(default_factory=list)
     snapped: bool = False
 
     def __post_init__(self) -> None:
@@ -248,9 +254,8 @@ class _Walk:
 
     def _patrol(self, event: Event) -> None:
         data = event.data
-        station = self.roster.stations.get(event.station)
-        where = str(data.get("checkpoint_name") or data.get("checkpoint_id") or "") or (
-            station.name if station else event.station)  # fmt: skip
+        self.patrols.append(event)
+        where = place_name(self.roster, str(data.get("checkpoint_id") or event.station))
         missing = "、".join(name(self.roster.students, s) for s in data.get("missing", []))
         self.tables["patrol"].rows.append([hm(event.at, self.roster),
             name(self.roster.staff, event.subject_id or data.get("staff_id")), where,
@@ -286,11 +291,43 @@ class _Walk:
         self.tables["visitors"].rows = list(self.visitors.values())
 
 
-def duty(source: Source, day: dt.date, over: bool = True) -> Report:
+def place_name(roster: Roster, place: str) -> str:
+    """Return a patrol place's name: a station's or a checkpoint's (its id when unknown)."""
+    station = roster.stations.get(place)
+    if station is not None:
+        return station.name
+    point = roster.checkpoints.get(place)
+    return point.name if point is not None else place
+
+
+def rounds(walk: _Walk, now: dt.datetime) -> Table:
+    """Return the day's patrol rounds as they stand at ``now`` (school.toml's [patrol])."""
+    roster = walk.roster
+    table = Table("rounds", "巡查轮次", "Patrol rounds", ROUNDS)
+    plan = roster.calendar.patrol
+    if plan is None:
+        table.empty = NOT_ENABLED
+        return table
+    visits = [patrol.Visit(str(e.data.get("checkpoint_id") or e.station), e.at, e.subject_id,
+                           e.event_id, "checkpoint" if e.data.get("checkpoint_id") else "station")
+              for e in walk.patrols]  # fmt: skip
+    for found in patrol.rounds(plan, walk.day, roster.calendar.tz, walk.end,
+                               roster.patrol_places(), visits, now):  # fmt: skip
+        by = "、".join(
+            dict.fromkeys(name(roster.staff, v.staff_id) for v in found.visits if v.staff_id)
+        )  # a tag read alone names nobody
+        table.rows.append([hm(found.due, roster), ROUND_ZH.get(found.state, found.state),
+                           len(found.visits), by,
+                           "、".join(place_name(roster, p) for p in found.not_yet)])  # fmt: skip
+    return table
+
+
+def duty(source: Source, day: dt.date, over: bool = True, now: dt.datetime | None = None) -> Report:
     """Return the duty log (值班日志) of one day, notes and sign-off included.
 
     While the day is not ``over``, children still here are "still here" (仍在校) rather
-    than never recorded as gone.
+    than never recorded as gone. Patrol rounds stand as at ``now`` (default: the day
+    is over, every round past due).
     """
     roster = source.roster()
     events = effective(source.events(day, day))
@@ -307,9 +344,11 @@ def duty(source: Source, day: dt.date, over: bool = True) -> Report:
         for row in sorted(walk.on_duty.values(), key=lambda r: (r[3], r[0]))])  # fmt: skip
     _enable(walk.tables["patrol"], _patrol_enabled(roster))
     _enable(walk.tables["visitors"], _visitors_enabled(roster))
+    later = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), roster.calendar.tz)
+    walk.tables["rounds"] = rounds(walk, now if now is not None and not over else later)
     items = open_items(walk, signed)
     tables = [on_duty, *(walk.tables[k] for k in ("handovers", "late", "alerts", "corrections",
-              "readers", "patrol", "visitors")), items, notes]  # fmt: skip
+              "readers", "rounds", "patrol", "visitors")), items, notes]  # fmt: skip
     return Report("duty", "值班日志", "Duty log", _meta(roster, day, walk, signed, items), tables)
 
 
@@ -331,7 +370,7 @@ def _enable(table: Table, enabled: bool) -> None:
 
 
 def _patrol_enabled(roster: Roster) -> bool:
-    return bool(roster.tables.get("checkpoints")) or "[patrol]" in roster.school_toml
+    return roster.calendar.patrol is not None or bool(roster.checkpoints)
 
 
 def _visitors_enabled(roster: Roster) -> bool:
@@ -373,9 +412,9 @@ def open_items(walk: _Walk, signed: SignOff | None) -> Table:
         if row[4] and not row[5] and walk.over:
             table.rows.append(["访客未登记离开" if row[1] == "访客" else "外聘人员未登记离开",
                                row[0], f"{row[4]} 进入，拜访{row[3]}"])  # fmt: skip
-    for row in walk.tables["patrol"].rows:
-        if "漏巡" in str(row[4]):
-            table.rows.append(["漏巡", row[2], f"{row[0]} {row[4]}"])
+    for row in walk.tables["rounds"].rows:
+        if row[1] in (ROUND_ZH["missed"], ROUND_ZH["incomplete"]):
+            table.rows.append([row[1], f"{row[0]} 的巡查", f"未巡：{row[4]}" if row[4] else ""])
     if signed is None and walk.over:
         table.rows.append(["值班日志未交班", "", "没有值班领导的交班签字"])
     return table
@@ -396,6 +435,14 @@ def _meta(
         ("交接班", "Handovers", len(walk.tables["handovers"].rows)),
         ("延时接走", "Late pickups", len(walk.late)),
         ("拒绝与警报", "Refusals and alerts", len(walk.tables["alerts"].rows)),
+        (
+            "漏巡",
+            "Rounds missed",
+            sum(
+                r[1] in (ROUND_ZH["missed"], ROUND_ZH["incomplete"])
+                for r in walk.tables["rounds"].rows
+            ),
+        ),
         ("未结事项", "Open items", len(items.rows)),
         ("交班签字", "Signed off", sign),
         ("说明", "Note", "值班记录只能追加，不能修改或删除 notes are additions, never edits"),

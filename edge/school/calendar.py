@@ -21,6 +21,9 @@ import tomllib
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from edge.school import patrol as patrol_mod
+from edge.school.patrol import PatrolPlan
+
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
 _HOUR_MIN = re.compile(r"^(\d{1,2}):(\d{2})$")
 _GRADES = re.compile(r"^(\d{1,2})(?:-(\d{1,2}))?$")
@@ -81,6 +84,7 @@ class Calendar:
     late_custody: dt.timedelta = dt.timedelta(minutes=30)
     late_custodian: str = ""
     plan_cutoff: dt.time = dt.time(14, 0)
+    patrol: PatrolPlan | None = None  # [patrol]: rounds (edge.school.patrol); None: none
     tz: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -203,6 +207,10 @@ def parse(text: str) -> Calendar:
     late_after, two_party, late_call, late_custody = _service(service)
     weights = _weights(data.get("workload") or {})
     byte_order, card_form = _card_settings(data)
+    try:
+        patrol = patrol_mod.parse(data.get("patrol"))
+    except patrol_mod.PatrolError as err:
+        raise CalendarError(str(err)) from err
     return Calendar(
         timezone=str(data.get("timezone", "Asia/Shanghai")),
         seasons=seasons,
@@ -221,6 +229,7 @@ def parse(text: str) -> Calendar:
         late_custody=late_custody,
         late_custodian=str(service.get("late_custodian", "")),
         plan_cutoff=parse_time(service.get("plan_cutoff", "14:00"), "[service] plan_cutoff"),
+        patrol=patrol,
     )
 
 

@@ -36,6 +36,10 @@ LEFT_ALONE = "left_alone"  # student left alone (walk_alone = 1)
 STAFF_ON_DUTY = "staff_on_duty"  # staff tapped at a pickup point
 REFUSED = "refused"  # a known card whose tap the rules refused
 HANDOVER_OFFERED = "handover_offered"  # two-party handover: the handing staff tapped first
+# A patrol visit (巡查): a [patrol] role's staff card at a classroom (data: group_id,
+# head_count, expected, missing, on_leave, custodian, station_id; custody unchanged), or
+# a checkpoint tag (data: checkpoint_id, via "kiosk" | "phone"; subject the staff or None).
+PATROL_VISIT = "patrol_visit"
 # A staff member undid a wrong sign-in or release (data.corrects names it, with a
 # reason): the fold leaves the corrected event out; nothing is deleted.
 CORRECTED = "corrected"
@@ -55,6 +59,7 @@ TAP_KINDS = frozenset(
         LEFT_ALONE,
         STAFF_ON_DUTY,
         HANDOVER_OFFERED,
+        PATROL_VISIT,
         REFUSED,
         UNKNOWN_CARD,
         DEBOUNCED,

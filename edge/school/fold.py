@@ -91,6 +91,11 @@ class DayState:
         # earlier; its id finds its monotonic reading (``last_reading``).
         self._last_made: dict[tuple[str, str], tuple[str, int, str]] = {}
         self.last_key: tuple[int, str, str, int] | None = None
+        # Patrol: every node's visits (rounds merge on the hub), and on this node, by
+        # station, the last patrol-role staff tap there (staff, when, event id), which a
+        # second tap or the screen's confirm turns into custody, or a tag attributes to.
+        self.patrol: list[Event] = []
+        self.patrol_staff: dict[str, tuple[str, dt.datetime, str]] = {}
         self.skipped: list[tuple[str, str]] = []  # (event id, why): events not applied
 
     def apply(self, event: Event, mono: tuple[str, float] | None = None) -> None:
@@ -109,6 +114,10 @@ class DayState:
             self.readings[event.event_id] = mono
         if mine and event.card is not None and event.kind in ev.TAP_KINDS and self._later(event):
             self.last_taps[(event.station, event.card)] = event.at
+        if event.kind == ev.PATROL_VISIT and event.outcome == ev.ACCEPTED:
+            self.patrol.append(event)
+            if mine and event.subject_id and "group_id" in event.data:
+                self.patrol_staff[event.station] = (event.subject_id, event.at, event.event_id)
         try:
             self._apply(event, data_of(event), mine)
         except Unusable as err:
@@ -156,10 +165,13 @@ class DayState:
             group = text(data, "group_id") or ""
             self.custodians[group] = (sid, event.at)
             self.offers.pop(group, None)
+            self.patrol_staff.pop(event.station, None)  # a visit taken over is done with
         elif kind == ev.HANDOVER_OFFERED and mine:
             self.offers[text(data, "group_id") or ""] = (sid, event.at, event.event_id)
         elif kind == ev.STAFF_ON_DUTY:
             self.on_duty = (sid, event.at)
+            if mine:  # a checkpoint tag tapped here next is attributed to them (rules)
+                self.patrol_staff[event.station] = (sid, event.at, event.event_id)
         elif kind == ev.PICKUP_OPENED:
             self._open(event, sid, data, mine)
 

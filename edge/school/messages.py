@@ -94,6 +94,29 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "not_present": ("{student}不在校，无法放行", "{student} is not on campus: nothing to release"),
     "corrected": ("{staff}更正了一条记录：{reason}", "{staff} corrected a record: {reason}"),
+    "patrol_visit": (
+        "巡查：{staff}，{group}实到{head_count}人，应到{expected}人，未到{missing_count}人；看护不变",
+        "Patrol: {staff}, {group}: {head_count} present of {expected}, {missing_count} missing; "
+        "custody unchanged",
+    ),
+    "patrol_custody_taken": (
+        "{staff}确认接管{group}：实到{head_count}人，应到{expected}人，未到{missing_count}人",
+        "{staff} confirmed taking over {group}: {head_count} present of {expected}, "
+        "{missing_count} missing",
+    ),
+    "patrol_confirm_expired": (
+        "确认已超时（60秒），请重新刷卡",
+        "The confirmation came too late (60 s): tap the card again",
+    ),
+    "patrol_checkpoint": ("巡查：{staff}，{checkpoint}", "Patrol: {staff} at {checkpoint}"),
+    "patrol_checkpoint_tag": (
+        "巡查点{checkpoint}已记录（先刷工作卡再刷巡查点，可记下巡查人）",
+        "Checkpoint {checkpoint} recorded (tap your staff card first to sign the visit)",
+    ),
+    "unknown_tag": (
+        "不是本校的巡查点标签（{tag}）",
+        "Not a patrol checkpoint tag of this school ({tag})",
+    ),
 }
 
 
@@ -141,6 +164,8 @@ def render(code: str, roster: Roster, data: dict[str, Any], *, lang: str = "zh")
         if ident is not None:
             group = roster.groups.get(ident)
             values[key] = group.name if group else ident
+    point = roster.checkpoints.get(str(data.get("checkpoint_id", "")))
+    values["checkpoint"] = point.name if point else data.get("checkpoint_id", "?")
     station = roster.stations.get(str(data.get("station_id", "")))
     values["station"] = station.name if station else data.get("station_id", "")
     if "missing" in data:

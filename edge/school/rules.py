@@ -13,6 +13,10 @@ CONTRACT.md's table "What a tap does", row by row, in that order:
    walk-alone student leaves alone; otherwise the tap is refused, loudly when the
    open context's guardian is barred from that child (pickup.csv allowed = 0).
 
+With ``[patrol]``, a patrolling role's staff card at a classroom records a visit and
+keeps custody where it is, until a second tap or the screen confirms (``_patrol``); a
+checkpoint tag at any station records a checkpoint visit (``_checkpoint``).
+
 ``late_stage`` says how far the late pickups of a day have escalated at a moment.
 """
 
@@ -43,6 +47,7 @@ class Timing:
     step_back: dt.timedelta = dt.timedelta(minutes=5)
     pickup_context: dt.timedelta = dt.timedelta(seconds=120)
     handover: dt.timedelta = dt.timedelta(seconds=60)
+    patrol_confirm: dt.timedelta = dt.timedelta(seconds=60)  # a patrol visit's takeover
 
 
 def decide(
@@ -65,7 +70,8 @@ def decide(
     this station's screen, which a staff card signs.
     """
     previous = state.last_taps.get((tap.station, tap.card))
-    if previous is not None and _debounced(tap, previous, state, timing):
+    confirm = _confirm_id(tap)  # the screen's confirm of a patrol visit: never debounced
+    if previous is not None and confirm is None and _debounced(tap, previous, state, timing):
         return Decision(
             ev.IGNORED, ev.DEBOUNCED, "debounced", data={"previous_at": previous.isoformat()}
         )
@@ -81,6 +87,8 @@ def decide(
     if holder is None:
         return Decision(ev.DENIED, ev.UNKNOWN_CARD, "unknown_card", data={"alert": "normal"})
     kind, ident = holder
+    if kind == "checkpoint":
+        return _checkpoint(tap, roster, state, timing, ident)
     station = roster.stations[tap.station]
     if station.role == "classroom":
         return _at_classroom(tap, roster, state, timing, station.group_id or "", kind, ident)
@@ -312,6 +320,9 @@ def _at_classroom(
             "on_leave": on_leave,
             "previous_custodian": previous[0] if previous else None,
         }
+        plan = roster.calendar.patrol
+        if plan is not None and roster.staff[ident].role in plan.roles:
+            return _patrol(tap, state, timing, ident, data)
         if roster.calendar.two_party_handover and previous is not None:
             return _two_party(tap, state, timing, group_id, ident, previous[0], data)
         return Decision(ev.ACCEPTED, ev.CUSTODY_TAKEN, "custody_taken", "staff", ident, data)
@@ -324,6 +335,53 @@ def _at_classroom(
         ident,
         {"reason": "guardian_at_classroom", "alert": "normal"},
     )
+
+
+def _confirm_id(tap: Tap) -> str | None:
+    """Return the patrol visit a screen's confirm names (None: a card's own tap)."""
+    if tap.credential is None or tap.card.startswith(PASS_PREFIX):
+        return None
+    return str(tap.credential.get("patrol_confirm") or "") or None
+
+
+def _patrol(
+    tap: Tap, state: DayState, timing: Timing, ident: str, data: dict[str, object]
+) -> Decision:
+    """Record a patrol tap at a classroom as a visit (count as it stands); custody stays.
+
+    The same card again 10-60 s after the visit (before 10 s it is debounced), or the
+    screen's confirm of that visit within 60 s, takes the group over.
+    """
+    asked = _confirm_id(tap)
+    visit = state.patrol_staff.get(tap.station)
+    if visit is not None and visit[0] == ident and asked in (None, visit[2]):
+        if within(timing.patrol_confirm, visit[1], state.reading_of(visit[2]), tap.at, tap.mono):
+            data |= {"confirms": visit[2], "confirmed": "screen" if asked else "tap"}
+            return Decision(ev.ACCEPTED, ev.CUSTODY_TAKEN, "patrol_custody_taken", "staff",
+                            ident, data)  # fmt: skip
+    if asked is not None:
+        return Decision(ev.DENIED, ev.REFUSED, "patrol_confirm_expired", "staff", ident,
+                        {"group_id": data["group_id"], "reason": "patrol_confirm_expired",
+                         "alert": "normal"})  # fmt: skip
+    data |= {"station_id": tap.station, "custodian": data.pop("previous_custodian")}
+    return Decision(ev.ACCEPTED, ev.PATROL_VISIT, "patrol_visit", "staff", ident, data)
+
+
+def _checkpoint(tap: Tap, roster: Roster, state: DayState, timing: Timing, ident: str) -> Decision:
+    """Record a checkpoint tag read at a station, by whom tapped a patrol card there just before.
+
+    The staff member whose card (a [patrol] role) tapped at this station within the
+    last 60 s is its patroller; otherwise the visit is recorded with the tag alone.
+    """
+    data: dict[str, object] = {"checkpoint_id": ident, "station_id": tap.station, "via": "kiosk"}
+    last, plan = state.patrol_staff.get(tap.station), roster.calendar.patrol
+    staff = roster.staff.get(last[0]) if last is not None else None
+    if (
+        last is not None and staff is not None and plan is not None and staff.role in plan.roles
+        and within(timing.patrol_confirm, last[1], state.reading_of(last[2]), tap.at, tap.mono)
+    ):  # fmt: skip
+        return Decision(ev.ACCEPTED, ev.PATROL_VISIT, "patrol_checkpoint", "staff", last[0], data)
+    return Decision(ev.ACCEPTED, ev.PATROL_VISIT, "patrol_checkpoint_tag", None, None, data)
 
 
 def _two_party(

@@ -159,7 +159,11 @@ TAP_FIELDS: dict[str, Check] = {
     **{name: _optional(_ID) for name in (
         "group_id", "from_group", "guardian_id", "delegate_id", "pass_id", "student_id",
         "staff_id", "previous_custodian", "handed_by", "signed_by", "station_id",
+        "checkpoint_id", "custodian", "visit_id",
     )},
+    "confirms": _optional(_pattern(_EVENT_ID, "an event id")),
+    "confirmed": _optional(_one_of("tap", "screen")),
+    "via": _optional(_text(1, 16)),
     "asked_by": _optional(_text(1, 80)),
     "delegate_name": _optional(_NAME),
     "students": _list_of(_child),

@@ -117,7 +117,10 @@ def _tables(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     """Return every roster table in force as stored (rows without their empty cells)."""
     tables = {}
     for name in roster_mod.FILES:
-        rows = conn.execute(f"SELECT * FROM [roster_{name}]").fetchall()  # noqa: S608
+        try:
+            rows = conn.execute(f"SELECT * FROM [roster_{name}]").fetchall()  # noqa: S608
+        except sqlite3.OperationalError:
+            rows = []  # a file added since this roster was stored (checkpoints): none
         tables[name] = [{k: r[k] for k in r.keys() if r[k] is not None} for r in rows]
     return tables
 

@@ -481,18 +481,18 @@ class TapWriter:
         station: str = "api",
         *,
         proof: Callable[[Event], Event] | None = None,
+        decision: Decision | None = None,
+        at: dt.datetime | None = None,
     ) -> concurrent.futures.Future[Event]:
         """Append a staff action to the ledger (resolved after COMMIT); see events.ACTION.
 
-        ``proof`` signs the event for the staff member who made it (edge.school.proof).
+        ``proof`` signs the event for the staff member who made it (edge.school.proof);
+        ``decision`` records another kind instead (a phone's patrol visit), made ``at``.
         """
 
         def append(conn: sqlite3.Connection) -> Event:
-            now = self.clock.now()
-            # A pickup action goes into the book at once.
-            return self._append(
-                conn, now, None, station, action(code, data, subject_id), proof=proof
-            )
+            made = decision or action(code, data, subject_id)  # a pickup action: the book
+            return self._append(conn, at or self.clock.now(), None, station, made, proof=proof)
 
         return self.call(append)
 

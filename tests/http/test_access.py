@@ -39,7 +39,7 @@ NEEDS_PIN = (ADMIN, PAY, GRANT, CORRECT)
 # made-up id (the check of who may ask comes first).
 SUCCESS = {"/api/v1/delegates#POST": 201, "/api/v1/pickup-codes": 201,
            "/api/v1/delegates/Dnone": 404, "/api/v1/events/k:e:1/correct": 404,
-           "/api/v1/passes": 201, "/api/v1/duty/notes": 201,
+           "/api/v1/passes": 201, "/api/v1/patrol/visits": 404, "/api/v1/duty/notes": 201,
            "/api/v1/duty/signoff": 401}  # fmt: skip
 DEVICE = "device"
 CODE = "a one-time sign-in code"  # a token grants nothing there; a wrong code is a 401
@@ -86,12 +86,24 @@ POLICY: dict[tuple[str, str], tuple[object, str]] = {
     ("GET", "/api/v1/reports/duty"): (STAFF_VIEW, "/api/v1/reports/duty"),
     ("POST", "/api/v1/duty/notes"): (DUTY, "/api/v1/duty/notes"),
     ("POST", "/api/v1/duty/signoff"): (DUTY, "/api/v1/duty/signoff"),  # a wrong code: 401
-    ("GET", "/ui/panels/{name}"): (OPEN, "/ui/panels/duty.js"),
     ("GET", "/dashboard/rollcall"): (OPEN, "/dashboard/rollcall"),
     ("GET", "/ui/{name}"): (OPEN, "/ui/i18n.js"),
     ("GET", "/photos/{name}"): (OPEN, "/photos/" + "0" * 64 + ".png"),
     ("GET", "/kiosk/{station}"): (OPEN, "/kiosk/K1"),
     ("GET", "/dashboard"): (OPEN, "/dashboard"),
+    # Patrol: a checkpoint visit (this roster has no checkpoints: a well-formed 404), the
+    # rounds, the classroom screen's confirm (nothing waits: 409), the phone page, panels.
+    ("POST", "/api/v1/patrol/visits"): (
+        frozenset({"guard", "duty_leader"}),
+        "/api/v1/patrol/visits",
+    ),
+    ("GET", "/api/v1/patrol"): (STAFF_VIEW, "/api/v1/patrol"),
+    ("POST", "/api/v1/stations/{station}/patrol-confirm"): (
+        DISPLAY,
+        "/api/v1/stations/K1/patrol-confirm",
+    ),
+    ("GET", "/patrol"): (OPEN, "/patrol"),
+    ("GET", "/ui/panels/{name}"): (OPEN, "/ui/panels/patrol.js"),
     ("GET", "/api/v1/sync/hello"): (DEVICE, "/api/v1/sync/hello"),
     ("POST", "/api/v1/sync/events"): (DEVICE, "/api/v1/sync/events"),
     ("GET", "/api/v1/sync/events"): (DEVICE, "/api/v1/sync/events"),
@@ -132,6 +144,8 @@ def call(client: httpx.Client, method: str, path: str, token: str | None) -> int
             "/api/v1/passes": {"student_id": "S1", "name": "外婆"},
             "/api/v1/duty/notes": {"text": "巡查正常"},
             "/api/v1/duty/signoff": {"code": "000000", "pin": "2468"},
+            "/api/v1/patrol/visits": {"tag": "04CC000001"},
+            "/api/v1/stations/K1/patrol-confirm": {"event_id": "k:e:1"},
             }.get(path) if method != "GET" else None  # fmt: skip
     with client.stream(method, path, headers=headers, params=params, json=body) as reply:
         return reply.status_code  # streams are closed after their headers
@@ -169,7 +183,8 @@ def test_every_route_answers_each_caller_as_the_policy_says(server: LiveServer) 
                 elif caller == "admin-card":
                     ok = SUCCESS.get(f"{path}#{method}", SUCCESS.get(path, 200))
                     needs_pin = any(allowed is rule for rule in NEEDS_PIN)
-                    assert status == (403 if needs_pin else ok), where
+                    refused = needs_pin or "admin" not in allowed  # type: ignore[operator]
+                    assert status == (403 if refused else ok), where
                 elif caller in ROLES:
                     ok = SUCCESS.get(f"{path}#{method}", SUCCESS.get(path, 200))
                     assert status == (ok if caller in allowed else 403), where  # type: ignore[operator]

@@ -105,7 +105,8 @@ def test_an_anonymous_lan_caller_gets_the_idle_screen_from_every_open_route(
               "/api/v1/stations/P1/manual-release": {"student_id": "S1", "adult_kind":
                                                      "guardian", "adult_id": "P1",
                                                      "reason": "忘带卡"},
-              "/api/v1/stations/P1/code": {"code": secrets["pickup_code"]}}  # fmt: skip
+              "/api/v1/stations/P1/code": {"code": secrets["pickup_code"]},
+              "/api/v1/stations/K1/patrol-confirm": {"event_id": "k:e:1"}}  # fmt: skip
     for (method, _), (allowed, path) in sorted(POLICY.items()):
         if allowed not in (OPEN, DISPLAY):
             continue

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from edge import reports
 from edge.actions.readers import ReaderWatch
+from edge.clock import ManualClock
 from edge.node import Node
-from tests.roster_files import TODAY
+from tests.roster_files import CARD, TODAY
+from tests.servers import local
+
+TAG = "04CC000001"
 
 
 def log(node: Node, over: bool = True) -> reports.Report:
@@ -63,3 +68,33 @@ def test_visitors_in_and_out_and_one_never_out_is_an_open_item(
     assert ("访客未登记离开", "钱先生") not in items
     today = log(node, over=False)  # while the day goes on, nobody is an open item yet
     assert today.table("open_items").rows == []
+
+
+def test_patrol_rounds_done_and_missed_are_in_the_log(
+    tmp_path: Path, make_node: Callable[..., Node]
+) -> None:
+    from tests.http.test_patrol import patrol_bundle
+
+    clock = ManualClock(local("15:30"))
+    node = make_node(clock=clock, roster_dir=patrol_bundle(tmp_path / "patrol"))
+    for station, card, at in (("K1", CARD["L1"], "16:10"), ("K2", CARD["L1"], "16:12"),
+                              ("P1", TAG, "16:15")):  # fmt: skip
+        clock.set(local(at))
+        node.writer.submit_nowait(node.writer.make_tap(station, card)).result(5)
+    clock.set(local("17:05"))  # the 16:30 round done; 17:00 missed; the rest to come
+    made = reports.duty(reports.LedgerSource(node.ledger, node.roster), TODAY, over=False,
+                        now=clock.now())  # fmt: skip
+    rows = made.table("rounds").records()
+    assert [(r["due"], r["state"]) for r in rows[:3]] == [
+        ("16:30", "已完成"),
+        ("17:00", "漏巡"),
+        ("17:30", "进行中"),
+    ]
+    assert rows[0]["by"] == "刘校长"
+    assert "东楼梯" in rows[1]["not_visited"]
+    visits = made.table("patrol").records()
+    assert [v["where"] for v in visits] == ["101教室", "实验室", "东楼梯"]
+    items = [(i["kind"], i["who"]) for i in made.table("open_items").records()]
+    assert ("漏巡", "17:00 的巡查") in items
+    handovers = made.table("handovers").rows
+    assert handovers == []  # a patrol visit moved no custody

@@ -20,6 +20,7 @@ from edge.school.roster.check import build
 from edge.school.roster.model import (
     FILES,
     ROLES,
+    Checkpoint,
     Column,
     Group,
     Guardian,
@@ -37,6 +38,7 @@ __all__ = [
     "PHOTO_NAME",
     "PHOTO_TYPES",
     "ROLES",
+    "Checkpoint",
     "Column",
     "Group",
     "Guardian",

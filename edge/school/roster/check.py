@@ -18,6 +18,7 @@ from edge.school.calendar import Calendar, CalendarError
 from edge.school.cards import ByteOrder, CardNumberError, normalize
 from edge.school.roster.model import (
     ROLES,
+    Checkpoint,
     Group,
     Guardian,
     PickupRight,
@@ -183,6 +184,8 @@ def build(tables: dict[str, Table], school_toml: str, version: int) -> Roster:
     enrollments = _enrollments(check, tables.get("enrollments", []), students, groups)
     stations = _stations(check, tables.get("stations", []), groups)
     leave = _leave(check, tables.get("leave", []), students)
+    checkpoints = _checkpoints(check, tables.get("checkpoints", []), stations)
+    _patrol_places(check, calendar, stations, checkpoints)
     check.raise_if_any()
 
     by_guardian: dict[str, list[tuple[str, PickupRight]]] = {}
@@ -208,6 +211,7 @@ def build(tables: dict[str, Table], school_toml: str, version: int) -> Roster:
         school_toml=school_toml,
         _by_guardian={k: tuple(v) for k, v in by_guardian.items()},
         _by_group={k: tuple(v) for k, v in by_group.items()},
+        checkpoints=checkpoints,
     )
 
 
@@ -406,6 +410,39 @@ def _stations(check: _Checker, rows: Table, groups: dict[str, Group]) -> dict[st
             group if role == "classroom" else None,
         )
     return stations
+
+
+def _checkpoints(
+    check: _Checker, rows: Table, stations: dict[str, Station]
+) -> dict[str, Checkpoint]:
+    """Check checkpoints.csv: ids apart from stations', names, a tag that is no one's card."""
+    found: dict[str, Checkpoint] = {}
+    seen: dict[str, str] = {}
+    for row in rows:
+        cid = check.unique("checkpoints.csv", row, "checkpoint_id", seen)
+        if cid and not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", cid):
+            check.fail(f"checkpoint_id '{cid}' may hold only letters, digits, '-', '_' and '.'",
+                       "checkpoints.csv", row, "checkpoint_id")  # fmt: skip
+        elif cid in stations:
+            check.fail(f"checkpoint_id '{cid}' is also a station in stations.csv",
+                       "checkpoints.csv", row, "checkpoint_id")  # fmt: skip
+        if not row.get("card_uid", "").strip():
+            check.fail("'card_uid' is empty: the tag's number", "checkpoints.csv", row, "card_uid")
+        card = check.card("checkpoints.csv", row, "checkpoint", cid)
+        name = check.required("checkpoints.csv", row, "name")
+        found[cid] = Checkpoint(cid, name, card or "", row.get("place", "").strip())
+    return found
+
+
+def _patrol_places(
+    check: _Checker, calendar: Calendar, stations: dict[str, Station],
+    checkpoints: dict[str, Checkpoint],
+) -> None:  # fmt: skip
+    """Check that [patrol] places names stations and checkpoints of this roster."""
+    for place in calendar.patrol.places if calendar.patrol else ():
+        if place not in stations and place not in checkpoints:
+            check.fail(f"[patrol] place '{place}' is neither in stations.csv nor in "
+                       "checkpoints.csv", "school.toml", None, "places")  # fmt: skip
 
 
 def _leave(

@@ -111,6 +111,16 @@ FILES: dict[str, tuple[bool, tuple[Column, ...]]] = {
             Column("reason", ("原因", "事由", "请假原因"), required=False),
         ),
     ),
+    # Patrol checkpoints: NFC tags stuck on doors or corridors (absent: none).
+    "checkpoints": (
+        False,
+        (
+            Column("checkpoint_id", ("巡查点编号", "巡查点")),
+            Column("name", ("名称", "巡查点名称")),
+            Column("card_uid", ("标签号", "卡号", "标签")),
+            Column("place", ("位置", "地点"), required=False, optional_column=True),
+        ),
+    ),
 }
 
 
@@ -179,6 +189,16 @@ class Station:
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    """A patrol checkpoint: an NFC tag stuck on a door or a corridor (checkpoints.csv)."""
+
+    checkpoint_id: str
+    name: str
+    card: str
+    place: str
+
+
+@dataclass(frozen=True)
 class Roster:
     """Everything the rules need to know about people, groups and stations."""
 
@@ -202,6 +222,15 @@ class Roster:
         default_factory=dict, repr=False, compare=False
     )
     photos: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+    checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
+
+    def patrol_places(self) -> tuple[str, ...]:
+        """Return what a patrol round must visit: [patrol] places, or every room and tag."""
+        plan = self.calendar.patrol
+        if plan is not None and plan.places:
+            return plan.places
+        rooms = [s for s, station in self.stations.items() if station.role == "classroom"]
+        return (*rooms, *self.checkpoints)
 
     def expected_groups(self, student_id: str, day: dt.date) -> list[str]:
         """Return the groups a student is enrolled in on ``day`` (by its timetable weekday)."""
