@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+
+import httpx
 
 from edge import reports
 from edge.actions.readers import ReaderWatch
 from edge.clock import ManualClock
 from edge.node import Node
+from edge.school import auth, proof, schema
 from tests.roster_files import CARD, TODAY
-from tests.servers import local
+from tests.servers import LiveServer, local
 
 TAG = "04CC000001"
 
@@ -98,3 +102,28 @@ def test_patrol_rounds_done_and_missed_are_in_the_log(
     assert ("漏巡", "17:00 的巡查") in items
     handovers = made.table("handovers").rows
     assert handovers == []  # a patrol visit moved no custody
+
+
+def test_a_hub_refuses_a_sign_off_without_proof_and_an_overlong_note(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    node = server.node
+    node.ledger.set_pin("L1", auth.hash_pin("2468"))
+    headers = {"Authorization": f"Bearer {server.token('L1')}"}
+    noted = client.post("/api/v1/duty/notes", headers=headers, json={"text": "东门秩序正常"})
+    assert noted.status_code == 201
+    code = node.signin_codes.issue("L1")
+    signed = client.post("/api/v1/duty/signoff", headers=headers,
+                         json={"code": code, "pin": "2468"})  # fmt: skip
+    assert signed.status_code == 201, signed.text
+    made = {e.event_id: e for e in node.ledger.events_after(0, 1000)}
+    signoff, note = made[signed.json()["id"]], made[noted.json()["id"]]
+    key = proof.public_text(proof.load_key(node.settings.data_dir))
+    assert schema.problems([signoff], node.clock.now(), lambda _: (True, key)) == []
+    # Someone with a kiosk's device token forges a sign-off without a staff proof, or
+    # stretches a note past what the API takes: the receiver refuses each.
+    bare = dataclasses.replace(signoff, data={k: v for k, v in signoff.data.items()
+                                              if k != "proof"})  # fmt: skip
+    assert "proof" in schema.problems([bare], node.clock.now(), lambda _: (True, key))[0]
+    long = dataclasses.replace(note, data={**note.data, "text": "长" * 501})
+    assert "data.text" in schema.problems([long], node.clock.now())[0]
