@@ -21,9 +21,11 @@ from edge.node import Node
 from edge.reports.cells import hm
 from edge.reports.duty import SignOff, notes_of
 from edge.school import auth
+from edge.school.events import SIGNED_IN
 from edge.text import Clean
 
 router = APIRouter(tags=["duty"], responses=PICKUP_ERRORS)
+PREVIOUS_DAYS = 14  # how far back the open items of "yesterday" are looked for
 
 
 class NoteIn(BaseModel):
@@ -50,13 +52,13 @@ def _over(node: Node, day: dt.date) -> bool:
 
 @router.get("/api/v1/duty")
 def read(node: NodeDep, who: Staff, date: Annotated[dt.date | None, Query()] = None) -> Response:
-    """Return the day's duty log, its sign-off, and the day before's open items."""
+    """Return the day's duty log, its sign-off, and the last service day's open items."""
     auth.require(who, duty_actions.VIEW_ROLES)
     today = node.roster.calendar.day_of(node.clock.now())
     day = school_day(date) if date is not None else today
     source = reports.LedgerSource(node.ledger, node.roster)
     log = reports.duty(source, day, over=_over(node, day), now=node.clock.now())
-    before = day - dt.timedelta(days=1)
+    before = _previous_day(node, day)
     earlier = reports.duty(source, before, over=True)
     signed = _signed(node, day)
     answer: dict[str, Any] = {
@@ -69,6 +71,27 @@ def read(node: NodeDep, who: Staff, date: Annotated[dt.date | None, Query()] = N
         "can_write": who.role in duty_actions.DUTY_ROLES,
     }
     return json_response(answer)
+
+
+def _previous_day(node: Node, day: dt.date) -> dt.date:
+    """Return the last day before ``day`` with children signed in (Monday: Friday), if any.
+
+    Within two weeks, on service days; else the day before.
+    """
+    calendar = node.roster.calendar
+    for back in range(1, PREVIOUS_DAYS + 1):
+        earlier = day - dt.timedelta(days=back)
+        if calendar.timetable_weekday(earlier) is None:
+            continue  # closed, or outside every term
+        stream = iter(node.ledger.iter_days(earlier, earlier, (SIGNED_IN,)))
+        try:
+            if next(stream, None) is not None:
+                return earlier
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # its connection, now rather than when collected
+    return day - dt.timedelta(days=1)
 
 
 def _signed(node: Node, day: dt.date) -> SignOff | None:

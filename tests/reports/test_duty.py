@@ -212,6 +212,10 @@ def test_the_log_lists_the_afternoon_and_the_signed_part_stays_as_signed(afterno
     items = {(i["kind"], i["who"]) for i in tomorrow["open_items"]}
     assert items == {("未记录离校", "小刚"), ("未记录离校", "小强")}  # signed: not an open item
     assert log_of(afternoon, TOMORROW, staff="GU")["can_write"] is False
+    # Two days on (nobody came on the day between), the open items are still that day's.
+    later = log_of(afternoon, TODAY + dt.timedelta(days=2))
+    assert later["open_items_date"] == TODAY.isoformat()
+    assert {i["who"] for i in later["open_items"]} == {"小刚", "小强"}
 
 
 def test_a_sign_off_needs_the_duty_leaders_card_pin_and_token(campus) -> None:
