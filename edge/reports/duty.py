@@ -193,7 +193,8 @@ class _Walk:
     def _handover(self, event: Event) -> None:
         data = event.data
         how = "迟接交门卫" if data.get("escalated") else (
-            "双方确认" if data.get("acknowledged_by") else "刷卡接管")  # fmt: skip
+            "双方确认" if data.get("acknowledged_by") else "巡查后确认接管" if data.get(
+                "confirms") else "刷卡接管")  # fmt: skip
         missing = "、".join(name(self.roster.students, s) for s in data.get("missing", []))
         self.tables["handovers"].rows.append([
             hm(event.at, self.roster), group_name(self.roster, data.get("group_id")),

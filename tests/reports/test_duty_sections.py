@@ -82,7 +82,7 @@ def test_patrol_rounds_done_and_missed_are_in_the_log(
     clock = ManualClock(local("15:30"))
     node = make_node(clock=clock, roster_dir=patrol_bundle(tmp_path / "patrol"))
     for station, card, at in (("K1", CARD["L1"], "16:10"), ("K2", CARD["L1"], "16:12"),
-                              ("P1", TAG, "16:15")):  # fmt: skip
+                              ("K2", CARD["L1"], "16:12:30"), ("P1", TAG, "16:15")):  # fmt: skip
         clock.set(local(at))
         node.writer.submit_nowait(node.writer.make_tap(station, card)).result(5)
     clock.set(local("17:05"))  # the 16:30 round done; 17:00 missed; the rest to come
@@ -98,10 +98,13 @@ def test_patrol_rounds_done_and_missed_are_in_the_log(
     assert "东楼梯" in rows[1]["not_visited"]
     visits = made.table("patrol").records()
     assert [v["where"] for v in visits] == ["101教室", "实验室", "东楼梯"]
+    # Only the second tap at K2 within the minute took the group over: one handover.
+    handovers = made.table("handovers").records()
+    assert [(h["group"], h["to"], h["how"]) for h in handovers] == [
+        ("科学社", "刘校长", "巡查后确认接管")
+    ]
     items = [(i["kind"], i["who"]) for i in made.table("open_items").records()]
     assert ("漏巡", "17:00 的巡查") in items
-    handovers = made.table("handovers").rows
-    assert handovers == []  # a patrol visit moved no custody
 
 
 def test_a_hub_refuses_a_sign_off_without_proof_and_an_overlong_note(
