@@ -122,19 +122,6 @@ def shape(roster: Roster, event: Event) -> dict[str, Any]:
     return shown
 
 
-def visits_of(events: list[Event]) -> list[patrol.Visit]:
-    """Return the rounds' view of a day's patrol events."""
-    found = []
-    for e in events:
-        point = e.data.get("checkpoint_id")
-        place = point if isinstance(point, str) else e.station
-        count = e.data.get("head_count")
-        found.append(patrol.Visit(place, e.at, e.subject_id, e.event_id,
-                                  "checkpoint" if point else "station",
-                                  count if isinstance(count, int) else None))  # fmt: skip
-    return found
-
-
 def day_rounds(desk: Desk, day: dt.date, now: dt.datetime) -> dict[str, Any]:
     """Return the day's rounds at ``now``: visits, visited, not yet, missed; and the alerts."""
     roster = desk.roster
@@ -153,7 +140,7 @@ def day_rounds(desk: Desk, day: dt.date, now: dt.datetime) -> dict[str, Any]:
         return answer
     tz = roster.calendar.tz
     for found in patrol.rounds(plan, day, tz, roster.calendar.service_end_at(day), places,
-                               visits_of(events), now):  # fmt: skip
+                               patrol.visits(events), now):  # fmt: skip
         missed = list(found.not_yet) if found.alert else []
         item = {
             "opens": found.opens.isoformat(), "due": found.due.isoformat(), "state": found.state,

@@ -19,18 +19,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from edge.http import (
-    duty,
-    health,
-    pages,
-    patrol,
-    pickup,
-    presence,
-    reports,
-    signin,
-    simulate,
-    streams,
-)
+from edge.http import duty, health, pages, pickup, presence, reports, signin, simulate, streams
+from edge.http import patrol as patrol_routes
 from edge.http.responses import SYNC_BODY, BodyLimit, add_error_handlers
 from edge.node import Node
 from edge.school import passes
@@ -56,7 +46,7 @@ def create_app(node: Node) -> FastAPI:
     _include(app, *pickup.routers)
     _include(app, duty.router)  # the duty log: notes and sign-off
     _include(app, pages.router)
-    _include(app, patrol.router, patrol.pages)
+    _include(app, patrol_routes.router, patrol_routes.pages)  # patrol rounds, /patrol
     app.add_middleware(
         BodyLimit, limit=node.settings.max_body_bytes, paths={"/api/v1/sync/events": SYNC_BODY}
     )

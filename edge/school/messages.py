@@ -113,10 +113,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "巡查点{checkpoint}已记录（先刷工作卡再刷巡查点，可记下巡查人）",
         "Checkpoint {checkpoint} recorded (tap your staff card first to sign the visit)",
     ),
-    "unknown_tag": (
-        "不是本校的巡查点标签（{tag}）",
-        "Not a patrol checkpoint tag of this school ({tag})",
-    ),
 }
 
 

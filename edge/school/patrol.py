@@ -24,6 +24,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from edge.school.events import Event
+
 PATROL_ROLES = ("teacher", "guard", "duty_leader", "admin")  # roster.ROLES, without the cycle
 _HOUR_MIN = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
 _KEYS = {"every_minutes", "from", "roles", "times", "places"}
@@ -84,6 +86,19 @@ class Round:
     def alert(self) -> bool:
         """Tell whether this round raises an alert (past due, some place not visited)."""
         return self.state in ("missed", "incomplete")
+
+
+def visits(events: Iterable[Event]) -> list[Visit]:
+    """Return the rounds' view of a day's ``patrol_visit`` events (DayState.patrol)."""
+    found = []
+    for e in events:
+        point = e.data.get("checkpoint_id")
+        count = e.data.get("head_count")
+        found.append(Visit(
+            point if isinstance(point, str) else e.station, e.at, e.subject_id, e.event_id,
+            "checkpoint" if point else "station", count if isinstance(count, int) else None,
+        ))  # fmt: skip
+    return found
 
 
 def parse(table: object) -> PatrolPlan | None:

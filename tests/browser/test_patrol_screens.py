@@ -53,9 +53,28 @@ def test_the_phone_records_a_checkpoint_offline_and_sends_it_later(
     expect(rounds.locator('[data-place="CP1"]')).to_contain_text("东楼梯 · 张保安")
     expect(rounds.locator(".not-yet").first).to_contain_text("未查: 101教室、实验室")
     tap(patrolled, "K1", "L1")
-    assert phone.evaluate("typeof window.mountPatrol") == "function"  # for any page
-    phone.reload()  # signed in still (the phone keeps its token); the kiosk's visit is there
-    expect(rounds.locator('[data-place="K1"]')).to_contain_text("101教室 · 刘校长 · 实到 0")
+    # The panel as the dashboard mounts it: its own element, the page's fetch, an alert
+    # callback; a stream tap of kind patrol_visit refetches it.
+    phone.evaluate("""() => {
+      const box = document.createElement("section"); box.id = "mounted";
+      document.body.append(box); window.raised = [];
+      const token = localStorage.getItem("patrol-token");
+      const fetchJson = async (path) => (await fetch(path,
+        { headers: { authorization: `Bearer ${token}` } })).json();
+      window.panel = window.mountPatrol(box, fetchJson,
+        { onAlert: (text) => window.raised.push(text) });
+    }""")
+    mounted = phone.locator("#mounted")
+    expect(mounted.locator('[data-place="K1"]')).to_contain_text("101教室 · 刘校长 · 实到 0")
+    patrolled.node.clock.set(local("16:31"))  # type: ignore[attr-defined]
+    tap(patrolled, "K2", "GU")  # in the next round
+    phone.evaluate("window.panel.onTap({ kind: 'patrol_visit' })")
+    expect(mounted.locator('[data-due="16:30"]')).to_have_attribute("data-state", "incomplete")
+    expect(mounted.locator('[data-due="17:00"] [data-place="K2"]')).to_contain_text("张保安")
+    assert phone.evaluate("window.raised") == ["巡查漏查 16:30: 实验室"]
+    phone.evaluate("window.panel.onTap({ kind: 'patrol_visit' })")  # raised once, not again
+    expect(mounted.locator('[data-due="16:30"] .overdue')).to_contain_text("超时未查: 实验室")
+    assert phone.evaluate("window.raised.length") == 1
     ARTIFACTS.mkdir(exist_ok=True)
     phone.screenshot(path=str(ARTIFACTS / "patrol-phone.png"))
     context.close()

@@ -9,11 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from edge.errors import RosterError
-from edge.school import calendar, patrol
+from edge.school import calendar, cards, patrol
 from edge.school import roster as roster_mod
 from edge.school.calendar import CalendarError
+from edge.school.events import Event, Tap
 from tests import roster_files
+from tests.afternoon import Afternoon
 from tests.roster_files import CARD, TODAY
+from tests.servers import local
 
 TZ = ZoneInfo("Asia/Shanghai")
 POINT = "checkpoint_id,name,card_uid,place\nCP1,东楼梯,04CC000001,东楼二层\n"
@@ -132,3 +135,57 @@ def test_patrol_places_must_be_stations_or_checkpoints(tmp_path: Path) -> None:
     folder = roster_files.write(tmp_path / "r", **{"school.toml": toml})
     with pytest.raises(RosterError, match="place 'K9'"):
         roster_mod.load(folder, version=1)
+
+
+@pytest.fixture
+def patrolled(tmp_path: Path) -> Afternoon:
+    toml = roster_files.FILES["school.toml"] + '[patrol]\nevery_minutes = 30\nfrom = "16:00"\n'
+    folder = roster_files.write(tmp_path / "r", **{"school.toml": toml, "checkpoints.csv": POINT})
+    return Afternoon(roster_mod.load(folder, version=1), TODAY)
+
+
+def test_a_patrol_tap_records_a_visit_and_moves_no_custody(patrolled: Afternoon) -> None:
+    patrolled.tap("K1", CARD["S1"], local("15:40"))
+    patrolled.tap("K1", CARD["T1"], local("15:45"))
+    visit = patrolled.tap("K1", CARD["L1"], local("16:05"))
+    assert (visit.kind, visit.code, visit.subject_id) == ("patrol_visit", "patrol_visit", "L1")
+    assert (visit.data["head_count"], visit.data["missing"]) == (1, ["S2", "S3"])
+    assert visit.data["custodian"] == "T1"
+    assert patrolled.state.custodians["G1"][0] == "T1"
+    # A minute later (past the 60 s window) the same card is another visit, not a takeover.
+    late = patrolled.tap("K1", CARD["L1"], local("16:06:05"))
+    assert late.kind == "patrol_visit"
+    taken = patrolled.tap("K1", CARD["L1"], local("16:06:50"))  # 45 s after that visit
+    assert (taken.kind, taken.data["confirms"], taken.data["confirmed"]) == (
+        "custody_taken",
+        late.event_id,
+        "tap",
+    )
+    assert patrolled.state.custodians["G1"][0] == "L1"
+    # A teacher's card at a classroom takes custody as before; a guard's visits elsewhere.
+    assert patrolled.tap("K2", CARD["T2"], local("16:10")).kind == "custody_taken"
+    guard = patrolled.tap("K2", CARD["GU"], local("16:11"))
+    assert guard.kind == "patrol_visit"
+    # The screen's confirm: never debounced; naming another visit, it takes nothing over.
+    card = cards.normalize(CARD["GU"])
+
+    def confirm(visit: str, hhmmss: str) -> Event:
+        sent = Tap("K2", card, CARD["GU"], local(hhmmss), {"patrol_confirm": visit})
+        return patrolled.tap("K2", CARD["GU"], local(hhmmss), sent)
+
+    wrong = confirm("x:0:1", "16:11:02")
+    assert (wrong.outcome, wrong.code) == ("denied", "patrol_confirm_expired")
+    right = confirm(guard.event_id, "16:11:03")
+    assert (right.code, right.data["confirmed"]) == ("patrol_custody_taken", "screen")
+    assert patrolled.state.custodians["G2"][0] == "GU"
+    assert confirm(guard.event_id, "16:11:04").outcome == "denied"  # done once
+
+
+def test_without_patrol_a_duty_leader_takes_custody_as_before(day_plain: Afternoon) -> None:
+    day_plain.tap("K1", CARD["S1"], local("15:40"))
+    assert day_plain.tap("K1", CARD["L1"], local("16:05")).kind == "custody_taken"
+
+
+@pytest.fixture
+def day_plain(roster: roster_mod.Roster) -> Afternoon:
+    return Afternoon(roster, TODAY)
