@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from edge.actions.desk import Desk
+from edge.actions.readers import ReaderWatch
 from edge.actions.signin import SignInCodes
 from edge.actions.visitors import Gate
 from edge.clock import Clock, ClockTrust, CorrectedClock, SystemClock
@@ -58,6 +59,7 @@ class Node:
 
     ESCALATE_EVERY = 15.0  # seconds between looks at the clock for late pickups
     LIVE_EVERY = 5.0  # seconds between looks at the clock for the dashboards (service end)
+    READER_WATCH_EVERY = 5.0  # seconds between looks at the readers (edge.actions.readers)
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -114,6 +116,10 @@ class Node:
         self.late_pickups = Periodic(
             "late-pickups", self.ESCALATE_EVERY, lambda: self.writer.escalate().result(timeout=30),
             "late pickups could not be passed to the gate guard",
+        )  # fmt: skip
+        self.reader_watch = Periodic(  # readers offline and back, for the duty log
+            "reader-watch", self.READER_WATCH_EVERY, ReaderWatch(self.writer, self.readers).check,
+            "a reader's state could not be recorded",
         )  # fmt: skip
 
     def _events_of_day(self, day: dt.date) -> Iterator[Event]:
@@ -207,6 +213,7 @@ class Node:
                 reader = UnavailableReader(station, spec, str(err))
             reader.start(self._sink_for(station))
             self.readers[station] = reader
+        self.reader_watch.start()
 
     def _bindings(self) -> dict[str, str]:
         """Return the reader spec of each station: settings' bindings, then "sim"."""
@@ -229,6 +236,7 @@ class Node:
         """Stop sync and the readers, then let the writer finish what is queued."""
         self.late_pickups.stop()
         self.live_clock.stop()
+        self.reader_watch.stop()
         if self.notifier is not None:
             self.notifier.stop()
         if self.sync is not None:

@@ -3,8 +3,11 @@
 // ``reload`` asking for a fresh picture; the chart's history comes once from
 // /api/v1/presence/curve and its last point moves with each delta's counts. Against a
 // server without deltas (no ``cursor``), a tap refetches the picture as before.
-import { t, say, clock, el, translatePage, toggleLang } from "/ui/i18n.js";
+import { t, say, clock, el, translatePage, toggleLang, classLabel } from "/ui/i18n.js";
 import { draw, value } from "/ui/chart.js";
+import { mountPatrol } from "/ui/panels/patrol.js";
+import { mountRegister } from "/ui/panels/register.js";
+import { mountDuty } from "/ui/panels/duty.js";
 
 let token = sessionStorage.getItem("token") || localStorage.getItem("token") || "";
 let picture = null;
@@ -32,11 +35,35 @@ async function api(path, quiet = false) {
   return reply.ok ? body : null;
 }
 
+// The duty panel's fetch: the answer's JSON, or an Error saying the server's sentence.
+async function fetchJson(path, init = {}) {
+  const headers = { ...(init.headers || {}), authorization: `Bearer ${token}` };
+  const reply = await fetch(path, { ...init, headers });
+  const body = await reply.json().catch(() => ({ detail: reply.statusText }));
+  if (reply.status === 401) signOut(body.detail);
+  if (!reply.ok) throw new Error(body.detail || reply.statusText);
+  return body;
+}
+
+// The panels of the three other duties (巡查, 门卫登记, 值班日志), mounted once signed in.
+let panels = null;
+function mountPanels() {
+  if (panels) return;
+  const quiet = (path) => api(path, true);
+  panels = {
+    patrol: mountPatrol($("patrol"), quiet, { onAlert: (text, loud, key, at) => { addAlert(text, loud, key, at); schedule(); } }),
+    register: mountRegister($("register"), quiet),
+    duty: mountDuty($("duty"), fetchJson),
+  };
+}
+
 function signOut(why) {
   token = "";
   sessionStorage.removeItem("token");
   localStorage.removeItem("token");
   if (source) { source.close(); source = null; }
+  if (panels) { panels.patrol.stop(); panels = null; }
+  for (const id of ["patrol", "register", "duty"]) $(id).replaceChildren();
   picture = null; curve = null; history = [];
   $("board").hidden = true;
   $("signout").hidden = true;
@@ -202,7 +229,7 @@ function renderOverdue(overdueBy) {
   $("overdue-count").textContent = picture.counts.overdue ? `(${picture.counts.overdue})` : "";
   $("overdue").replaceChildren(...(groups.length ? groups.map((g) => el("div", { class: "bygroup", "data-group": g },
     el("h3", {}, `${groupName(g)} (${overdueBy[g].length})`),
-    el("ul", {}, ...overdueBy[g].slice(0, 200).map((s) => el("li", { "data-student": s.student_id }, `${s.name} · ${s.class}`,
+    el("ul", {}, ...overdueBy[g].slice(0, 200).map((s) => el("li", { "data-student": s.student_id }, `${s.name} · ${classLabel(s.grade, s.class)}`,
       ...(calls[s.student_id] || []).map((c) => el("div", { class: "call" }, `☎ ${c.name}（${c.relation}）${c.phone}`)))),
     ...(overdueBy[g].length > 200 ? [el("li", {}, `… ${t("more_names")} ${overdueBy[g].length - 200} ${t("people")}: ${t("rollcall")}`)] : [])))) :
     [el("p", {}, t("nobody"))]));
@@ -243,7 +270,7 @@ function search() {
   if (!picture || !words) { found.replaceChildren(); return; }
   const hits = students().filter((s) => s.name.includes(words) || s.student_id.includes(words)).slice(0, 20);
   found.replaceChildren(...hits.map((s) => {
-    const item = el("li", {}, `${s.name} · ${s.class} · ${t("state_" + s.state)}${s.group_id ? " · " + groupName(s.group_id) : ""}${s.since ? " · " + clock(s.since) : ""}`);
+    const item = el("li", {}, `${s.name} · ${classLabel(s.grade, s.class)} · ${t("state_" + s.state)}${s.group_id ? " · " + groupName(s.group_id) : ""}${s.since ? " · " + clock(s.since) : ""}`);
     item.addEventListener("click", () => timeline(s.student_id));
     return item;
   }));
@@ -254,7 +281,7 @@ async function timeline(studentId) {
   const body = await api(`/api/v1/students/${encodeURIComponent(studentId)}/timeline`);
   if (!body) return;
   $("timeline").replaceChildren(
-    el("h2", {}, `${t("timeline")}: ${body.name} · ${body.class}`),
+    el("h2", {}, `${t("timeline")}: ${body.name} · ${classLabel(body.grade, body.class)}`),
     el("table", {}, el("tbody", {}, ...body.events.map((e) => el("tr", {},
       el("td", {}, clock(e.at)), el("td", {}, e.station_name), el("td", {}, say(e))))))
   );
@@ -326,6 +353,7 @@ function onTap(tap) {
     schedule();
   }
   if (!deltas) scheduleLoad();
+  if (panels) panels.patrol.onTap(tap);
 }
 
 // The stream: opened at the loaded picture's cursor; EventSource itself reconnects and
@@ -366,7 +394,9 @@ function reportQuery(format) {
   const name = $("report-name").value;
   const query = new URLSearchParams({ format });
   const val = (id) => $(id).value.trim();
-  if (name === "supervision" || name === "timeline") {
+  if (name === "duty") {
+    if (val("report-date")) query.set("date", val("report-date"));
+  } else if (name === "supervision" || name === "timeline") {
     if (val("report-date")) query.set("date", val("report-date"));
     if (name === "supervision") query.set("group", val("report-group"));
     else query.set("student", val("report-student"));
@@ -477,6 +507,7 @@ async function start() {
   await load();
   if (!token) return;
   openStream();
+  mountPanels();
   syncStatus();
   loadDelegates();
 }
@@ -508,3 +539,4 @@ translatePage();
 if (token) start(); else signOut();
 setInterval(readerAlerts, 60000);
 setInterval(syncStatus, 15000);
+setInterval(() => { if (panels) panels.register.refresh(); }, 30000);

@@ -27,6 +27,10 @@ GATE_ROLES = frozenset({"guard", "duty_leader", "admin"})
 SEARCH_DAYS = 90  # how far back a search by document number looks
 
 
+_GATE_KINDS = (ev.ACTION, ev.STAFF_ON_DUTY)  # what the register folds
+_LOOK_AHEAD = 500  # events since the last fold read one by one; more: fold again
+
+
 class Gate:
     """A node's gate register: the fold of a day's gate records, kept per ledger growth."""
 
@@ -36,16 +40,27 @@ class Gate:
         self._kept: tuple[tuple[dt.date, int], gate.Register] | None = None
 
     def day(self, day: dt.date) -> gate.Register:
-        """Return the register of ``day`` as the ledger stands now."""
+        """Return the register of ``day`` as the ledger stands now.
+
+        Folded again only when a gate record came since (a tap costs one short read:
+        presence asks after every tap).
+        """
         ledger = self._writer.ledger
-        key = (day, ledger.last_rowid())
         with self._lock:
-            if self._kept is None or self._kept[0] != key:
-                register = gate.Register()
-                for event in ledger.iter_days(day, day, kinds=(ev.ACTION, ev.STAFF_ON_DUTY)):
+            kept = self._kept
+            if kept is not None and kept[0][0] == day:
+                seen = kept[0][1]
+                since = ledger.events_after(seen, _LOOK_AHEAD)
+                if len(since) < _LOOK_AHEAD and not any(e.kind in _GATE_KINDS for e in since):
+                    self._kept = ((day, since[-1].rowid or seen if since else seen), kept[1])
+                    return kept[1]
+            upto = ledger.last_rowid()
+            register = gate.Register()
+            for event in ledger.iter_days(day, day, kinds=_GATE_KINDS):
+                if event.rowid is None or event.rowid <= upto:
                     register.apply(event)
-                self._kept = (key, register)
-            return self._kept[1]
+            self._kept = ((day, upto), register)
+            return register
 
     def inside(self, day: dt.date, now: dt.datetime) -> list[dict[str, Any]]:
         """Return who came in through the gate on ``day`` and has not left, as of ``now``.

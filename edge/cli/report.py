@@ -55,7 +55,7 @@ def export_child(
 
 def report(
     name: Annotated[
-        str, typer.Argument(help="attendance, workload, supervision, timeline or parents")
+        str, typer.Argument(help="attendance, workload, supervision, timeline, parents or duty")
     ],
     month: Annotated[str | None, typer.Option(help="a month, e.g. 2026-11")] = None,
     term: Annotated[str | None, typer.Option(help="a term named in school.toml")] = None,
@@ -67,7 +67,9 @@ def report(
     ] = None,
     date: Annotated[
         dt.datetime | None,
-        typer.Option(formats=["%Y-%m-%d"], help="the day (supervision, timeline; default today)"),
+        typer.Option(
+            formats=["%Y-%m-%d"], help="the day (supervision, timeline, duty; default today)"
+        ),
     ] = None,
     group: Annotated[str | None, typer.Option(help="supervision: the group_id")] = None,
     student: Annotated[str | None, typer.Option(help="timeline: the student_id")] = None,

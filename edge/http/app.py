@@ -20,7 +20,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from edge.http import curve, health, pages, pickup, presence, reports, signin, simulate, streams
+from edge.http import (
+    curve,
+    duty,
+    health,
+    pages,
+    pickup,
+    presence,
+    reports,
+    signin,
+    simulate,
+    streams,
+)
 from edge.http import patrol as patrol_routes
 from edge.http import visitors as gate_register
 from edge.http.responses import SYNC_BODY, BodyLimit, add_error_handlers
@@ -48,6 +59,7 @@ def create_app(node: Node) -> FastAPI:
     _include(app, curve.router)
     _include(app, *pickup.routers)
     _include(app, gate_register.router)  # the gate register (门卫登记)
+    _include(app, duty.router)  # the duty log: notes and sign-off
     _include(app, pages.router)
     _include(app, patrol_routes.router, patrol_routes.pages)  # patrol rounds, /patrol
     app.add_middleware(

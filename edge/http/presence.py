@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
@@ -55,10 +56,23 @@ def presence(
         school_day(date)
     day = date or roster.calendar.day_of(at or node.clock.now())
     if at is None:
-        body = node.projection.picture_json(roster, day, node.clock.now())
-        return Response(body, media_type="application/json")
+        now = node.clock.now()
+        body = node.projection.picture_json(roster, day, now)
+        return Response(_with_gate(body, node.gate.inside(day, now)), media_type="application/json")
     events = node.ledger.iter_day(day, until=at, tz=roster.calendar.tz)
-    return json_response(picture_at(roster, day, at, events))
+    then = picture_at(roster, day, at, events)
+    inside = node.gate.inside(day, at)
+    return json_response({**then, "visitors_inside": len(inside), "visitors": inside})
+
+
+def _with_gate(body: bytes, inside: list[dict[str, Any]]) -> bytes:
+    """Add who came in through the gate and is still inside (门卫登记) to a presence answer.
+
+    ``visitors_inside`` counts them and ``visitors`` lists them (masked documents and
+    phones), for the same roles as the register itself.
+    """
+    extra = orjson.dumps({"visitors_inside": len(inside), "visitors": inside})
+    return body[:-1] + b"," + extra[1:]
 
 
 @router.get("/api/v1/events", responses=STAFF_ERRORS)
@@ -181,6 +195,7 @@ def timeline(node: NodeDep, who: Staff, student_id: str, date: SchoolDay = None)
         {
             "student_id": student_id,
             "name": student.name,
+            "grade": student.grade,
             "class": student.class_name,
             "date": day.isoformat(),
             "events": entries,

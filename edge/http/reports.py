@@ -148,3 +148,17 @@ def parents(
     """Return the month's attendance summary for parents, per group, nobody named."""
     auth.require(who, ALL_STAFF)
     return _answer(node, who, "parents", format, lang, None, month=month)
+
+
+@router.get("/api/v1/reports/duty", responses=ANSWERS)
+def duty(
+    node: NodeDep,
+    who: Staff,
+    date: Day = None,
+    format: Format = "json",  # noqa: A002
+    table: TableName = None,
+    lang: Lang = "zh",
+) -> Response:
+    """Return the day's duty log (值班日志): on duty, handovers, late pickups, alerts, notes."""
+    auth.require(who, PRESENCE_ROLES)
+    return _answer(node, who, "duty", format, lang, table, date=date)

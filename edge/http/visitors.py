@@ -95,9 +95,3 @@ def slip_page(visitor_id: str) -> Response:
     if not re.fullmatch(r"V[0-9a-f]{10}", visitor_id):
         raise TapError("这不是来访编号 / not a visitor id", 404)
     return HTMLResponse(_page("gate.html"))
-
-
-@router.get("/ui/panels/register.js", include_in_schema=False)
-def register_panel() -> Response:
-    """Serve the dashboard's gate register panel (kiosk_ui/panels/register.js)."""
-    return Response(_page("panels/register.js"), media_type="text/javascript; charset=utf-8")

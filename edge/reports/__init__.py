@@ -1,6 +1,6 @@
 """Records the school must keep, computed from the ledger (DOMAIN.md, "Records ...").
 
-Five reports, each a ``Report`` of titled tables whose cells are plain values (text,
+Six reports, each a ``Report`` of titled tables whose cells are plain values (text,
 whole numbers, ratios), so the JSON answer, the CSV and the Excel file hold the same
 cells; one module each:
 
@@ -10,7 +10,8 @@ cells; one module each:
   incomplete or absent, with the school's pay units, and a total per staff member;
 - ``supervision``: the daily supervision record of one group (看管记录);
 - ``timeline``: one child's day, every tap and decision, and the chain of custody;
-- ``parents``: the month's summary for parents, per group, with no one's name.
+- ``parents``: the month's summary for parents, per group, with no one's name;
+- ``duty``: the duty leader's log of one day (值班日志), notes and sign-off included.
 
 Beside them: ``tables`` (the Report, Table and Column shapes), ``period`` (the days a
 report covers), ``source`` (where a report reads), ``cells`` (cells several reports
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from edge.reports.catalog import NAMES, make
     from edge.reports.cells import KIND_ZH
     from edge.reports.central import CentralSource, across, district
+    from edge.reports.duty import duty
     from edge.reports.parents import parents
     from edge.reports.period import Period, period
     from edge.reports.source import LedgerSource, Source
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
 # nobody asks for a report does not hold the report modules (nor what they import).
 _HOME = {
     "attendance": "attendance", "NAMES": "catalog", "make": "catalog", "KIND_ZH": "cells",
-    "CentralSource": "central", "across": "central", "district": "central",
+    "CentralSource": "central", "across": "central", "district": "central", "duty": "duty",
     "parents": "parents", "Period": "period", "period": "period", "LedgerSource": "source",
     "Source": "source", "supervision": "supervision", "Column": "tables", "Report": "tables",
     "Table": "tables", "timeline": "timeline", "workload": "workload",
@@ -81,6 +83,7 @@ __all__ = [
     "across",
     "attendance",
     "district",
+    "duty",
     "make",
     "parents",
     "period",

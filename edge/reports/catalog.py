@@ -6,6 +6,7 @@ import datetime as dt
 
 from edge.errors import ReportError
 from edge.reports.attendance import attendance
+from edge.reports.duty import duty
 from edge.reports.parents import parents
 from edge.reports.period import period
 from edge.reports.source import Progress, Source
@@ -14,7 +15,7 @@ from edge.reports.tables import Report
 from edge.reports.timeline import timeline
 from edge.reports.workload import workload
 
-NAMES = ("attendance", "workload", "supervision", "timeline", "parents")
+NAMES = ("attendance", "workload", "supervision", "timeline", "parents", "duty")
 
 
 def make(
@@ -43,6 +44,9 @@ def make(
     calendar = roster.calendar
     today = calendar.day_of(now)
     through = today if now >= calendar.service_end_at(today) else today - dt.timedelta(days=1)
+    if name == "duty":
+        day = date or today
+        return duty(source, day, over=day <= through, now=now)
     if name in ("supervision", "timeline"):
         day = date or today
         if name == "supervision":

@@ -171,7 +171,7 @@ def to_html(report: Report, lang: str = "zh") -> str:
     for table in report.tables:
         parts.append(f"<h2>{esc(table.zh)} <small>{esc(table.en)}</small></h2>")
         if not table.rows:
-            parts.append('<p class="empty">（无 none）</p>')
+            parts.append(f'<p class="empty">（{esc(table.empty or "无 none")}）</p>')
             continue
         parts.append("<table><thead><tr>")
         parts.extend(f"<th>{esc(c.zh)}<small>{esc(c.en)}</small></th>" for c in table.columns)
@@ -186,6 +186,9 @@ def to_html(report: Report, lang: str = "zh") -> str:
     if report.name in ("supervision", "timeline"):
         parts.append('<div class="sign"><span>记录人签字 Recorded by：</span>'
                      "<span>值班领导签字 Duty leader：</span></div>")  # fmt: skip
+    if report.name == "duty":
+        parts.append('<div class="sign"><span>值班领导签字 Duty leader：</span>'
+                     "<span>日期 Date：</span></div>")  # fmt: skip
     parts.append("</body></html>")
     return "".join(parts)
 

@@ -31,6 +31,7 @@ class Table:
     en: str
     columns: list[Column]
     rows: list[list[Any]] = field(default_factory=list)
+    empty: str = ""  # what an empty table says instead of "none" (e.g. 未启用 not enabled)
 
     def records(self) -> list[dict[str, Any]]:
         """Return the rows as dicts keyed by column key."""
@@ -73,6 +74,7 @@ class Report:
                         for c in t.columns
                     ],
                     "rows": t.records(),
+                    **({"empty": t.empty} if t.empty else {}),
                 }
                 for t in self.tables
             ],

@@ -49,6 +49,10 @@ SLACK = CLOCK_SLACK  # seconds a node's clock may have stepped between sign-in a
 # The longest token a node issues (campus-edge token --hours, token_hours): a proof
 # claiming a longer one is refused, so a stolen key cannot vouch for years ahead.
 MAX_TOKEN_SECONDS = MAX_TOKEN_HOURS * 3600
+# The duty leader's sign-off of a day (edge.reports.duty): by card and PIN, duty_leader or admin.
+DUTY_ROLES = frozenset({"duty_leader", "admin"})
+DUTY_NOTE, DUTY_SIGNED_OFF = "duty_note", "duty_signed_off"  # the note needs no proof
+DUTY_ACTIONS = frozenset({DUTY_SIGNED_OFF})
 PROOF_FIELDS = frozenset({"staff_id", "role", "scope", "iat", "exp", "node", "sig"})
 
 
@@ -58,6 +62,8 @@ def roles_for(event: Event) -> frozenset[str] | None:
         return CORRECT_ROLES
     if event.kind == ev.ACTION and event.code in STAFF_ACTIONS:
         return GRANT_ROLES
+    if event.kind == ev.ACTION and event.code in DUTY_ACTIONS:
+        return DUTY_ROLES
     return None
 
 

@@ -125,6 +125,9 @@ ACTION_FIELDS: dict[str, dict[str, Check]] = {
                    "phone": _optional(_text(5, 20)), "visiting": _text(1, 40),
                    "purpose": _text(1, 100), "photo": _PHOTO},
     "visitor_out": {"visitor_id": _VISITOR_ID},
+    "duty_note": {"date": _date, "text": _text(1, 500)},
+    "duty_signed_off": {"date": _date,
+                        "notes": lambda v: _list_of(_pattern(_EVENT_ID, "an event id"))(v)},
 }  # fmt: skip
 OPTIONAL = {"delegate_granted": {"phone", "photo"}, "plan_set": {"batch", "point", "club_until"},
             "visitor_in": {"document_hash", "last4", "phone", "photo"}}  # fmt: skip

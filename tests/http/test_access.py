@@ -33,13 +33,15 @@ RECORD = frozenset({"teacher", "duty_leader", "admin"})
 ALL_STAFF = frozenset({"teacher", "guard", "duty_leader", "admin"})
 GRANT = frozenset({"teacher", "duty_leader", "admin"})  # who may collect a child: with PIN
 CORRECT = frozenset({"teacher", "guard", "duty_leader", "admin"})  # undo a record: with PIN
+DUTY = frozenset({"duty_leader", "admin"})  # the duty log's notes; sign-off by card and PIN
 NEEDS_PIN = (ADMIN, PAY, GRANT, CORRECT)
 # What an allowed caller gets where it is not 200: created, or a well-formed 404 for a
 # made-up id (the check of who may ask comes first).
 SUCCESS = {"/api/v1/delegates#POST": 201, "/api/v1/pickup-codes": 201,
            "/api/v1/delegates/Dnone": 404, "/api/v1/events/k:e:1/correct": 404,
-           "/api/v1/passes": 201, "/api/v1/patrol/visits": 404,
-           "/api/v1/visitors#POST": 201, "/api/v1/visitors/Vffffffffff/leave": 404}  # fmt: skip
+           "/api/v1/passes": 201, "/api/v1/patrol/visits": 404, "/api/v1/duty/notes": 201,
+           "/api/v1/duty/signoff": 401, "/api/v1/visitors#POST": 201,
+           "/api/v1/visitors/Vffffffffff/leave": 404}  # fmt: skip
 DEVICE = "device"
 CODE = "a one-time sign-in code"  # a token grants nothing there; a wrong code is a 401
 
@@ -83,6 +85,10 @@ POLICY: dict[tuple[str, str], tuple[object, str]] = {
     ("POST", "/api/v1/passes"): (GRANT, "/api/v1/passes"),
     ("DELETE", "/api/v1/passes/{pass_id}"): (GRANT, "/api/v1/passes/X000000000000"),
     ("GET", "/api/v1/students/{student_id}/plan"): (GRANT | {"guard"}, "/api/v1/students/S1/plan"),
+    ("GET", "/api/v1/duty"): (STAFF_VIEW, "/api/v1/duty"),
+    ("GET", "/api/v1/reports/duty"): (STAFF_VIEW, "/api/v1/reports/duty"),
+    ("POST", "/api/v1/duty/notes"): (DUTY, "/api/v1/duty/notes"),
+    ("POST", "/api/v1/duty/signoff"): (DUTY, "/api/v1/duty/signoff"),  # a wrong code: 401
     ("GET", "/dashboard/rollcall"): (OPEN, "/dashboard/rollcall"),
     ("GET", "/ui/{name}"): (OPEN, "/ui/i18n.js"),
     ("GET", "/photos/{name}"): (OPEN, "/photos/" + "0" * 64 + ".png"),
@@ -150,6 +156,8 @@ def call(client: httpx.Client, method: str, path: str, token: str | None) -> int
             "/api/v1/events/k:e:1/correct": {"reason": "刷错了"},
             "/api/v1/students/S1/plan": {"date": "2030-01-07", "batch": "17:00"},
             "/api/v1/passes": {"student_id": "S1", "name": "外婆"},
+            "/api/v1/duty/notes": {"text": "巡查正常"},
+            "/api/v1/duty/signoff": {"code": "000000", "pin": "2468"},
             "/api/v1/patrol/visits": {"tag": "04CC000001"},
             "/api/v1/stations/K1/patrol-confirm": {"event_id": "k:e:1"},
             "/api/v1/visitors": {"name": "王建国", "visiting": "陈老师", "purpose": "家长会"},
