@@ -102,7 +102,8 @@ def campus(
     make_node: Callable[..., Node], tmp_path: Path
 ) -> Iterator[tuple[LiveServer, ManualClock]]:
     """The demo's 300-student campus: most children signed in, some gone home, and the
-    clock 20 minutes past the service end, so the overdue list (with calls) is long."""
+    clock past the service end while guardians are called, so the overdue list (with
+    calls) is long."""
     from edge.cli.demo import write_bundle
 
     clock = ManualClock(local("15:30"))
@@ -127,7 +128,10 @@ def campus(
                     "at": (moment + dt.timedelta(hours=1)).isoformat(),
                 }
                 assert client.post("/api/v1/sim/taps", json=leave).status_code == 200
-        clock.set(local("18:20"))
+        calendar = roster.calendar
+        end = calendar.service_end_at(TODAY)
+        # Between the calls to guardians and the hand-over to the guard (stage 2).
+        clock.set(end + (calendar.late_call + calendar.late_custody) / 2)
         yield server, clock
 
 
