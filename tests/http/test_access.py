@@ -122,7 +122,6 @@ POLICY: dict[tuple[str, str], tuple[object, str]] = {
     ("GET", "/api/v1/gate/inside"): (STAFF_VIEW, "/api/v1/gate/inside"),
     ("GET", "/gate"): (OPEN, "/gate"),
     ("GET", "/gate/slip/{visitor_id}"): (OPEN, "/gate/slip/V0000000000"),
-    ("GET", "/ui/panels/register.js"): (OPEN, "/ui/panels/register.js"),
 }
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 ROLES = {"teacher": "T1", "guard": "GU", "duty_leader": "L1", "admin": "A1"}
