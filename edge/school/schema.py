@@ -101,6 +101,15 @@ _PHOTO = _optional(_pattern(PHOTO_NAME, "a photo name"))
 _PASS_ID = _pattern(re.compile(r"^X[0-9a-f]{12}$"), "a pass id")
 _VISITOR_ID = _pattern(re.compile(r"^V[0-9a-f]{10}$"), "a visitor id")
 
+
+def _count_of(most: int) -> Check:
+    def check(value: Any) -> str | None:
+        ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= most
+        return None if ok else f"is not a whole number from 1 to {most}"
+
+    return check
+
+
 # The fields each action code (and the correction) must carry, and their checks.
 ACTION_FIELDS: dict[str, dict[str, Check]] = {
     "delegate_granted": {"grant_id": _ID, "student_id": _ID, "name": _NAME,
@@ -116,7 +125,8 @@ ACTION_FIELDS: dict[str, dict[str, Check]] = {
                  "point": _optional(_ID), "mode": _one_of("guardian", "alone"),
                  "club_until": _CLOCK},
     CLOCK_STEPPED: {"step_seconds": lambda value: None if placement.usable(value)
-                    else "is not a clock step in seconds (at most 400 days either way)"},
+                    else "is not a clock step in seconds (at most 400 days either way)",
+                    "since_seq": _count_of(2**62)},
     # The gate register (edge.school.gate): a visitor in (a document only as its keyed
     # hash and last 4; ``watch`` the watchlist's alert) and out.
     "visitor_in": {"visitor_id": _VISITOR_ID, "name": _NAME,

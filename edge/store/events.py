@@ -58,13 +58,15 @@ def _day_order(event: Event) -> tuple[dt.date, tuple[int, str, str, int]]:
     return event.day, event.key
 
 
-def _step_seconds(data: str) -> object:
-    """Return the step a clock_stepped action's data names (anything: Steps checks it)."""
+def _step_fields(data: str) -> tuple[object, object]:
+    """Return (step_seconds, since_seq) of a clock_stepped action (anything: Steps checks)."""
     try:
         found = orjson.loads(data)
     except orjson.JSONDecodeError:
-        return None
-    return found.get("step_seconds") if isinstance(found, dict) else None
+        return None, None
+    if not isinstance(found, dict):
+        return None, None
+    return found.get("step_seconds"), found.get("since_seq")
 
 
 class Head(NamedTuple):
@@ -209,10 +211,12 @@ class EventLog(Database):
     def clock_steps(self) -> Steps:
         """Return the clock steps the ledger's chains recorded (edge.school.placement)."""
         rows = self.reader().execute(
-            "SELECT node_id, epoch, seq, data FROM events WHERE kind = 'action' AND code = ?",
+            "SELECT node_id, epoch, seq, data, at FROM events WHERE kind = 'action' AND code = ?",
             (CLOCK_STEPPED,),
         )
-        return Steps.of((r[0], r[1], r[2], _step_seconds(r[3])) for r in rows)
+        return Steps.of(
+            (r[0], r[1], r[2], *_step_fields(r[3]), dt.datetime.fromisoformat(r[4])) for r in rows
+        )
 
     def pickup_actions(self) -> Iterator[Event]:
         """Yield the actions the pickup book folds (delegates, codes), in fold order."""
@@ -286,8 +290,15 @@ class EventLog(Database):
         )
         return [Event.from_row(r) for r in rows]
 
-    def student_day(self, student_id: str, day: dt.date) -> list[Event]:
-        """Return one child's events of a school day, in fold order (the timeline)."""
+    def student_day(
+        self, student_id: str, day: dt.date, tz: dt.tzinfo | None = None
+    ) -> list[Event]:
+        """Return one child's events of a school day, in fold order (the timeline).
+
+        With ``tz``, placed as the fold places them (edge.school.placement).
+        """
+        if tz is not None and self.clock_steps():
+            return [e for e in self.iter_day(day, tz=tz) if e.subject_id == student_id]
         rows = self.reader().execute(
             f"SELECT {SELECT_COLUMNS} FROM events WHERE subject_id = ? AND day = ? "  # noqa: S608
             "ORDER BY hlc, node_id, epoch, seq",

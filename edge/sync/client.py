@@ -240,9 +240,8 @@ class SyncClient:
             # The taps made on the wrong clock go where they belong, here and on the
             # hub, once the step is in this node's chain (edge.school.placement).
             step_seconds = round(self._unrecorded_step, 3)
-            writer.record_action(
-                CLOCK_STEPPED, {"step_seconds": step_seconds}, station="system"
-            ).result(timeout=30)
+            data = {"step_seconds": step_seconds, "since_seq": writer.first_seq}
+            writer.record_action(CLOCK_STEPPED, data, station="system").result(timeout=30)
             self._unrecorded_step = 0.0
 
     def _hello(self) -> None:

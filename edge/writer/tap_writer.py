@@ -111,6 +111,7 @@ class TapWriter:
         self.commits = 0
         self.failures = 0
         self._tail = Tail(ledger.node_id, ledger.epoch)
+        self.first_seq = 1  # the seq of this process's first event (set once it runs)
         self._stopped: str | None = None  # why the thread ended, if it did
         self._stopping = False
         # Manual releases asked on a pickup screen, by station, waiting for a staff card.
@@ -228,6 +229,7 @@ class TapWriter:
             conn = self.ledger.writer()
             # the chain and the clock, owned by this thread
             self._tail = self.ledger.tail(conn, self.clock.now())
+            self.first_seq = self._tail.seq  # what this process writes starts here
             data_version = db.data_version(conn)
             self._ready.set()
             self._loop(conn, data_version)

@@ -34,9 +34,10 @@ def made(seq: int, at: dt.datetime, *, synced: bool, kind: str = "signed_in",
     )  # fmt: skip
 
 
-def stepped(seq: int, at: dt.datetime, seconds: object) -> Event:
+def stepped(seq: int, at: dt.datetime, seconds: object, since: object = 1) -> Event:
+    """Return a clock_stepped action: ``since`` is the first seq of its process (boot)."""
     return made(seq, at, synced=True, kind="action", code=CLOCK_STEPPED,
-                data={"step_seconds": seconds}, subject=None)  # fmt: skip
+                data={"step_seconds": seconds, "since_seq": since}, subject=None)  # fmt: skip
 
 
 def ledger_with(tmp_path: Path, events: list[Event]) -> Ledger:
@@ -80,6 +81,33 @@ def test_each_step_corrects_only_the_taps_made_before_it_since_the_last(tmp_path
     assert [(e.subject_id, e.at) for e in yesterday] == [("S1", REAL - DAY), ("S2", REAL - DAY)]
 
 
+def test_a_step_never_moves_the_taps_of_an_earlier_boot(tmp_path: Path) -> None:
+    # Yesterday the Pi's unsynced taps got no step of their own (NTP set its clock before
+    # it reached the hub); today it boots a day behind (its process starts at seq 2) and
+    # steps: yesterday's taps stay on yesterday, today's move to today.
+    ledger = ledger_with(tmp_path, [
+        made(1, REAL - DAY, synced=False),
+        made(2, REAL - DAY, synced=False, subject="S2"),
+        stepped(3, REAL + dt.timedelta(minutes=1), 86400.0, since=2),
+    ])  # fmt: skip
+    assert [e.subject_id for e in ledger.iter_day(TODAY - DAY, tz=SHANGHAI)] == ["S1"]
+    today = [e for e in ledger.iter_day(TODAY, tz=SHANGHAI) if e.kind == "signed_in"]
+    assert [(e.subject_id, e.at) for e in today] == [("S2", REAL)]
+
+
+def test_a_forged_step_cannot_carry_taps_past_itself_or_weeks_back(tmp_path: Path) -> None:
+    # A stolen kiosk signs a step that would move its taps after the step (into the
+    # future) or a month before it: neither moves anything.
+    ledger = ledger_with(tmp_path, [
+        made(1, REAL, synced=False),
+        stepped(2, REAL + dt.timedelta(minutes=1), 2 * 86400.0),
+        made(3, REAL, synced=False, subject="S2"),
+        stepped(4, REAL + dt.timedelta(minutes=2), -30 * 86400.0, since=3),
+    ])  # fmt: skip
+    today = [e for e in ledger.iter_day(TODAY, tz=SHANGHAI) if e.kind == "signed_in"]
+    assert [(e.subject_id, e.at) for e in today] == [("S1", REAL), ("S2", REAL)]
+
+
 def test_a_step_across_days_is_found_from_either_side(tmp_path: Path) -> None:
     ahead = REAL + 2 * DAY  # two days fast: stamped on a day after today
     ledger = ledger_with(
@@ -90,11 +118,25 @@ def test_a_step_across_days_is_found_from_either_side(tmp_path: Path) -> None:
     assert not list(ledger.iter_days(TODAY + DAY, TODAY + 3 * DAY, tz=SHANGHAI))
 
 
-@pytest.mark.parametrize("seconds", ["86400", None, True, 1e12, -400 * 86400 - 1])
-def test_a_clock_step_that_is_not_a_bounded_number_is_refused(seconds: object) -> None:
-    wrong = schema.event_problem(stepped(2, REAL, seconds), REAL)
+@pytest.mark.parametrize(
+    ("seconds", "since"),
+    [
+        ("86400", 1),
+        (None, 1),
+        (True, 1),
+        (1e12, 1),
+        (-400 * 86400 - 1, 1),
+        (60, 0),
+        (60, "1"),
+        (60, True),
+    ],
+)
+def test_a_clock_step_that_is_not_a_bounded_number_is_refused(
+    seconds: object, since: object
+) -> None:
+    wrong = schema.event_problem(stepped(2, REAL, seconds, since), REAL)
     assert wrong is not None
-    assert "step_seconds" in wrong
+    assert "step_seconds" in wrong or "since_seq" in wrong
     assert schema.event_problem(stepped(2, REAL, 86400.0), REAL) is None
     assert not usable(float("nan"))
 
