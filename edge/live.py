@@ -18,6 +18,7 @@ import asyncio
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,8 @@ from edge.writer import TapResult, WriterStopped
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
+RECHECK_SECONDS = 5.0  # how often an open stream's token is checked again
+HEARTBEAT: dict[str, Any] = {}  # a heartbeat's turn in the stream loop (by identity)
 BACKLOG = 500
 
 
@@ -126,15 +129,22 @@ class Broadcast:
             subscriber.queue.put_nowait(None)
 
     async def stream(
-        self, subscriber: Subscriber, hello: dict[str, Any], first: Frame | None = None
+        self,
+        subscriber: Subscriber,
+        hello: dict[str, Any],
+        first: Frame | None = None,
+        still: Callable[[], bool] | None = None,
     ) -> AsyncIterator[bytes]:
         """Yield the SSE bytes of a subscriber's stream until it is closed.
 
         ``first`` follows the hello (a delta bridging a reconnect, or a reload). A delta
         queued meanwhile with a cursor at or below what was sent is skipped: what was
-        sent already reflects it.
+        sent already reflects it. ``still`` is asked at most every RECHECK_SECONDS
+        (and at each heartbeat): once it says no (a revoked or expired token), the
+        stream ends.
         """
         sent = int(hello.get("cursor", 0))
+        checked = time.monotonic()
         try:
             yield b"retry: 1000\n" + _event("hello", hello)
             if first is not None:
@@ -143,6 +153,12 @@ class Broadcast:
                 try:
                     message = await asyncio.wait_for(subscriber.queue.get(), HEARTBEAT_SECONDS)
                 except TimeoutError:
+                    message = HEARTBEAT
+                if still is not None and time.monotonic() - checked >= RECHECK_SECONDS:
+                    checked = time.monotonic()
+                    if not still():
+                        return
+                if message is HEARTBEAT:
                     yield b": heartbeat\n\n"
                     continue
                 if message is None:

@@ -369,6 +369,9 @@ function openStream() {
     const hello = parse(e);
     if (hello.cursor === undefined) deltas = false;
     if (hello.date && picture && hello.date !== picture.date) { reload(); return; }
+    // A reload sent while this page was away (the service end, a late stage, a roster):
+    // the picture's time-driven state is not the server's.
+    if (hello.generation && picture && picture.generation && hello.generation !== picture.generation) { reload(); return; }
     if (!deltas && !first) load(); // no bridging without deltas: refetch what was missed
     first = false;
   });

@@ -215,6 +215,12 @@ def demo(
         data_dir or Path(".demo"), host=host, port=port, simulate=True, node_id="demo-kiosk",
         clock_trusted=True,  # the demo's clock is its world's time
     )  # fmt: skip
+    # The demo's made-up campus never reaches a real school's hub, central or parents,
+    # whatever this machine's environment says (a kiosk's CAMPUS_EDGE_UPSTREAM...).
+    settings = settings.model_copy(update={
+        "upstream": None, "device_token": None, "database_url": None, "role": "kiosk",
+        "webhook_url": None, "webhook_secret": None, "readers": [],
+    })  # fmt: skip
     day = demo_mod.demo_day()
     try:
         demo_mod.fresh_start(settings.data_dir, settings.database)

@@ -15,6 +15,7 @@ from pydantic import AwareDatetime
 
 from edge import display
 from edge.errors import TapError
+from edge.http import streams
 from edge.http.deps import (
     EVENTS_ROLES,
     PRESENCE_ROLES,
@@ -58,21 +59,25 @@ def presence(
     if at is None:
         now = node.clock.now()
         body = node.projection.picture_json(roster, day, now)
-        return Response(_with_gate(body, node.gate.inside(day, now)), media_type="application/json")
+        extra = {"generation": streams.generation(roster, day, now)}
+        return Response(
+            _with(body, node.gate.inside(day, now), extra), media_type="application/json"
+        )
     events = node.ledger.iter_day(day, until=at, tz=roster.calendar.tz)
     then = picture_at(roster, day, at, events)
     inside = node.gate.inside(day, at)
     return json_response({**then, "visitors_inside": len(inside), "visitors": inside})
 
 
-def _with_gate(body: bytes, inside: list[dict[str, Any]]) -> bytes:
-    """Add who came in through the gate and is still inside (门卫登记) to a presence answer.
+def _with(body: bytes, inside: list[dict[str, Any]], extra: dict[str, Any]) -> bytes:
+    """Add who came in through the gate and is still inside (门卫登记), and ``extra``.
 
     ``visitors_inside`` counts them and ``visitors`` lists them (masked documents and
-    phones), for the same roles as the register itself.
+    phones), for the same roles as the register itself; ``generation`` says which
+    time-driven state the picture is in (edge.http.streams.generation).
     """
-    extra = orjson.dumps({"visitors_inside": len(inside), "visitors": inside})
-    return body[:-1] + b"," + extra[1:]
+    added = orjson.dumps({"visitors_inside": len(inside), "visitors": inside, **extra})
+    return body[:-1] + b"," + added[1:]
 
 
 @router.get("/api/v1/events", responses=STAFF_ERRORS)
@@ -188,8 +193,12 @@ def timeline(node: NodeDep, who: Staff, student_id: str, date: SchoolDay = None)
         raise TapError(f"student '{student_id}' is not in the roster", 404)
     day = date or roster.calendar.day_of(node.clock.now())
     steps = clock_steps(node)
-    entries = [_tap_entry(event, roster, corrected_at(event, steps))
-               for event in node.ledger.student_day(student_id, day)]  # fmt: skip
+    # A chain whose kiosk recorded its clock step has its taps placed already (``at``
+    # is the corrected moment); the hub's older estimate is for the other chains.
+    placed = node.ledger.clock_steps().by_chain
+    events = node.ledger.student_day(student_id, day, tz=roster.calendar.tz)
+    entries = [_tap_entry(event, roster, None if (event.node_id, event.epoch) in placed
+                          else corrected_at(event, steps)) for event in events]  # fmt: skip
     student = roster.students[student_id]
     return json_response(
         {

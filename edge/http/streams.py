@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -13,8 +14,11 @@ from edge.errors import AuthError, TapError
 from edge.http.deps import PRESENCE_ROLES, STAFF_ERRORS, NodeDep
 from edge.http.responses import Problem
 from edge.live import Broadcast, Frame
+from edge.node import Node
 from edge.projection import Change
 from edge.school import auth
+from edge.school.roster import Roster
+from edge.school.rules import late_stage
 
 router = APIRouter()
 
@@ -72,6 +76,9 @@ async def dashboard_stream(
     day = roster.calendar.day_of(now)
     first: Frame | None = None
     try:
+        # The day's kept picture, built now if a restart left none: its changes from here
+        # are what this stream's deltas carry.
+        await run_in_threadpool(node.projection.view, roster, day, now)
         if since is None:
             at = node.projection.cursor
             if request.headers.get("last-event-id") is not None or cursor is not None:
@@ -82,12 +89,34 @@ async def dashboard_stream(
     except BaseException:
         node.broadcast.unsubscribe(subscriber)
         raise
-    hello = {"staff_id": who.staff_id, "cursor": at, "date": day.isoformat()}
+    hello = {"staff_id": who.staff_id, "cursor": at, "date": day.isoformat(),
+             "generation": generation(roster, day, now)}  # fmt: skip
     return StreamingResponse(
-        node.broadcast.stream(subscriber, hello, first),
+        node.broadcast.stream(subscriber, hello, first, still=lambda: _still_valid(node, token)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def generation(roster: Roster, day: dt.date, now: dt.datetime) -> str:
+    """Return what a picture's time-driven state is: day, roster, late-pickup stage.
+
+    The same across restarts. A dashboard whose picture's generation is not the
+    stream's hello's reloads: it missed a reload while away (the service end passed,
+    a roster came, the day turned).
+    """
+    calendar = roster.calendar
+    stage = late_stage(calendar, calendar.service_end_at(day), now)
+    return f"{day.isoformat()}.{roster.version}.{stage}"
+
+
+def _still_valid(node: Node, token: str) -> bool:
+    """Tell whether a stream's token still speaks for staff who may see the picture."""
+    try:
+        auth.require(node.staff_of(token), PRESENCE_ROLES)
+    except AuthError:
+        return False
+    return True
 
 
 def _cursor(given: str | None) -> int | None:
