@@ -42,8 +42,12 @@ def log_day(desk: Desk, day: dt.date | None) -> dt.date:
 
 
 async def add_note(desk: Desk, who: auth.Principal, text: str, day: dt.date | None) -> Event:
-    """Record a note in the duty log of ``day`` (default today); return it once durable."""
-    auth.require(who, DUTY_ROLES)
+    """Record a note in the duty log of ``day`` (default today); return it once durable.
+
+    A note cannot be taken back: it needs a full sign-in (card and PIN, or a token),
+    never a card alone, which only views.
+    """
+    auth.require(who, DUTY_ROLES, full=True)
     text = text.strip()
     if not 1 <= len(text) <= NOTE_MAX:
         raise TapError(

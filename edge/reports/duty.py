@@ -284,6 +284,17 @@ class _Walk:
         """Close the day: late pickups never recorded as gone, visitors still inside."""
         if not self.snapped and self.over:
             self._snapshot()
+        for sid, here in sorted(self.state.students.items()):
+            if self.snapped and sid not in self.late and here.state == PRESENT:
+                # Signed in after the service end (or back after being collected):
+                # still here when the day closes, so the next duty leader is told too.
+                held = self.state.custodians.get(here.group_id or "")
+                self.late[sid] = [
+                    sid, name(self.roster.students, sid),
+                    group_name(self.roster, here.group_id),
+                    name(self.roster.staff, held[0] if held else None), "", None, "", "",
+                    f"{hm(here.since, self.roster)} 服务结束后签到",
+                ]  # fmt: skip
         for sid, row in self.late.items():
             presence = self.state.students.get(sid)
             if not row[4] and presence is not None and presence.state == PRESENT:
