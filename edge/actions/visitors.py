@@ -107,6 +107,8 @@ def register(
 ) -> dict[str, Any]:  # fmt: skip
     """Record a visitor coming in; return the answer (masked document, the alert if any)."""
     auth.require(who, GATE_ROLES)
+    if not gate.name_key(name):
+        raise TapError("name: 请填写来访者的姓名 / the visitor's name shows no character", 422)
     roster = desk.roster
     doc_hash = last4 = None
     if document_no:

@@ -116,6 +116,9 @@ def verify(
     staff = roster.staff.get(staff_id)
     if staff is None or staff.role != role:
         raise AuthError("the token's staff member is no longer in the roster with that role")
+    if not staff.contract_holds(roster.calendar.day_of(now)):
+        raise AuthError("外聘人员合同已到期或未生效 / an outside instructor's token works only "
+                        "within their contract's dates")  # fmt: skip
     return Principal(staff_id, role, staff.name, scope, issued, expires)
 
 

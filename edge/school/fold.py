@@ -116,6 +116,10 @@ class DayState:
             self.readings[event.event_id] = mono
         if mine and event.card is not None and event.kind in ev.TAP_KINDS and self._later(event):
             self.last_taps[(event.station, event.card)] = event.at
+        if mine and event.subject_kind == "staff" and event.subject_id:
+            for station, held in list(self.patrol_staff.items()):
+                if held[0] == event.subject_id and station != event.station:
+                    del self.patrol_staff[station]  # moved on: nobody confirms for them there
         if event.kind == ev.PATROL_VISIT and event.outcome == ev.ACCEPTED:
             self.patrol.append(event)
             if mine and event.subject_id and "group_id" in event.data:

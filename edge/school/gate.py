@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import hmac
 import re
 import tomllib
 import unicodedata
@@ -42,6 +41,7 @@ DOCUMENT = re.compile(r"^[A-Z0-9]{5,24}$")
 RESIDENT_ID = re.compile(r"^[0-9]{17}[0-9X]$")
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
+SCRYPT_N = 2**14  # scrypt's cost: 16 MB of memory a hash (r = 8)
 HASH_PREFIX = "hmac:"  # a banned list's cell as the roster keeps it: hmac:<hex>:<last4>
 
 
@@ -82,8 +82,16 @@ def document_key(school_toml: str) -> bytes:
 
 
 def document_hash(key: bytes, number: str) -> str:
-    """Return the keyed hash of a normalized document number (what the ledger keeps)."""
-    return hmac.new(key, b"document:" + number.encode(), hashlib.sha256).hexdigest()
+    """Return the keyed hash of a normalized document number (what the ledger keeps).
+
+    scrypt (16 MB, tens of ms a number), not a fast HMAC: an ID number has few unknown
+    digits (region, birth date; its last 4 are shown), so whoever holds a kiosk's disk
+    and its school.toml could otherwise try every candidate in a second. Here each try
+    costs what registering a visitor costs.
+    """
+    return hashlib.scrypt(
+        b"document:" + number.encode(), salt=key, n=SCRYPT_N, r=8, p=1, dklen=32
+    ).hex()
 
 
 def masked(last4: str | None) -> str | None:
@@ -106,7 +114,9 @@ def name_key(name: str) -> str:
     text = unicodedata.normalize("NFKC", name)
     # Invisible format characters (a zero-width space typed into a name) would hide it.
     text = "".join(c for c in text if unicodedata.category(c) != "Cf")
-    return re.sub(r"[\s·•.]", "", text).casefold()
+    # Punctuation and symbols between the characters (钱-某, 钱_某) hide nothing either.
+    text = "".join(c for c in text if unicodedata.category(c)[0] not in "PSZ")
+    return text.casefold()
 
 
 @dataclass(frozen=True)
