@@ -33,8 +33,9 @@ RECORD = frozenset({"teacher", "duty_leader", "admin"})
 ALL_STAFF = frozenset({"teacher", "guard", "duty_leader", "admin"})
 GRANT = frozenset({"teacher", "duty_leader", "admin"})  # who may collect a child: with PIN
 CORRECT = frozenset({"teacher", "guard", "duty_leader", "admin"})  # undo a record: with PIN
-DUTY = frozenset({"duty_leader", "admin"})  # the duty log's notes; sign-off by card and PIN
-NEEDS_PIN = (ADMIN, PAY, GRANT, CORRECT)
+DUTY = frozenset({"duty_leader", "admin"})  # the duty log's notes: with PIN
+SIGN_OFF = frozenset({"duty_leader", "admin"})  # the token that asks; the card and PIN sign
+NEEDS_PIN = (ADMIN, PAY, GRANT, CORRECT, DUTY)
 # What an allowed caller gets where it is not 200: created, or a well-formed 404 for a
 # made-up id (the check of who may ask comes first).
 SUCCESS = {"/api/v1/delegates#POST": 201, "/api/v1/pickup-codes": 201,
@@ -88,7 +89,7 @@ POLICY: dict[tuple[str, str], tuple[object, str]] = {
     ("GET", "/api/v1/duty"): (STAFF_VIEW, "/api/v1/duty"),
     ("GET", "/api/v1/reports/duty"): (STAFF_VIEW, "/api/v1/reports/duty"),
     ("POST", "/api/v1/duty/notes"): (DUTY, "/api/v1/duty/notes"),
-    ("POST", "/api/v1/duty/signoff"): (DUTY, "/api/v1/duty/signoff"),  # a wrong code: 401
+    ("POST", "/api/v1/duty/signoff"): (SIGN_OFF, "/api/v1/duty/signoff"),  # a wrong code: 401
     ("GET", "/dashboard/rollcall"): (OPEN, "/dashboard/rollcall"),
     ("GET", "/ui/{name}"): (OPEN, "/ui/i18n.js"),
     ("GET", "/photos/{name}"): (OPEN, "/photos/" + "0" * 64 + ".png"),

@@ -23,9 +23,9 @@ from tests.chains import staff_proof
 from tests.roster_files import CARD, TODAY
 from tests.servers import LiveServer, local
 
-# What presence carries beside the picture the old code built: the stream cursor and
-# who came in through the gate (the gate register).
-NOT_PICTURE = frozenset({"cursor", "visitors", "visitors_inside"})
+# What presence carries beside the picture the old code built: the stream cursor, the
+# picture's generation and who came in through the gate (the gate register).
+NOT_PICTURE = frozenset({"cursor", "visitors", "visitors_inside", "generation"})
 
 
 class Stream:
