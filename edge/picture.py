@@ -297,7 +297,7 @@ class View:
     def delta(
         self, cursor: int, judged_at: dt.datetime, students: Iterable[int], groups: Iterable[int]
     ) -> bytes:
-        """Return a delta of the dashboard stream (notes/delta-protocol.md), as JSON bytes."""
+        """Return a delta of the dashboard stream (README, The dashboard's live stream)."""
         return b"".join((
             b'{"cursor":', str(cursor).encode(), b',"date":"', self.facts.day.isoformat().encode(),
             b'","students":[', b",".join(self.entry_of(i) for i in sorted(students)),

@@ -179,7 +179,7 @@ class Projection:
     def changes(self, roster: Roster, day: dt.date, now: dt.datetime) -> Change | None:
         """Return what changed in a day's picture since last asked, and forget it.
 
-        ("delta", JSON) with the changed entries and groups (notes/delta-protocol.md),
+        ("delta", JSON) with the changed entries and groups (README, The dashboard's live stream),
         ("reload", reason) when screens must refetch, or None when nothing changed.
         Only for a day whose picture was asked (a screen holds it); else None.
         """

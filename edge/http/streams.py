@@ -66,7 +66,7 @@ async def dashboard_stream(
     the changed entries, groups, counts and late pickups); ``reload`` (refetch the
     presence answer); ``tap``, ``changed``, ``fault`` as before. A reconnect with
     ``Last-Event-ID`` (or ``?cursor=``) first gets one delta bridging from there, or a
-    reload when it cannot be bridged (notes/delta-protocol.md).
+    reload when it cannot be bridged (README, The dashboard's live stream).
     """
     who = node.staff_of(token)
     auth.require(who, PRESENCE_ROLES)

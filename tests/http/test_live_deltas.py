@@ -1,4 +1,5 @@
-"""The dashboard live by deltas (notes/delta-protocol.md): the picture once, then changes.
+"""The dashboard live by deltas (README, "The dashboard's live stream"): the picture once,
+then the changes.
 
 Real servers, real SSE clients (httpx streaming in a thread), the real ledger.
 """
