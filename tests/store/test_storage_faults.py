@@ -139,3 +139,28 @@ def test_a_failed_commit_of_any_event_leaves_no_gap_in_the_chain(server: LiveSer
     assert made.seq == 4
     assert ledger.verify() == (4, [])
     assert server.node.projection.book.plans[("S1", TODAY)].batch == "17:00"
+
+
+def test_a_full_disk_refuses_a_visitor_and_a_duty_note_whole(server: LiveServer) -> None:
+    # The gate register and the duty log write through the same writer: a full card
+    # answers 503 with a sentence, writes nothing, and the afternoon goes on once freed.
+    guard = {"authorization": f"Bearer {server.token('GU')}"}
+    leader = {"authorization": f"Bearer {server.token('L1')}"}
+    visitor = {"name": "王建国", "visiting": "陈老师", "purpose": "家长会",
+               "document_no": "11010519491231002X"}  # fmt: skip
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        before = server.node.ledger.count_events()
+        fill_the_disk(server)
+        for n in range(400):  # the free room left in the last pages fills up first
+            if tap(client, n).status_code != 200:
+                break
+        filled = server.node.ledger.count_events()
+        came = client.post("/api/v1/visitors", json=visitor, headers=guard)
+        noted = client.post("/api/v1/duty/notes", json={"text": "门卫室漏雨"}, headers=leader)
+        assert (came.status_code, noted.status_code) == (503, 503), (came.text, noted.text)
+        assert "could not be saved" in came.json()["detail"]
+        assert server.node.ledger.count_events() == filled >= before
+        assert client.get("/api/v1/gate/inside", headers=guard).json()["visitors_inside"] == 0
+        pragma(server, "PRAGMA max_page_count = 1073741823")
+        assert client.post("/api/v1/visitors", json=visitor, headers=guard).status_code == 201
+        assert server.node.ledger.integrity_ok()
