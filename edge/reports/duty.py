@@ -242,7 +242,7 @@ class _Walk:
             event.subject_kind == "student") else ""  # fmt: skip
         detail = f"卡号 {event.uid or event.card}" if event.kind == ev.UNKNOWN_CARD else (
             message(self.roster, event) if event.kind != ev.ACTION else WATCH_ZH.get(
-                str((data.get("watch") or {}).get("reason")), "警示名单"))  # fmt: skip
+                str(_watch(data).get("reason")), "警示名单"))  # fmt: skip
         self.tables["alerts"].rows.append([hm(event.at, self.roster),
             station.name if station else event.station, student, adult, kind, detail])  # fmt: skip
 
@@ -277,7 +277,7 @@ class _Walk:
             f"****{last4}" if last4 else "", str(data.get("visiting") or data.get("organization")
             or ""), "", ""])  # fmt: skip
         row[5 if event.code in (VISITOR_OUT, INSTRUCTOR_OUT) else 4] = hm(event.at, self.roster)
-        if data.get("watch"):
+        if _watch(data):
             self._alert(event, "来访人员在警示名单中")
 
     def finish(self) -> None:
@@ -301,6 +301,12 @@ class _Walk:
                 row[6] = "未记录离校" if self.over else "仍在校"
         self.tables["late"].rows = list(self.late.values())
         self.tables["visitors"].rows = list(self.visitors.values())
+
+
+def _watch(data: dict[str, Any]) -> dict[str, Any]:
+    """Return a visitor entry's watchlist match ({} when none, or not one: never raises)."""
+    found = data.get("watch")
+    return found if isinstance(found, dict) else {}
 
 
 def place_name(roster: Roster, place: str) -> str:

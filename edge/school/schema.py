@@ -133,14 +133,16 @@ ACTION_FIELDS: dict[str, dict[str, Check]] = {
                    "document_hash": _optional(_pattern(re.compile(r"^[0-9a-f]{64}$"), "a hash")),
                    "last4": _optional(_pattern(re.compile(r"^[0-9A-Z]{1,4}$"), "4 characters")),
                    "phone": _optional(_text(5, 20)), "visiting": _text(1, 40),
-                   "purpose": _text(1, 100), "photo": _PHOTO},
+                   "purpose": _text(1, 100), "photo": _PHOTO,
+                   "watch": lambda v: None if v is None or isinstance(v, dict) and v.get(
+                       "reason") in ("barred", "banned") else "is not a watchlist match"},
     "visitor_out": {"visitor_id": _VISITOR_ID},
     "duty_note": {"date": _date, "text": _text(1, 500)},
     "duty_signed_off": {"date": _date,
                         "notes": lambda v: _list_of(_pattern(_EVENT_ID, "an event id"))(v)},
 }  # fmt: skip
 OPTIONAL = {"delegate_granted": {"phone", "photo"}, "plan_set": {"batch", "point", "club_until"},
-            "visitor_in": {"document_hash", "last4", "phone", "photo"}}  # fmt: skip
+            "visitor_in": {"document_hash", "last4", "phone", "photo", "watch"}}  # fmt: skip
 CORRECTION_FIELDS: dict[str, Check] = {
     "corrects": _pattern(_EVENT_ID, "an event id"),
     "reason": _text(1, 200),

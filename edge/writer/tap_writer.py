@@ -323,10 +323,8 @@ class TapWriter:
             if isinstance(err, sqlite3.DatabaseError):
                 self.failures += 1
                 log.exception("a write on the ledger failed")
-                err = StorageError(
-                    f"this could not be saved ({err}); nothing was recorded: try "
-                    "again, and tell the IT teacher if this repeats"
-                )
+                err = StorageError(f"this could not be saved ({err}); nothing was recorded: "
+                                   "try again; if this repeats, tell the IT teacher")  # fmt: skip
             elif not isinstance(err, CampusEdgeError):
                 log.exception("a write on the ledger failed")
             _settle(job.future, error=err)

@@ -7,11 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from edge import reports
 from edge.actions.readers import ReaderWatch
 from edge.clock import ManualClock
+from edge.errors import TapError
 from edge.node import Node
+from edge.reports.duty import duty as duty_log
 from edge.school import auth, proof, schema
 from tests.roster_files import CARD, TODAY
 from tests.servers import LiveServer, local
@@ -20,7 +23,7 @@ TAG = "04CC000001"
 
 
 def log(node: Node, over: bool = True) -> reports.Report:
-    return reports.duty(reports.LedgerSource(node.ledger, node.roster), TODAY, over=over)
+    return duty_log(reports.LedgerSource(node.ledger, node.roster), TODAY, over=over)
 
 
 def test_a_reader_offline_and_back_is_recorded_and_in_the_log(
@@ -86,7 +89,7 @@ def test_patrol_rounds_done_and_missed_are_in_the_log(
         clock.set(local(at))
         node.writer.submit_nowait(node.writer.make_tap(station, card)).result(5)
     clock.set(local("17:05"))  # the 16:30 round done; 17:00 missed; the rest to come
-    made = reports.duty(reports.LedgerSource(node.ledger, node.roster), TODAY, over=False,
+    made = duty_log(reports.LedgerSource(node.ledger, node.roster), TODAY, over=False,
                         now=clock.now())  # fmt: skip
     rows = made.table("rounds").records()
     assert [(r["due"], r["state"]) for r in rows[:3]] == [
@@ -130,3 +133,29 @@ def test_a_hub_refuses_a_sign_off_without_proof_and_an_overlong_note(
     assert "proof" in schema.problems([bare], node.clock.now(), lambda _: (True, key))[0]
     long = dataclasses.replace(note, data={**note.data, "text": "长" * 501})
     assert "data.text" in schema.problems([long], node.clock.now())[0]
+
+
+def test_a_visitor_entry_with_a_malformed_watch_is_refused_and_breaks_no_log(
+    make_node: Callable[..., Node],
+) -> None:
+    # A stolen kiosk pushes a visitor entry whose ``watch`` is not a watchlist match: a
+    # receiver refuses it, and one already in a ledger (a file copied in) breaks no log.
+    node = make_node()
+    entry = {"visitor_id": "V00000000c3", "name": "孙先生", "visiting": "陈老师",
+             "purpose": "送教材", "watch": [1]}  # fmt: skip
+    refused = node.writer.record_action("visitor_in", entry, "GU", "gate")
+    with pytest.raises(TapError, match="watch"):
+        refused.result(timeout=5)
+    made = next(iter(node.ledger.events_after(0, 10)), None)
+    assert made is None  # nothing written
+    good = node.writer.record_action("visitor_in", {**entry, "watch": None}, "GU", "gate")
+    event = good.result(timeout=5)
+    bad = dataclasses.replace(event, data={**event.data, "watch": [1]})
+    assert schema.event_problem(bad, bad.at) == "data.watch is not a watchlist match"
+    node.ledger.write(lambda conn: conn.execute("DROP TRIGGER events_append_only_update"))
+    node.ledger.write(lambda conn: conn.execute(
+        "UPDATE events SET data = json_set(data, '$.watch', json('[1]')) WHERE id = ?",
+        (event.event_id,)))  # fmt: skip
+    node.projection.forget()
+    visitors = log(node).table("visitors").records()
+    assert [v["name"] for v in visitors] == ["孙先生"]
