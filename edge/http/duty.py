@@ -20,6 +20,7 @@ from edge.http.responses import json_response
 from edge.node import Node
 from edge.reports.cells import hm
 from edge.reports.duty import SignOff, notes_of
+from edge.reports.duty import duty as duty_log
 from edge.school import auth
 from edge.school.events import SIGNED_IN
 from edge.text import Clean
@@ -57,9 +58,9 @@ def read(node: NodeDep, who: Staff, date: Annotated[dt.date | None, Query()] = N
     today = node.roster.calendar.day_of(node.clock.now())
     day = school_day(date) if date is not None else today
     source = reports.LedgerSource(node.ledger, node.roster)
-    log = reports.duty(source, day, over=_over(node, day), now=node.clock.now())
+    log = duty_log(source, day, over=_over(node, day), now=node.clock.now())
     before = _previous_day(node, day)
-    earlier = reports.duty(source, before, over=True)
+    earlier = duty_log(source, before, over=True)
     signed = _signed(node, day)
     answer: dict[str, Any] = {
         "date": day.isoformat(),
@@ -125,7 +126,7 @@ async def sign_off(request: Request, node: NodeDep, who: Staff, body: SignOffIn)
     auth.require(who, duty_actions.DUTY_ROLES)
     day = duty_actions.log_day(node.desk, body.date)
     source = reports.LedgerSource(node.ledger, node.roster)
-    log = reports.duty(source, day, over=True)
+    log = duty_log(source, day, over=True)
     signed = _signed(node, day)
     if signed is not None:
         raise TapError(

@@ -62,6 +62,9 @@ def __getattr__(name: str) -> Any:
 
     All at once, names bound after every import: several modules share a name with the
     function they hold (``attendance``), and the function is what the package names.
+    Until a first name is asked for, importing such a module directly (``from
+    edge.reports.duty import ...``) leaves the package's ``duty`` naming the module:
+    code that imports a report module directly takes the function from it too.
     """
     if name not in _HOME:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
