@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from edge.school import events as ev
 from edge.school.events import Event
 from edge.school.fold import EXPECTED, LEFT_ALONE, ON_LEAVE, PRESENT, RELEASED, STATES, effective
+from edge.school.placement import CLOCK_STEPPED
 from edge.school.roster import Roster
 
 STEP = dt.timedelta(minutes=5)
@@ -137,7 +138,12 @@ class DayEvents(Protocol):
     """What CurveCache reads: a day's events in fold order, what came after a rowid."""
 
     def iter_days(  # noqa: D102
-        self, start: dt.date, end: dt.date, kinds: Iterable[str] | None = None
+        self,
+        start: dt.date,
+        end: dt.date,
+        kinds: Iterable[str] | None = None,
+        until: dt.datetime | None = None,
+        tz: dt.tzinfo | None = None,
     ) -> Iterable[Event]: ...
 
     def events_after(self, cursor: int, limit: int) -> Sequence[Event]: ...  # noqa: D102
@@ -178,7 +184,9 @@ class CurveCache:
                 self._keep(day, (key, rowid, folded))
                 return rowid, folded
         kinds = [*MOVES, ev.CORRECTED]
-        folded = curve(roster, day, self._ledger.iter_days(day, day, kinds=kinds))
+        # Placed as presence places them: a wrong-clock kiosk's taps on their real day.
+        events = self._ledger.iter_days(day, day, kinds=kinds, tz=roster.calendar.tz)
+        folded = curve(roster, day, events)
         self.folds += 1
         self._keep(day, (key, rowid, folded))
         return rowid, folded
@@ -193,7 +201,10 @@ class CurveCache:
         """Add the events after ``since``; False if the day must be folded again."""
         if upto - since > BRIDGE:
             return False
-        fresh = [e for e in self._ledger.events_after(since, BRIDGE + 1)
+        after = self._ledger.events_after(since, BRIDGE + 1)
+        if any(e.kind == ev.ACTION and e.code == CLOCK_STEPPED for e in after):
+            return False  # a kiosk's taps move to where they belong: fold the day again
+        fresh = [e for e in after
                  if e.day == folded.day and e.rowid is not None and e.rowid <= upto]  # fmt: skip
         if any(e.kind == ev.CORRECTED for e in fresh):
             return False

@@ -310,7 +310,10 @@ def test_a_hostile_last_event_id_gets_a_reload_or_a_4xx(server: LiveServer, host
         assert stream.status < 500
         if stream.status == 200:
             stream.next("hello")
-            assert stream.next()["event"] in ("reload", "delta")
+            first = stream.next()
+            assert first["event"] in ("reload", "delta")
+            assert first["event"] == "reload"  # never read as some other cursor
+            assert first["data"] == {"reason": "cursor"}
     finally:
         stream.close()
 

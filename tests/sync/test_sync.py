@@ -244,6 +244,12 @@ def test_a_kiosk_with_a_wrong_clock_follows_the_hub(tmp_path: Path, offset: int)
                 wait_for(lambda node=node: presence_of(node, "S1").get("state") == "present")
                 since = dt.datetime.fromisoformat(presence_of(node, "S1")["since"])
                 assert abs((since - early_real).total_seconds()) < 5, node.data_dir
+                # The dashboard's chart counts it where presence does.
+                headers = {"authorization": f"Bearer {node.token('A1')}"}
+                chart = httpx.get(f"{node.url}/api/v1/presence/curve", headers=headers,
+                                  timeout=5).json()  # fmt: skip
+                now = httpx.get(f"{node.url}/api/v1/presence", headers=headers, timeout=5).json()
+                assert chart["points"][-1]["present"] == now["counts"]["present"] >= 1
         finally:
             kiosk.stop()
             hub.stop()
