@@ -28,6 +28,18 @@ SEARCH_DAYS = 90  # how far back a search by document number looks
 
 
 _GATE_KINDS = (ev.ACTION, ev.STAFF_ON_DUTY)  # what the register folds
+
+
+def _at_the_gate(event: ev.Event) -> bool:
+    """Tell whether an event changes the register (a visitor in or out, a gate tap).
+
+    A reader offline, a delegation or a teacher's duty tap does not: no fold again.
+    """
+    if event.kind == ev.ACTION:
+        return event.code in (gate.VISITOR_IN, gate.VISITOR_OUT)
+    return event.kind == ev.STAFF_ON_DUTY and "gate" in event.data
+
+
 _LOOK_AHEAD = 500  # events since the last fold read one by one; more: fold again
 
 
@@ -51,7 +63,7 @@ class Gate:
             if kept is not None and kept[0][0] == day:
                 seen = kept[0][1]
                 since = ledger.events_after(seen, _LOOK_AHEAD)
-                if len(since) < _LOOK_AHEAD and not any(e.kind in _GATE_KINDS for e in since):
+                if len(since) < _LOOK_AHEAD and not any(_at_the_gate(e) for e in since):
                     self._kept = ((day, since[-1].rowid or seen if since else seen), kept[1])
                     return kept[1]
             upto = ledger.last_rowid()

@@ -9,9 +9,11 @@ about the gate is folded here (``Register``), from two kinds of record:
   ``staff_on_duty``, code ``INSTRUCTOR_IN`` or ``INSTRUCTOR_OUT``, ``data.gate`` "in"
   or "out" (alternately through the day, every node's taps counted).
 
-A document number is never kept as typed: the ledger holds ``document_hash`` (HMAC-
-SHA256 under the campus's document key, so that a search by the full number finds the
-visitor on every node that has the roster) and its last 4 characters. The key is
+A document number is never kept as typed: the ledger holds ``document_hash`` (scrypt,
+salted with the campus's document key, so that a search by the full number finds the
+visitor on every node that has the roster, and a guess costs tens of milliseconds) and
+its last 4 characters. The banned list keeps its cells as ``hmac:<hash>:<last4>``, the
+prefix kept from the first version of this format; the hash is the same scrypt. The key is
 school.toml's ``[gate] document_key`` (any text of 16+ characters, the same on every
 node because the roster carries it); without one, a fixed key is used and the hash is
 only as hard to reverse as an ID number is to guess: set one.

@@ -109,4 +109,6 @@ def test_a_patrol_visit_cannot_be_confirmed_after_its_patroller_moved_on(
         reply = client.post("/api/v1/stations/K1/patrol-confirm",
                             json={"event_id": seen["event_id"]})  # fmt: skip
         assert reply.json().get("code") != "patrol_custody_taken", reply.text
+        assert reply.status_code == 409, reply.text  # nothing waits there: it moved on
+        assert "no patrol visit waits" in reply.json()["detail"]
         assert custodian(client, leader, "S1") == "T1"  # the teacher keeps the group
